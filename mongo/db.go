@@ -144,3 +144,11 @@ func storeError(err error, what string) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// AllIndexes lists the indexes of every repository, for EnsureIndexes at
+// start-up.
+func AllIndexes() []Index {
+	var all []Index
+	all = append(all, ClinicIndexes()...)
+	return all
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Config is everything the server reads from its environment.
+type Config struct {
+	// Profile is dev, stage or prod; prod refuses insecure settings.
+	Profile string
+	// Addr is the listen address, host:port.
+	Addr string
+	// DataDir holds the embedded engine's files and other local state.
+	DataDir string
+	// MongoURI is a MongoDB deployment; empty runs the embedded engine.
+	MongoURI string
+	// Database is the database name.
+	Database string
+	// AllowedOrigins may call the API from a browser with credentials.
+	AllowedOrigins []string
+	// LogLevel is the least severe level written.
+	LogLevel slog.Level
+	// MaxRequestBytes bounds the size of one request message.
+	MaxRequestBytes int
+}
+
+// configVar documents one environment variable for the README and errors.
+type configVar struct {
+	Name, Default, Help string
+}
+
+// configVars lists the environment the server reads, in README order.
+var configVars = []configVar{
+	{"MOLAR_PROFILE", "dev", "dev, stage or prod. prod refuses wildcard or plain-http origins and demo data."},
+	{"MOLAR_ADDR", ":8080", "Listen address (host:port). HTTP/1.1 and unencrypted HTTP/2 on the same port."},
+	{"MOLAR_DATA_DIR", "./data", "Directory for the embedded database and local state."},
+	{"MONGODB_URI", "(unset)", "MongoDB to use. Unset: the embedded engine in MOLAR_DATA_DIR."},
+	{"MOLAR_DATABASE", "molar", "Database name."},
+	{"MOLAR_ALLOWED_ORIGINS", "http://localhost:5173,http://127.0.0.1:5173 in dev", "Comma-separated browser origins allowed to call the API (CORS, with credentials)."},
+	{"MOLAR_LOG_LEVEL", "info", "debug, info, warn or error."},
+	{"MOLAR_MAX_REQUEST_BYTES", "8388608", "Largest accepted request message, in bytes."},
+}
+
+// LoadConfig reads and checks the configuration. An error names the variable
+// at fault.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Profile:  get("MOLAR_PROFILE", "dev"),
+		Addr:     get("MOLAR_ADDR", ":8080"),
+		DataDir:  get("MOLAR_DATA_DIR", "./data"),
+		MongoURI: get("MONGODB_URI", ""),
+		Database: get("MOLAR_DATABASE", "molar"),
+	}
+	switch c.Profile {
+	case "dev", "stage", "prod":
+	default:
+		return c, fmt.Errorf("MOLAR_PROFILE: %q is not one of dev, stage, prod", c.Profile)
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		return c, fmt.Errorf("MOLAR_ADDR: %q is not host:port: %v", c.Addr, err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return c, fmt.Errorf("MOLAR_ADDR: port %q is not a number from 0 to 65535", port)
+	}
+	if c.MongoURI != "" {
+		if u, err := url.Parse(c.MongoURI); err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
+			return c, fmt.Errorf("MONGODB_URI: must be a mongodb:// or mongodb+srv:// URI")
+		}
+	}
+	if strings.ContainsAny(c.Database, "/\\. \"$") || len(c.Database) > 63 {
+		return c, fmt.Errorf("MOLAR_DATABASE: %q is not a valid database name", c.Database)
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("MOLAR_LOG_LEVEL", "info"))); err != nil {
+		return c, fmt.Errorf("MOLAR_LOG_LEVEL: %v", err)
+	}
+	n, err := strconv.Atoi(get("MOLAR_MAX_REQUEST_BYTES", "8388608"))
+	if err != nil || n < 1024 || n > 1<<30 {
+		return c, fmt.Errorf("MOLAR_MAX_REQUEST_BYTES: must be a number of bytes from 1024 to 1073741824")
+	}
+	c.MaxRequestBytes = n
+
+	defOrigins := ""
+	if c.Profile == "dev" {
+		defOrigins = "http://localhost:5173,http://127.0.0.1:5173"
+	}
+	for _, o := range strings.Split(get("MOLAR_ALLOWED_ORIGINS", defOrigins), ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if err := checkOrigin(o, c.Profile); err != nil {
+			return c, fmt.Errorf("MOLAR_ALLOWED_ORIGINS: %v", err)
+		}
+		c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimSuffix(o, "/"))
+	}
+	return c, nil
+}
+
+// checkOrigin accepts scheme://host[:port] only. Credentials are allowed for
+// these origins, so a wildcard is never accepted; outside dev, only https.
+func checkOrigin(o, profile string) error {
+	if strings.Contains(o, "*") {
+		return fmt.Errorf("%q: wildcard origins are refused because credentials are allowed", o)
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return fmt.Errorf("%q is not an origin like https://clinic.example.com", o)
+	}
+	switch {
+	case u.Scheme == "https":
+	case u.Scheme == "http" && profile == "dev":
+	case u.Scheme == "http":
+		return fmt.Errorf("%q: plain http origins are refused outside the dev profile", o)
+	default:
+		return fmt.Errorf("%q: scheme must be http or https", o)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+// Command molar is Molar's server and admin tool.
+//
+//	molar serve          run the server (API, health, web app) on MOLAR_ADDR
+//	molar seed --demo    load demo data (dev and stage only; idempotent)
+//	molar config         print the configuration variables
+//
+// Admin commands work whether or not a server runs on the same data
+// directory: they share its embedded engine.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+	_ "time/tzdata" // clinics' time zones must load on machines without tzdata
+
+	"github.com/molar-dental/molar/services"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// errUsage marks a command line that is wrong rather than a failure.
+var errUsage = errors.New("usage")
+
+// run executes one subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "molar: configuration:", err)
+		return 1
+	}
+	logger := newLogger(stderr, cfg.LogLevel)
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, cfg, logger)
+	case "seed":
+		err = seedCmd(ctx, cfg, logger, args[1:], stdout)
+	case "config":
+		for _, v := range configVars {
+			fmt.Fprintf(stdout, "%-24s default %s\n    %s\n", v.Name, v.Default, v.Help)
+		}
+	case "help", "-h", "--help":
+		usage(stdout)
+	default:
+		fmt.Fprintf(stderr, "molar: unknown command %q\n", args[0])
+		usage(stderr)
+		return 2
+	}
+	switch {
+	case errors.Is(err, errUsage):
+		return 2
+	case err != nil:
+		fmt.Fprintln(stderr, "molar:", err)
+		return 1
+	}
+	return 0
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: molar <command> [flags]
+
+commands:
+  serve          run the server on MOLAR_ADDR (default :8080)
+  seed --demo    load demo data into an empty clinic (not in prod)
+  config         list the environment variables molar reads
+`)
+}
+
+// newLogger writes JSON lines and masks sensitive protobuf fields.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(services.NewMaskingHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
+}
+
+// serve runs the server until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
+	start := time.Now()
+	s, err := NewServer(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("molar serving", "addr", s.Addr(), "profile", cfg.Profile,
+		"embedded_engine", cfg.MongoURI == "", "startup_ms", time.Since(start).Milliseconds())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Serve() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	return s.Shutdown(shutdownCtx)
+}
+
+// seedCmd loads demo data.
+func seedCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	demo := fs.Bool("demo", false, "load the demo clinic")
+	if err := fs.Parse(args); err != nil {
+		return errUsage
+	}
+	if !*demo {
+		fmt.Fprintln(os.Stderr, "molar seed: say what to load: --demo")
+		return errUsage
+	}
+	if cfg.Profile == "prod" {
+		return errors.New("demo data is refused in the prod profile")
+	}
+	db, err := openDB(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer db.Close(context.Background())
+	report, err := seedDemo(ctx, db, time.Now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, report)
+	return nil
+}

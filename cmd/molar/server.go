@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"connectrpc.com/connect"
+	connectcors "connectrpc.com/cors"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/validate"
+	"github.com/rs/cors"
+
+	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
+	"github.com/molar-dental/molar/mongo"
+	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/clinic"
+	"github.com/molar-dental/molar/ui"
+)
+
+// Server is the whole product on one port: the API, health, and the web app.
+type Server struct {
+	cfg    Config
+	logger *slog.Logger
+	db     *mongo.DB
+	ln     net.Listener
+	http   *http.Server
+	// stop ends long-lived streams when the server shuts down.
+	stop context.CancelFunc
+}
+
+// NewServer opens the database, ensures its indexes and listens on cfg.Addr.
+// Serve starts answering.
+func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
+	db, err := openDB(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		db.Close(context.Background())
+		return nil, fmt.Errorf("MOLAR_ADDR: %w", err)
+	}
+	s := &Server{cfg: cfg, logger: logger, db: db, ln: ln}
+	base, stop := context.WithCancel(context.Background())
+	s.stop = stop
+
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s.http = &http.Server{
+		Handler:           s.routes(),
+		Protocols:         &protocols,
+		ReadHeaderTimeout: 10 * time.Second,
+		// No ReadTimeout or WriteTimeout: they would cut server streams and
+		// slow uploads. Idle connections and header reads are bounded.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		BaseContext:    func(net.Listener) context.Context { return base },
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s, nil
+}
+
+// openDB opens the database and ensures every repository's indexes.
+func openDB(ctx context.Context, cfg Config, logger *slog.Logger) (*mongo.DB, error) {
+	db, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, Database: cfg.Database}, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.EnsureIndexes(ctx, mongo.AllIndexes()); err != nil {
+		db.Close(context.Background())
+		return nil, err
+	}
+	return db, nil
+}
+
+// routes wires every handler; the order of middleware matters: the request id
+// comes first so that everything after it can log it.
+func (s *Server) routes() http.Handler {
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(
+			services.NewRPCInterceptor(s.logger),
+			validate.NewInterceptor(),
+		),
+		connect.WithReadMaxBytes(s.cfg.MaxRequestBytes),
+		connect.WithCompressMinBytes(1024),
+	}
+	now := time.Now
+	mux := http.NewServeMux()
+	mux.Handle(molarv1connect.NewClinicServiceHandler(
+		clinic.NewHandler(clinic.NewService(mongo.NewClinicRepo(s.db), now)), opts...))
+
+	reflector := grpcreflect.NewStaticReflector(append(serviceNames(), grpchealth.HealthV1ServiceName)...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpchealth.NewHandler(&dbChecker{db: s.db}))
+
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := s.ping(r.Context()); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "database unreachable")
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("/", ui.Handler())
+
+	c := cors.New(cors.Options{
+		AllowedOrigins:   s.cfg.AllowedOrigins,
+		AllowedMethods:   connectcors.AllowedMethods(),
+		AllowedHeaders:   append(connectcors.AllowedHeaders(), "Authorization", services.RequestIDHeader),
+		ExposedHeaders:   append(connectcors.ExposedHeaders(), services.RequestIDHeader),
+		AllowCredentials: true,
+		MaxAge:           7200,
+	})
+	return services.WithRequestID(c.Handler(mux))
+}
+
+// serviceNames lists the Molar services this server answers, for reflection.
+func serviceNames() []string {
+	return []string{molarv1connect.ClinicServiceName}
+}
+
+func (s *Server) ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	return s.db.Ping(ctx)
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Serve answers requests until Shutdown.
+func (s *Server) Serve() error {
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, ends streams, waits for requests in flight (up to
+// ctx), then closes the database.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stop()
+	err := s.http.Shutdown(ctx)
+	s.db.Close(ctx)
+	return err
+}
+
+// dbChecker reports grpc.health.v1 status from a database ping.
+type dbChecker struct {
+	db *mongo.DB
+}
+
+// Check implements grpchealth.Checker.
+func (c *dbChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*grpchealth.CheckResponse, error) {
+	known := req.Service == "" || req.Service == grpchealth.HealthV1ServiceName
+	for _, n := range serviceNames() {
+		known = known || req.Service == n
+	}
+	if !known {
+		return nil, connect.NewError(connect.CodeNotFound, fmt.Errorf("unknown service %q", req.Service))
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := c.db.Ping(ctx); err != nil {
+		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
+	}
+	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
+}
