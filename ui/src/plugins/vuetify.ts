@@ -1,0 +1,34 @@
+import "@mdi/font/css/materialdesignicons.css";
+import "vuetify/styles";
+import { createVuetify } from "vuetify";
+import { en, ko } from "vuetify/locale";
+
+/** Dense, calm styling for screens used all day at a front desk. */
+export function createAppVuetify(locale: string) {
+  return createVuetify({
+    locale: { locale, fallback: "ko", messages: { ko, en } },
+    theme: {
+      defaultTheme: "molar",
+      themes: {
+        molar: {
+          dark: false,
+          colors: {
+            primary: "#00796b",
+            secondary: "#455a64",
+            background: "#f6f8f8",
+            surface: "#ffffff",
+            error: "#c62828",
+            warning: "#b26a00",
+            success: "#2e7d32",
+          },
+        },
+      },
+    },
+    defaults: {
+      VTextField: { variant: "outlined", density: "comfortable", color: "primary" },
+      VCombobox: { variant: "outlined", density: "comfortable", color: "primary" },
+      VSelect: { variant: "outlined", density: "comfortable", color: "primary" },
+      VCard: { variant: "flat", border: true },
+    },
+  });
+}

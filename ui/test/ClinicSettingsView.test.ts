@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
+import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { ClinicService } from "../src/gen/molar/v1/clinic_pb";
+import ClinicSettingsView from "../src/views/settings/ClinicSettingsView.vue";
+import { mountView, until } from "./helpers";
+import { savedClinic } from "./fixtures";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function server(updateClinic: (req: any) => any) {
+  return createRouterTransport(({ service }) => {
+    service(ClinicService, { getClinic: () => ({ clinic: savedClinic() }), updateClinic });
+  });
+}
+
+function inputByLabel(root: HTMLElement, label: string): HTMLInputElement {
+  const l = [...root.querySelectorAll("label[for]")].find((x) => x.textContent?.trim() === label);
+  if (!l) throw new Error(`no label ${label}`);
+  const input = document.getElementById(l.getAttribute("for")!) as HTMLInputElement | null;
+  if (!input) throw new Error(`no input for ${label}`);
+  return input;
+}
+
+describe("ClinicSettingsView", () => {
+  it("shows the loaded clinic and saves an edit", async () => {
+    let saved = "";
+    const w = await mountView(
+      ClinicSettingsView,
+      server((req: { clinic: ReturnType<typeof savedClinic> }) => {
+        saved = req.clinic.name;
+        return { clinic: { ...req.clinic, version: 4n } };
+      }),
+    );
+    await until(() => w.text().includes("기본 정보"), "form");
+    const name = inputByLabel(w.element as HTMLElement, "의원 이름");
+    expect(name.value).toBe("서울미소치과의원");
+    name.value = "새이름치과의원";
+    name.dispatchEvent(new Event("input"));
+    await w.vm.$nextTick();
+    expect(w.text()).toContain("저장하지 않은 변경이 있습니다");
+    await w.find("form").trigger("submit");
+    await until(() => saved !== "", "save");
+    expect(saved).toBe("새이름치과의원");
+    w.unmount();
+  });
+
+  it("shows the schema's violation next to the phone field, in Korean", async () => {
+    const w = await mountView(ClinicSettingsView, server(() => ({})));
+    await until(() => w.text().includes("기본 정보"), "form");
+    const phone = inputByLabel(w.element as HTMLElement, "대표 전화");
+    phone.value = "12345";
+    phone.dispatchEvent(new Event("input"));
+    await w.vm.$nextTick();
+    await w.find("form").trigger("submit");
+    await until(() => w.text().includes("형식이 올바르지 않습니다"), "phone error");
+    const field = phone.closest(".v-input")!;
+    expect(field.textContent).toContain("형식이 올바르지 않습니다");
+    expect(w.text()).toContain("입력한 내용을 확인해 주세요");
+    w.unmount();
+  });
+
+  it("shows a server-side rule next to its field", async () => {
+    const detail = create(ViolationsSchema, {
+      violations: [
+        {
+          field: { elements: [{ fieldName: "clinic" }, { fieldName: "business_registration_number" }] },
+          ruleId: "clinic.business_registration_number.checksum",
+          message: "check digit does not match",
+        },
+      ],
+    });
+    const w = await mountView(
+      ClinicSettingsView,
+      server(() => {
+        throw new ConnectError("invalid", Code.InvalidArgument, undefined, [{ desc: ViolationsSchema, value: detail }]);
+      }),
+      "en",
+    );
+    await until(() => w.text().includes("Profile"), "form");
+    await w.find("form").trigger("submit");
+    await until(() => w.text().includes("check digit"), "brn error");
+    const brn = inputByLabel(w.element as HTMLElement, "Business registration no.");
+    expect(brn.closest(".v-input")!.textContent).toContain("Not a valid business registration number");
+    w.unmount();
+  });
+
+  it("offers a reload when someone else saved first", async () => {
+    const w = await mountView(
+      ClinicSettingsView,
+      server(() => {
+        throw new ConnectError("changed", Code.Aborted);
+      }),
+    );
+    await until(() => w.text().includes("기본 정보"), "form");
+    await w.find("form").trigger("submit");
+    await until(() => w.text().includes("다른 사용자가 먼저 저장했습니다"), "conflict");
+    expect(w.text()).toContain("새로 불러오기");
+    w.unmount();
+  });
+
+  it("shows a retry when the clinic cannot be loaded", async () => {
+    const transport = createRouterTransport(({ service }) => {
+      service(ClinicService, {
+        getClinic: () => {
+          throw new ConnectError("down", Code.Unavailable);
+        },
+        updateClinic: () => ({}),
+      });
+    });
+    const w = await mountView(ClinicSettingsView, transport);
+    await until(() => w.text().includes("의원 정보를 불러오지 못했습니다"), "error state");
+    expect(w.text()).toContain("서버에 연결할 수 없습니다");
+    expect(w.text()).toContain("다시 시도");
+    w.unmount();
+  });
+});
