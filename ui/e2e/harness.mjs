@@ -1,0 +1,81 @@
+// Starts the real molar server on a fresh data directory and a headless
+// Chromium, for browser tests run with `node --test`.
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const bin = process.env.MOLAR_BIN ?? new URL("../../.bin/molar", import.meta.url).pathname;
+
+/** Runs `molar <args>` to completion on dataDir. */
+export async function molar(dataDir, ...args) {
+  const child = spawn(bin, args, { env: { ...process.env, MOLAR_DATA_DIR: dataDir, MOLAR_PROFILE: "dev" } });
+  let out = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (out += d));
+  const code = await new Promise((resolve) => child.on("exit", resolve));
+  if (code !== 0) throw new Error(`molar ${args.join(" ")} exited ${code}: ${out}`);
+  return out;
+}
+
+/**
+ * Starts `molar serve` on a free loopback port and waits until it is ready.
+ * Returns its base URL and a stop function that also removes the data.
+ */
+export async function startServer({ seed = false } = {}) {
+  const dataDir = await mkdtemp(join(tmpdir(), "molar-e2e-"));
+  if (seed) await molar(dataDir, "seed", "--demo");
+  const child = spawn(bin, ["serve"], {
+    env: { ...process.env, MOLAR_DATA_DIR: dataDir, MOLAR_ADDR: "127.0.0.1:0", MOLAR_PROFILE: "dev" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  const logs = [];
+  const addr = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("server did not start:\n" + logs.join("\n"))), 30_000);
+    child.on("exit", (code) => reject(new Error(`server exited ${code}:\n` + logs.join("\n"))));
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      logs.push(line);
+      try {
+        const rec = JSON.parse(line);
+        if (rec.msg === "molar serving") {
+          clearTimeout(timer);
+          resolve(rec.addr);
+        }
+      } catch {
+        // not a JSON line
+      }
+    });
+  });
+  const baseURL = `http://${addr}`;
+  const ready = await fetch(`${baseURL}/readyz`);
+  if (ready.status !== 200) throw new Error(`not ready: ${ready.status}`);
+  return {
+    baseURL,
+    logs,
+    async stop() {
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Launches Debian's Chromium headless. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
