@@ -24,6 +24,8 @@ const (
 
 // Permission names one thing a member of staff may do. Every RPC declares the
 // permission it needs with the `access` method option; roles grant permissions.
+// Its short name drops the prefix and puts a dot after the first word:
+// PERMISSION_PATIENTS_READ is "patients.read".
 type Permission int32
 
 const (
@@ -103,6 +105,113 @@ func (Permission) EnumDescriptor() ([]byte, []int) {
 	return file_molar_v1_access_proto_rawDescGZIP(), []int{0}
 }
 
+// Role is a job at the clinic. What each role may do is declared here, with
+// the `grants` option on each value: this is the one role → permission table.
+type Role int32
+
+const (
+	Role_ROLE_UNSPECIFIED Role = 0
+	// The clinic's owner or manager: everything.
+	Role_ROLE_ADMIN Role = 1
+	// A dentist: patients, their charts and notes, and the schedule.
+	Role_ROLE_DENTIST Role = 2
+	// A dental hygienist: charts what they treat, books recalls; no payments.
+	Role_ROLE_HYGIENIST Role = 3
+	// The front desk: registers patients, books, takes payments; no charting.
+	Role_ROLE_FRONT_DESK Role = 4
+)
+
+// Enum value maps for Role.
+var (
+	Role_name = map[int32]string{
+		0: "ROLE_UNSPECIFIED",
+		1: "ROLE_ADMIN",
+		2: "ROLE_DENTIST",
+		3: "ROLE_HYGIENIST",
+		4: "ROLE_FRONT_DESK",
+	}
+	Role_value = map[string]int32{
+		"ROLE_UNSPECIFIED": 0,
+		"ROLE_ADMIN":       1,
+		"ROLE_DENTIST":     2,
+		"ROLE_HYGIENIST":   3,
+		"ROLE_FRONT_DESK":  4,
+	}
+)
+
+func (x Role) Enum() *Role {
+	p := new(Role)
+	*p = x
+	return p
+}
+
+func (x Role) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Role) Descriptor() protoreflect.EnumDescriptor {
+	return file_molar_v1_access_proto_enumTypes[1].Descriptor()
+}
+
+func (Role) Type() protoreflect.EnumType {
+	return &file_molar_v1_access_proto_enumTypes[1]
+}
+
+func (x Role) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Role.Descriptor instead.
+func (Role) EnumDescriptor() ([]byte, []int) {
+	return file_molar_v1_access_proto_rawDescGZIP(), []int{1}
+}
+
+// RoleGrants lists the permissions a role grants.
+type RoleGrants struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The permissions.
+	Permissions   []Permission `protobuf:"varint,1,rep,packed,name=permissions,proto3,enum=molar.v1.Permission" json:"permissions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RoleGrants) Reset() {
+	*x = RoleGrants{}
+	mi := &file_molar_v1_access_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RoleGrants) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RoleGrants) ProtoMessage() {}
+
+func (x *RoleGrants) ProtoReflect() protoreflect.Message {
+	mi := &file_molar_v1_access_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RoleGrants.ProtoReflect.Descriptor instead.
+func (*RoleGrants) Descriptor() ([]byte, []int) {
+	return file_molar_v1_access_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *RoleGrants) GetPermissions() []Permission {
+	if x != nil {
+		return x.Permissions
+	}
+	return nil
+}
+
 // AccessRule says who may call an RPC. A method without one is refused to
 // everyone: access is denied by default.
 type AccessRule struct {
@@ -121,7 +230,7 @@ type AccessRule struct {
 
 func (x *AccessRule) Reset() {
 	*x = AccessRule{}
-	mi := &file_molar_v1_access_proto_msgTypes[0]
+	mi := &file_molar_v1_access_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -133,7 +242,7 @@ func (x *AccessRule) String() string {
 func (*AccessRule) ProtoMessage() {}
 
 func (x *AccessRule) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_access_proto_msgTypes[0]
+	mi := &file_molar_v1_access_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -146,7 +255,7 @@ func (x *AccessRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessRule.ProtoReflect.Descriptor instead.
 func (*AccessRule) Descriptor() ([]byte, []int) {
-	return file_molar_v1_access_proto_rawDescGZIP(), []int{0}
+	return file_molar_v1_access_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *AccessRule) GetRule() isAccessRule_Rule {
@@ -210,6 +319,14 @@ func (*AccessRule_Permission) isAccessRule_Rule() {}
 
 var file_molar_v1_access_proto_extTypes = []protoimpl.ExtensionInfo{
 	{
+		ExtendedType:  (*descriptorpb.EnumValueOptions)(nil),
+		ExtensionType: (*RoleGrants)(nil),
+		Field:         51001,
+		Name:          "molar.v1.grants",
+		Tag:           "bytes,51001,opt,name=grants",
+		Filename:      "molar/v1/access.proto",
+	},
+	{
 		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
 		ExtensionType: (*AccessRule)(nil),
 		Field:         51000,
@@ -219,19 +336,30 @@ var file_molar_v1_access_proto_extTypes = []protoimpl.ExtensionInfo{
 	},
 }
 
+// Extension fields to descriptorpb.EnumValueOptions.
+var (
+	// grants declares what a Role value may do.
+	//
+	// optional molar.v1.RoleGrants grants = 51001;
+	E_Grants = &file_molar_v1_access_proto_extTypes[0]
+)
+
 // Extension fields to descriptorpb.MethodOptions.
 var (
 	// access declares who may call the method.
 	//
 	// optional molar.v1.AccessRule access = 51000;
-	E_Access = &file_molar_v1_access_proto_extTypes[0]
+	E_Access = &file_molar_v1_access_proto_extTypes[1]
 )
 
 var File_molar_v1_access_proto protoreflect.FileDescriptor
 
 const file_molar_v1_access_proto_rawDesc = "" +
 	"\n" +
-	"\x15molar/v1/access.proto\x12\bmolar.v1\x1a google/protobuf/descriptor.proto\"\x8e\x01\n" +
+	"\x15molar/v1/access.proto\x12\bmolar.v1\x1a google/protobuf/descriptor.proto\"D\n" +
+	"\n" +
+	"RoleGrants\x126\n" +
+	"\vpermissions\x18\x01 \x03(\x0e2\x14.molar.v1.PermissionR\vpermissions\"\x8e\x01\n" +
 	"\n" +
 	"AccessRule\x12\x18\n" +
 	"\x06public\x18\x01 \x01(\bH\x00R\x06public\x12&\n" +
@@ -251,7 +379,21 @@ const file_molar_v1_access_proto_rawDesc = "" +
 	"\x15PERMISSION_CHART_READ\x10\x06\x12\x1a\n" +
 	"\x16PERMISSION_CHART_WRITE\x10\a\x12\x1d\n" +
 	"\x19PERMISSION_SCHEDULE_WRITE\x10\b\x12\x1c\n" +
-	"\x18PERMISSION_BILLING_WRITE\x10\t:N\n" +
+	"\x18PERMISSION_BILLING_WRITE\x10\t*\x9d\x01\n" +
+	"\x04Role\x12\x14\n" +
+	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\n" +
+	"ROLE_ADMIN\x10\x01\x1a\x0f\xca\xf3\x18\v\n" +
+	"\t\x01\x02\x03\x04\x05\x06\a\b\t\x12\x1d\n" +
+	"\fROLE_DENTIST\x10\x02\x1a\v\xca\xf3\x18\a\n" +
+	"\x05\x04\x05\x06\a\b\x12\x1e\n" +
+	"\x0eROLE_HYGIENIST\x10\x03\x1a\n" +
+	"\xca\xf3\x18\x06\n" +
+	"\x04\x04\x06\a\b\x12\x1f\n" +
+	"\x0fROLE_FRONT_DESK\x10\x04\x1a\n" +
+	"\xca\xf3\x18\x06\n" +
+	"\x04\x04\x05\b\t:Q\n" +
+	"\x06grants\x12!.google.protobuf.EnumValueOptions\x18\xb9\x8e\x03 \x01(\v2\x14.molar.v1.RoleGrantsR\x06grants:N\n" +
 	"\x06access\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\v2\x14.molar.v1.AccessRuleR\x06accessB4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
 
 var (
@@ -266,22 +408,28 @@ func file_molar_v1_access_proto_rawDescGZIP() []byte {
 	return file_molar_v1_access_proto_rawDescData
 }
 
-var file_molar_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_molar_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_molar_v1_access_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_molar_v1_access_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_molar_v1_access_proto_goTypes = []any{
-	(Permission)(0),                    // 0: molar.v1.Permission
-	(*AccessRule)(nil),                 // 1: molar.v1.AccessRule
-	(*descriptorpb.MethodOptions)(nil), // 2: google.protobuf.MethodOptions
+	(Permission)(0),                       // 0: molar.v1.Permission
+	(Role)(0),                             // 1: molar.v1.Role
+	(*RoleGrants)(nil),                    // 2: molar.v1.RoleGrants
+	(*AccessRule)(nil),                    // 3: molar.v1.AccessRule
+	(*descriptorpb.EnumValueOptions)(nil), // 4: google.protobuf.EnumValueOptions
+	(*descriptorpb.MethodOptions)(nil),    // 5: google.protobuf.MethodOptions
 }
 var file_molar_v1_access_proto_depIdxs = []int32{
-	0, // 0: molar.v1.AccessRule.permission:type_name -> molar.v1.Permission
-	2, // 1: molar.v1.access:extendee -> google.protobuf.MethodOptions
-	1, // 2: molar.v1.access:type_name -> molar.v1.AccessRule
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	2, // [2:3] is the sub-list for extension type_name
-	1, // [1:2] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	0, // 0: molar.v1.RoleGrants.permissions:type_name -> molar.v1.Permission
+	0, // 1: molar.v1.AccessRule.permission:type_name -> molar.v1.Permission
+	4, // 2: molar.v1.grants:extendee -> google.protobuf.EnumValueOptions
+	5, // 3: molar.v1.access:extendee -> google.protobuf.MethodOptions
+	2, // 4: molar.v1.grants:type_name -> molar.v1.RoleGrants
+	3, // 5: molar.v1.access:type_name -> molar.v1.AccessRule
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	4, // [4:6] is the sub-list for extension type_name
+	2, // [2:4] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_molar_v1_access_proto_init() }
@@ -289,7 +437,7 @@ func file_molar_v1_access_proto_init() {
 	if File_molar_v1_access_proto != nil {
 		return
 	}
-	file_molar_v1_access_proto_msgTypes[0].OneofWrappers = []any{
+	file_molar_v1_access_proto_msgTypes[1].OneofWrappers = []any{
 		(*AccessRule_Public)(nil),
 		(*AccessRule_Authenticated)(nil),
 		(*AccessRule_Permission)(nil),
@@ -299,9 +447,9 @@ func file_molar_v1_access_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_molar_v1_access_proto_rawDesc), len(file_molar_v1_access_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   1,
-			NumExtensions: 1,
+			NumEnums:      2,
+			NumMessages:   2,
+			NumExtensions: 2,
 			NumServices:   0,
 		},
 		GoTypes:           file_molar_v1_access_proto_goTypes,

@@ -4,7 +4,7 @@
 
 import type { GenEnum, GenExtension, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, extDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MethodOptions } from "@bufbuild/protobuf/wkt";
+import type { EnumValueOptions, MethodOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -12,7 +12,28 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file molar/v1/access.proto.
  */
 export const file_molar_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("ChVtb2xhci92MS9hY2Nlc3MucHJvdG8SCG1vbGFyLnYxImsKCkFjY2Vzc1J1bGUSEAoGcHVibGljGAEgASgISAASFwoNYXV0aGVudGljYXRlZBgCIAEoCEgAEioKCnBlcm1pc3Npb24YAyABKA4yFC5tb2xhci52MS5QZXJtaXNzaW9uSABCBgoEcnVsZSqvAgoKUGVybWlzc2lvbhIaChZQRVJNSVNTSU9OX1VOU1BFQ0lGSUVEEAASHAoYUEVSTUlTU0lPTl9DTElOSUNfTUFOQUdFEAESGwoXUEVSTUlTU0lPTl9TVEFGRl9NQU5BR0UQAhIZChVQRVJNSVNTSU9OX0FVRElUX1JFQUQQAxIcChhQRVJNSVNTSU9OX1BBVElFTlRTX1JFQUQQBBIdChlQRVJNSVNTSU9OX1BBVElFTlRTX1dSSVRFEAUSGQoVUEVSTUlTU0lPTl9DSEFSVF9SRUFEEAYSGgoWUEVSTUlTU0lPTl9DSEFSVF9XUklURRAHEh0KGVBFUk1JU1NJT05fU0NIRURVTEVfV1JJVEUQCBIcChhQRVJNSVNTSU9OX0JJTExJTkdfV1JJVEUQCTpOCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi4jgMgASgLMhQubW9sYXIudjEuQWNjZXNzUnVsZVIGYWNjZXNzQjRaMmdpdGh1Yi5jb20vbW9sYXItZGVudGFsL21vbGFyL2dlbi9tb2xhci92MTttb2xhcnYxYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChVtb2xhci92MS9hY2Nlc3MucHJvdG8SCG1vbGFyLnYxIjcKClJvbGVHcmFudHMSKQoLcGVybWlzc2lvbnMYASADKA4yFC5tb2xhci52MS5QZXJtaXNzaW9uImsKCkFjY2Vzc1J1bGUSEAoGcHVibGljGAEgASgISAASFwoNYXV0aGVudGljYXRlZBgCIAEoCEgAEioKCnBlcm1pc3Npb24YAyABKA4yFC5tb2xhci52MS5QZXJtaXNzaW9uSABCBgoEcnVsZSqvAgoKUGVybWlzc2lvbhIaChZQRVJNSVNTSU9OX1VOU1BFQ0lGSUVEEAASHAoYUEVSTUlTU0lPTl9DTElOSUNfTUFOQUdFEAESGwoXUEVSTUlTU0lPTl9TVEFGRl9NQU5BR0UQAhIZChVQRVJNSVNTSU9OX0FVRElUX1JFQUQQAxIcChhQRVJNSVNTSU9OX1BBVElFTlRTX1JFQUQQBBIdChlQRVJNSVNTSU9OX1BBVElFTlRTX1dSSVRFEAUSGQoVUEVSTUlTU0lPTl9DSEFSVF9SRUFEEAYSGgoWUEVSTUlTU0lPTl9DSEFSVF9XUklURRAHEh0KGVBFUk1JU1NJT05fU0NIRURVTEVfV1JJVEUQCBIcChhQRVJNSVNTSU9OX0JJTExJTkdfV1JJVEUQCSqdAQoEUm9sZRIUChBST0xFX1VOU1BFQ0lGSUVEEAASHwoKUk9MRV9BRE1JThABGg/K8xgLCgkBAgMEBQYHCAkSHQoMUk9MRV9ERU5USVNUEAIaC8rzGAcKBQQFBgcIEh4KDlJPTEVfSFlHSUVOSVNUEAMaCsrzGAYKBAQGBwgSHwoPUk9MRV9GUk9OVF9ERVNLEAQaCsrzGAYKBAQFCAk6UQoGZ3JhbnRzEiEuZ29vZ2xlLnByb3RvYnVmLkVudW1WYWx1ZU9wdGlvbnMYuY4DIAEoCzIULm1vbGFyLnYxLlJvbGVHcmFudHNSBmdyYW50czpOCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi4jgMgASgLMhQubW9sYXIudjEuQWNjZXNzUnVsZVIGYWNjZXNzQjRaMmdpdGh1Yi5jb20vbW9sYXItZGVudGFsL21vbGFyL2dlbi9tb2xhci92MTttb2xhcnYxYgZwcm90bzM", [file_google_protobuf_descriptor]);
+
+/**
+ * RoleGrants lists the permissions a role grants.
+ *
+ * @generated from message molar.v1.RoleGrants
+ */
+export type RoleGrants = Message<"molar.v1.RoleGrants"> & {
+  /**
+   * The permissions.
+   *
+   * @generated from field: repeated molar.v1.Permission permissions = 1;
+   */
+  permissions: Permission[];
+};
+
+/**
+ * Describes the message molar.v1.RoleGrants.
+ * Use `create(RoleGrantsSchema)` to create a new message.
+ */
+export const RoleGrantsSchema: GenMessage<RoleGrants> = /*@__PURE__*/
+  messageDesc(file_molar_v1_access, 0);
 
 /**
  * AccessRule says who may call an RPC. A method without one is refused to
@@ -58,11 +79,13 @@ export type AccessRule = Message<"molar.v1.AccessRule"> & {
  * Use `create(AccessRuleSchema)` to create a new message.
  */
 export const AccessRuleSchema: GenMessage<AccessRule> = /*@__PURE__*/
-  messageDesc(file_molar_v1_access, 0);
+  messageDesc(file_molar_v1_access, 1);
 
 /**
  * Permission names one thing a member of staff may do. Every RPC declares the
  * permission it needs with the `access` method option; roles grant permissions.
+ * Its short name drops the prefix and puts a dot after the first word:
+ * PERMISSION_PATIENTS_READ is "patients.read".
  *
  * @generated from enum molar.v1.Permission
  */
@@ -143,10 +166,65 @@ export const PermissionSchema: GenEnum<Permission> = /*@__PURE__*/
   enumDesc(file_molar_v1_access, 0);
 
 /**
+ * Role is a job at the clinic. What each role may do is declared here, with
+ * the `grants` option on each value: this is the one role → permission table.
+ *
+ * @generated from enum molar.v1.Role
+ */
+export enum Role {
+  /**
+   * @generated from enum value: ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The clinic's owner or manager: everything.
+   *
+   * @generated from enum value: ROLE_ADMIN = 1;
+   */
+  ADMIN = 1,
+
+  /**
+   * A dentist: patients, their charts and notes, and the schedule.
+   *
+   * @generated from enum value: ROLE_DENTIST = 2;
+   */
+  DENTIST = 2,
+
+  /**
+   * A dental hygienist: charts what they treat, books recalls; no payments.
+   *
+   * @generated from enum value: ROLE_HYGIENIST = 3;
+   */
+  HYGIENIST = 3,
+
+  /**
+   * The front desk: registers patients, books, takes payments; no charting.
+   *
+   * @generated from enum value: ROLE_FRONT_DESK = 4;
+   */
+  FRONT_DESK = 4,
+}
+
+/**
+ * Describes the enum molar.v1.Role.
+ */
+export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
+  enumDesc(file_molar_v1_access, 1);
+
+/**
+ * grants declares what a Role value may do.
+ *
+ * @generated from extension: molar.v1.RoleGrants grants = 51001;
+ */
+export const grants: GenExtension<EnumValueOptions, RoleGrants> = /*@__PURE__*/
+  extDesc(file_molar_v1_access, 0);
+
+/**
  * access declares who may call the method.
  *
  * @generated from extension: molar.v1.AccessRule access = 51000;
  */
 export const access: GenExtension<MethodOptions, AccessRule> = /*@__PURE__*/
-  extDesc(file_molar_v1_access, 0);
+  extDesc(file_molar_v1_access, 1);
 
