@@ -150,5 +150,8 @@ func storeError(err error, what string) error {
 func AllIndexes() []Index {
 	var all []Index
 	all = append(all, ClinicIndexes()...)
+	all = append(all, StaffIndexes()...)
+	all = append(all, SessionIndexes()...)
+	all = append(all, AuditIndexes()...)
 	return all
 }

@@ -9,12 +9,15 @@ import (
 
 type requestIDKey struct{}
 
+type hostKey struct{}
+
 // RequestIDHeader carries the request id in both directions.
 const RequestIDHeader = "X-Request-Id"
 
 // WithRequestID is HTTP middleware that gives every request an id: the
 // caller's, if it sent a sane one (a proxy such as nginx may set it), or a new
-// random one. The id is echoed in the response and put in the context.
+// random one. The id is echoed in the response and put in the context, with
+// the host the client addressed.
 func WithRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get(RequestIDHeader)
@@ -22,7 +25,9 @@ func WithRequestID(next http.Handler) http.Handler {
 			id = newID()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx = context.WithValue(ctx, hostKey{}, r.Host)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -30,6 +35,13 @@ func WithRequestID(next http.Handler) http.Handler {
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id
+}
+
+// RequestHost returns the host the client addressed (the Host header), or ""
+// outside a request.
+func RequestHost(ctx context.Context) string {
+	h, _ := ctx.Value(hostKey{}).(string)
+	return h
 }
 
 func saneID(id string) bool {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/molar-dental/molar/services/auth"
 )
 
 // Config is everything the server reads from its environment.
@@ -27,6 +29,11 @@ type Config struct {
 	LogLevel slog.Level
 	// MaxRequestBytes bounds the size of one request message.
 	MaxRequestBytes int
+	// JWTKeys signs access tokens ("kid:seed,..."); in dev, empty means a
+	// key kept in DataDir.
+	JWTKeys string
+	// TrustProxy takes the client address from X-Real-IP / X-Forwarded-For.
+	TrustProxy bool
 }
 
 // configVar documents one environment variable for the README and errors.
@@ -44,6 +51,8 @@ var configVars = []configVar{
 	{"MOLAR_ALLOWED_ORIGINS", "http://localhost:5173,http://127.0.0.1:5173 in dev", "Comma-separated browser origins allowed to call the API (CORS, with credentials)."},
 	{"MOLAR_LOG_LEVEL", "info", "debug, info, warn or error."},
 	{"MOLAR_MAX_REQUEST_BYTES", "8388608", "Largest accepted request message, in bytes."},
+	{"MOLAR_JWT_KEYS", "(dev: generated into MOLAR_DATA_DIR/jwt-keys)", "Access-token signing keys, kid:seed,kid:seed (newest first; `molar keygen` makes one). Required outside dev."},
+	{"MOLAR_TRUST_PROXY", "false", "true behind a reverse proxy (nginx) that sets X-Real-IP / X-Forwarded-For."},
 }
 
 // LoadConfig reads and checks the configuration. An error names the variable
@@ -88,6 +97,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("MOLAR_MAX_REQUEST_BYTES: must be a number of bytes from 1024 to 1073741824")
 	}
 	c.MaxRequestBytes = n
+
+	c.JWTKeys = get("MOLAR_JWT_KEYS", "")
+	if c.JWTKeys == "" && c.Profile != "dev" {
+		return c, fmt.Errorf("MOLAR_JWT_KEYS: required in the %s profile (make one with `molar keygen`)", c.Profile)
+	}
+	if c.JWTKeys != "" {
+		if _, err := auth.ParseKeySet(c.JWTKeys); err != nil {
+			return c, fmt.Errorf("MOLAR_JWT_KEYS: %v", err)
+		}
+	}
+	switch v := strings.ToLower(get("MOLAR_TRUST_PROXY", "false")); v {
+	case "true", "1", "yes":
+		c.TrustProxy = true
+	case "false", "0", "no":
+	default:
+		return c, fmt.Errorf("MOLAR_TRUST_PROXY: %q is not true or false", v)
+	}
 
 	defOrigins := ""
 	if c.Profile == "dev" {

@@ -22,19 +22,20 @@ import (
 	_ "time/tzdata" // clinics' time zones must load on machines without tzdata
 
 	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/auth"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr))
 }
 
 // errUsage marks a command line that is wrong rather than a failure.
 var errUsage = errors.New("usage")
 
 // run executes one subcommand and returns the process exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
@@ -50,6 +51,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = serve(ctx, cfg, logger)
 	case "seed":
 		err = seedCmd(ctx, cfg, logger, args[1:], stdout)
+	case "user":
+		err = userCmd(ctx, cfg, logger, args[1:], stdin, stdout, stderr)
+	case "keygen":
+		fmt.Fprintln(stdout, auth.NewKeySpec(time.Now().UTC().Format("k20060102")))
 	case "config":
 		for _, v := range configVars {
 			fmt.Fprintf(stdout, "%-24s default %s\n    %s\n", v.Name, v.Default, v.Help)
@@ -77,6 +82,10 @@ func usage(w io.Writer) {
 commands:
   serve          run the server on MOLAR_ADDR (default :8080)
   seed --demo    load demo data into an empty clinic (not in prod)
+  user create --email EMAIL --name NAME --role ROLE[,ROLE]
+                 create a staff account; the password is read from stdin
+                 or asked for (never from the command line)
+  keygen         print a new access-token signing key for MOLAR_JWT_KEYS
   config         list the environment variables molar reads
 `)
 }
@@ -127,7 +136,11 @@ func seedCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 		return err
 	}
 	defer db.Close(context.Background())
-	report, err := seedDemo(ctx, db, time.Now)
+	a, err := newApp(cfg, db, logger, time.Now)
+	if err != nil {
+		return err
+	}
+	report, err := seedDemo(ctx, db, a, time.Now)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
@@ -10,9 +11,40 @@ import (
 	"github.com/molar-dental/molar/services/clinic"
 )
 
-// seedDemo fills an empty database with a plausible clinic. Anything already
-// there is left as it is, so running it twice changes nothing.
-func seedDemo(ctx context.Context, db *mongo.DB, now func() time.Time) (string, error) {
+// demoAccount is a staff account of the demo clinic; the README lists them.
+type demoAccount struct {
+	email, name, password string
+	role                  molarv1.Role
+}
+
+var demoAccounts = []demoAccount{
+	{"admin@molar.test", "김하늘 (원장)", "seoul-owner-2026", molarv1.Role_ROLE_ADMIN},
+	{"dentist@molar.test", "박서준", "seoul-dr-2026", molarv1.Role_ROLE_DENTIST},
+	{"hygienist@molar.test", "이지은", "seoul-hyg-2026", molarv1.Role_ROLE_HYGIENIST},
+	{"frontdesk@molar.test", "최민지", "seoul-desk-2026", molarv1.Role_ROLE_FRONT_DESK},
+}
+
+// seedDemo fills an empty database with a plausible clinic and one account
+// per role. Anything already there is left as it is, so running it twice
+// changes nothing.
+func seedDemo(ctx context.Context, db *mongo.DB, a *app, now func() time.Time) (string, error) {
+	var report []string
+	for _, d := range demoAccounts {
+		_, err := a.auth.CreateAccount(ctx, d.email, d.name, []molarv1.Role{d.role}, d.password, false)
+		switch {
+		case err == nil:
+			report = append(report, "demo data: account "+d.email)
+		case services.ErrorCode(err) == services.Invalid:
+			// The email is taken: the account exists already.
+		default:
+			return "", err
+		}
+	}
+	r, err := seedClinic(ctx, db, now)
+	return strings.Join(append(report, r), "\n"), err
+}
+
+func seedClinic(ctx context.Context, db *mongo.DB, now func() time.Time) (string, error) {
 	svc := clinic.NewService(mongo.NewClinicRepo(db), now)
 	current, err := svc.Get(ctx)
 	if err != nil {

@@ -19,6 +19,8 @@ import (
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
 	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
+	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/clinic"
 	"github.com/molar-dental/molar/ui"
 )
@@ -28,6 +30,7 @@ type Server struct {
 	cfg    Config
 	logger *slog.Logger
 	db     *mongo.DB
+	app    *app
 	ln     net.Listener
 	http   *http.Server
 	// stop ends long-lived streams when the server shuts down.
@@ -46,9 +49,19 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		db.Close(context.Background())
 		return nil, fmt.Errorf("MOLAR_ADDR: %w", err)
 	}
-	s := &Server{cfg: cfg, logger: logger, db: db, ln: ln}
+	a, err := newApp(cfg, db, logger, time.Now)
+	if err != nil {
+		ln.Close()
+		db.Close(context.Background())
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, db: db, app: a, ln: ln}
 	base, stop := context.WithCancel(context.Background())
 	s.stop = stop
+	if err := a.revocations.Sync(ctx); err != nil {
+		logger.Warn("session revocations not loaded", "error", err.Error())
+	}
+	go a.revocations.Run(base, 2*time.Second)
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -86,6 +99,7 @@ func (s *Server) routes() http.Handler {
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(
 			services.NewRPCInterceptor(s.logger),
+			auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.TrustProxy),
 			validate.NewInterceptor(),
 		),
 		connect.WithReadMaxBytes(s.cfg.MaxRequestBytes),
@@ -94,7 +108,11 @@ func (s *Server) routes() http.Handler {
 	now := time.Now
 	mux := http.NewServeMux()
 	mux.Handle(molarv1connect.NewClinicServiceHandler(
-		clinic.NewHandler(clinic.NewService(mongo.NewClinicRepo(s.db), now)), opts...))
+		clinic.NewHandler(clinic.NewService(mongo.NewClinicRepo(s.db), now), s.app.audit), opts...))
+	mux.Handle(molarv1connect.NewAuthServiceHandler(
+		auth.NewHandler(s.app.auth, s.cfg.AllowedOrigins, s.cfg.Profile == "dev"), append(opts, auth.HandlerOptions()...)...))
+	mux.Handle(molarv1connect.NewStaffServiceHandler(auth.NewStaffHandler(s.app.auth), opts...))
+	mux.Handle(molarv1connect.NewAuditServiceHandler(audit.NewHandler(mongo.NewAuditRepo(s.db)), opts...))
 
 	reflector := grpcreflect.NewStaticReflector(append(serviceNames(), grpchealth.HealthV1ServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
@@ -130,7 +148,12 @@ func (s *Server) routes() http.Handler {
 
 // serviceNames lists the Molar services this server answers, for reflection.
 func serviceNames() []string {
-	return []string{molarv1connect.ClinicServiceName}
+	return []string{
+		molarv1connect.ClinicServiceName,
+		molarv1connect.AuthServiceName,
+		molarv1connect.StaffServiceName,
+		molarv1connect.AuditServiceName,
+	}
 }
 
 func (s *Server) ping(ctx context.Context) error {

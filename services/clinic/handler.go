@@ -2,22 +2,25 @@ package clinic
 
 import (
 	"context"
+	"fmt"
 
 	"connectrpc.com/connect"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
+	"github.com/molar-dental/molar/services/audit"
 )
 
 // Handler serves molar.v1.ClinicService.
 type Handler struct {
-	svc *Service
+	svc   *Service
+	audit *audit.Recorder
 }
 
 var _ molarv1connect.ClinicServiceHandler = (*Handler)(nil)
 
-// NewHandler returns a Handler over svc.
-func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
+// NewHandler returns a Handler over svc that records changes with rec.
+func NewHandler(svc *Service, rec *audit.Recorder) *Handler { return &Handler{svc: svc, audit: rec} }
 
 // GetClinic implements molarv1connect.ClinicServiceHandler.
 func (h *Handler) GetClinic(ctx context.Context, _ *connect.Request[molarv1.GetClinicRequest]) (*connect.Response[molarv1.GetClinicResponse], error) {
@@ -32,6 +35,10 @@ func (h *Handler) GetClinic(ctx context.Context, _ *connect.Request[molarv1.GetC
 func (h *Handler) UpdateClinic(ctx context.Context, req *connect.Request[molarv1.UpdateClinicRequest]) (*connect.Response[molarv1.UpdateClinicResponse], error) {
 	c, err := h.svc.Update(ctx, req.Msg.GetClinic())
 	if err != nil {
+		return nil, err
+	}
+	if err := h.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CLINIC_UPDATED, TargetType: "clinic",
+		TargetID: "clinic", Detail: fmt.Sprintf("version %d", c.GetVersion())}); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&molarv1.UpdateClinicResponse{Clinic: c}), nil

@@ -1,0 +1,151 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
+	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
+)
+
+// Interceptor authenticates and authorizes every RPC, unary and streaming,
+// from the access rule its method declares in the schema. A method without a
+// rule is refused to everyone. A stream ends when its session is revoked.
+type Interceptor struct {
+	rules       Rules
+	tokens      *Tokens
+	revocations *Revocations
+	audit       *audit.Recorder
+	trustProxy  bool
+}
+
+var _ connect.Interceptor = (*Interceptor)(nil)
+
+// NewInterceptor returns an Interceptor. With trustProxy the client address
+// is taken from X-Real-IP / X-Forwarded-For (set by nginx in front).
+func NewInterceptor(rules Rules, tokens *Tokens, revocations *Revocations, rec *audit.Recorder, trustProxy bool) *Interceptor {
+	return &Interceptor{rules: rules, tokens: tokens, revocations: revocations, audit: rec, trustProxy: trustProxy}
+}
+
+// allowedWhilePasswordMustChange are what a user with a temporary password
+// may do before choosing their own.
+var allowedWhilePasswordMustChange = map[string]bool{
+	molarv1connect.AuthServiceGetMeProcedure:          true,
+	molarv1connect.AuthServiceChangePasswordProcedure: true,
+}
+
+// WrapUnary implements connect.Interceptor.
+func (i *Interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		if req.Spec().IsClient {
+			return next(ctx, req)
+		}
+		ctx, err := i.authorize(ctx, req.Spec().Procedure, req.Peer().Addr, req.Header())
+		if err != nil {
+			return nil, err
+		}
+		return next(ctx, req)
+	}
+}
+
+// WrapStreamingClient implements connect.Interceptor.
+func (i *Interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+// WrapStreamingHandler implements connect.Interceptor.
+func (i *Interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		ctx, err := i.authorize(ctx, conn.Spec().Procedure, conn.Peer().Addr, conn.RequestHeader())
+		if err != nil {
+			return err
+		}
+		if p := services.PrincipalFrom(ctx); p != nil {
+			ended, stop := i.revocations.Watch(p.SessionID)
+			defer stop()
+			var cancel context.CancelCauseFunc
+			ctx, cancel = context.WithCancelCause(ctx)
+			defer cancel(nil)
+			go func() {
+				select {
+				case <-ended:
+					cancel(errSessionEnded)
+				case <-ctx.Done():
+				}
+			}()
+			err := next(ctx, conn)
+			if errors.Is(context.Cause(ctx), errSessionEnded) {
+				return services.Errorf(services.Unauthenticated, "the session has ended")
+			}
+			return err
+		}
+		return next(ctx, conn)
+	}
+}
+
+var errSessionEnded = errors.New("session ended")
+
+// authorize checks the caller against the method's rule and returns the
+// context carrying who they are and where they came from.
+func (i *Interceptor) authorize(ctx context.Context, procedure, addr string, h http.Header) (context.Context, error) {
+	ctx = services.WithPeer(ctx, services.Peer{IP: i.clientIP(addr, h), UserAgent: h.Get("User-Agent")})
+	rule, ok := i.rules[procedure]
+	if !ok {
+		return nil, services.Errorf(services.PermissionDenied, "this method declares no access rule")
+	}
+	if rule.GetPublic() {
+		return ctx, nil
+	}
+	token, ok := strings.CutPrefix(h.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		return nil, services.Errorf(services.Unauthenticated, "sign in first")
+	}
+	claims, err := i.tokens.Verify(strings.TrimSpace(token))
+	if err != nil {
+		return nil, services.Errorf(services.Unauthenticated, "%s", err.Error())
+	}
+	if i.revocations.Revoked(claims.SessionID) {
+		return nil, services.Errorf(services.Unauthenticated, "the session has ended")
+	}
+	roles := claims.roles()
+	p := &services.Principal{
+		StaffID: claims.Subject, Email: claims.Email, SessionID: claims.SessionID, Roles: roles,
+		Permissions: map[molarv1.Permission]bool{}, MustChangePassword: claims.MustChangePassword,
+	}
+	for _, perm := range PermissionsOf(roles) {
+		p.Permissions[perm] = true
+	}
+	ctx = services.WithPrincipal(ctx, p)
+	if p.MustChangePassword && !allowedWhilePasswordMustChange[procedure] {
+		return nil, services.Errorf(services.FailedPrecondition, "change your temporary password first")
+	}
+	if perm := rule.GetPermission(); perm != molarv1.Permission_PERMISSION_UNSPECIFIED && !p.Can(perm) {
+		_ = i.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PERMISSION_DENIED, TargetType: "method", TargetID: procedure,
+			Detail: "needs " + PermissionName(perm)})
+		return nil, services.Errorf(services.PermissionDenied, "this needs the %s permission", PermissionName(perm))
+	}
+	return ctx, nil
+}
+
+func (i *Interceptor) clientIP(addr string, h http.Header) string {
+	if i.trustProxy {
+		if ip := strings.TrimSpace(h.Get("X-Real-Ip")); ip != "" {
+			return ip
+		}
+		if xff := h.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}

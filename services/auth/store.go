@@ -1,0 +1,99 @@
+package auth
+
+import (
+	"context"
+	"time"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+)
+
+// Account is a staff account with its credentials.
+type Account struct {
+	ID                 string
+	Email              string
+	DisplayName        string
+	Roles              []molarv1.Role
+	Disabled           bool
+	MustChangePassword bool
+	PasswordHash       string
+	Created            time.Time
+	Updated            time.Time
+	LastLogin          time.Time
+	Version            int64
+}
+
+// AccountStore keeps staff accounts.
+type AccountStore interface {
+	// Create stores a new account (Version 1). AlreadyExists if the email is taken.
+	Create(ctx context.Context, a Account) error
+	// Get returns an account by id. NotFound if there is none.
+	Get(ctx context.Context, id string) (Account, error)
+	// GetByEmail returns an account by lower-case email. NotFound if there is none.
+	GetByEmail(ctx context.Context, email string) (Account, error)
+	// List returns every account.
+	List(ctx context.Context) ([]Account, error)
+	// Update stores a (all fields but ID, Email, Created) if the stored
+	// version is still a.Version and returns it with the version incremented.
+	// Aborted if it changed meanwhile, NotFound if there is no such account.
+	Update(ctx context.Context, a Account) (Account, error)
+	// SetLastLogin records a successful sign-in.
+	SetLastLogin(ctx context.Context, id string, at time.Time) error
+}
+
+// Session is one signed-in browser: a family of refresh tokens.
+type Session struct {
+	ID        string
+	StaffID   string
+	Created   time.Time
+	LastUsed  time.Time
+	Expires   time.Time
+	IP        string
+	UserAgent string
+	RevokedAt time.Time
+	Reason    string
+}
+
+// Revoked reports whether the session was ended.
+func (s Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+
+// RefreshToken is the stored form of a refresh token: its hash, never the
+// token itself.
+type RefreshToken struct {
+	Hash      string
+	SessionID string
+	Expires   time.Time
+}
+
+// SessionStore keeps sessions and their refresh tokens.
+type SessionStore interface {
+	// Create stores a new session.
+	Create(ctx context.Context, s Session) error
+	// Get returns a session. NotFound if there is none.
+	Get(ctx context.Context, id string) (Session, error)
+	// Touch records a refresh and the session's new expiry.
+	Touch(ctx context.Context, id string, lastUsed, expires time.Time) error
+	// Revoke ends a session; ending an ended one changes nothing.
+	Revoke(ctx context.Context, id string, at time.Time, reason string) error
+	// ListActive returns the sessions of staffID not ended and not expired at
+	// now, newest first.
+	ListActive(ctx context.Context, staffID string, now time.Time) ([]Session, error)
+	// RevokedSince returns the ids of sessions ended at or after since.
+	RevokedSince(ctx context.Context, since time.Time) ([]string, error)
+
+	// AddToken stores a refresh token's hash.
+	AddToken(ctx context.Context, t RefreshToken) error
+	// GetToken returns a refresh token by hash. NotFound if unknown.
+	GetToken(ctx context.Context, hash string) (RefreshToken, error)
+	// UseToken marks a refresh token used. It is atomic: of any number of
+	// concurrent calls for one hash exactly one succeeds; every other call,
+	// then or later, gets AlreadyExists.
+	UseToken(ctx context.Context, hash string, at time.Time) error
+}
+
+// FailureStore records failed sign-ins, for lockout.
+type FailureStore interface {
+	// AddFailure records a failed sign-in of staffID.
+	AddFailure(ctx context.Context, staffID string, at time.Time) error
+	// Failures returns the times of staffID's failures after since, newest first.
+	Failures(ctx context.Context, staffID string, since time.Time) ([]time.Time, error)
+}
