@@ -1,0 +1,477 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/emptypb"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
+	"github.com/molar-dental/molar/services/auth"
+)
+
+const adminPassword = "a-long-admin-secret"
+
+func codeOf(err error) connect.Code { return connect.CodeOf(err) }
+
+func auditActions(t *testing.T, ts *testServer, token string) []molarv1.AuditAction {
+	t.Helper()
+	res, err := molarv1connect.NewAuditServiceClient(http.DefaultClient, ts.URL, bearer(token)).
+		ListAuditEvents(context.Background(), connect.NewRequest(&molarv1.ListAuditEventsRequest{PageSize: 200}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []molarv1.AuditAction
+	for _, e := range res.Msg.GetEvents() {
+		out = append(out, e.GetAction())
+	}
+	return out
+}
+
+func contains(actions []molarv1.AuditAction, a molarv1.AuditAction) bool {
+	for _, x := range actions {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+func refreshCookie(t *testing.T, hc *http.Client, base string) *http.Cookie {
+	t.Helper()
+	u, _ := url.Parse(base + "/molar.v1.AuthService/Refresh")
+	for _, c := range hc.Jar.Cookies(u) {
+		if c.Name == auth.RefreshCookie {
+			return c
+		}
+	}
+	return nil
+}
+
+// TestSignInFlow walks sign-in, authenticated calls, rotation, reuse
+// detection and sign-out.
+func TestSignInFlow(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	ts.addStaff(t, "owner@clinic.test", adminPassword, molarv1.Role_ROLE_ADMIN)
+
+	hc, token := ts.login(t, "Owner@Clinic.test ", adminPassword)
+	authc := molarv1connect.NewAuthServiceClient(hc, ts.URL)
+	me, err := molarv1connect.NewAuthServiceClient(hc, ts.URL, bearer(token)).GetMe(ctx, connect.NewRequest(&molarv1.GetMeRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if me.Msg.GetMe().GetStaff().GetEmail() != "owner@clinic.test" || len(me.Msg.GetMe().GetPermissions()) != len(molarv1.Permission_name)-1 {
+		t.Fatalf("me = %v", me.Msg.GetMe())
+	}
+	if _, err := authc.GetMe(ctx, connect.NewRequest(&molarv1.GetMeRequest{})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("GetMe without token: %v", err)
+	}
+
+	first := refreshCookie(t, hc, ts.URL)
+	if first == nil {
+		t.Fatal("no refresh cookie after login")
+	}
+	r1, err := authc.Refresh(ctx, connect.NewRequest(&molarv1.RefreshRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := refreshCookie(t, hc, ts.URL)
+	if second == nil || second.Value == first.Value {
+		t.Fatal("refresh did not rotate the cookie")
+	}
+	if r1.Msg.GetMe().GetSessionId() != me.Msg.GetMe().GetSessionId() {
+		t.Fatal("refresh changed the session")
+	}
+
+	// A thief replays the first cookie: the whole session ends.
+	thief := browser(t)
+	u, _ := url.Parse(ts.URL + "/molar.v1.AuthService/")
+	thief.Jar.SetCookies(u, []*http.Cookie{{Name: auth.RefreshCookie, Value: first.Value, Path: "/molar.v1.AuthService/"}})
+	if _, err := molarv1connect.NewAuthServiceClient(thief, ts.URL).Refresh(ctx, connect.NewRequest(&molarv1.RefreshRequest{})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("reused refresh token: %v, want unauthenticated", err)
+	}
+	if _, err := authc.Refresh(ctx, connect.NewRequest(&molarv1.RefreshRequest{})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("refresh of the revoked family: %v, want unauthenticated", err)
+	}
+	if _, err := molarv1connect.NewAuthServiceClient(hc, ts.URL, bearer(r1.Msg.GetAccessToken())).GetMe(ctx, connect.NewRequest(&molarv1.GetMeRequest{})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("access token of a revoked session: %v, want unauthenticated", err)
+	}
+
+	_, admin := ts.login(t, "owner@clinic.test", adminPassword)
+	actions := auditActions(t, ts, admin)
+	for _, want := range []molarv1.AuditAction{molarv1.AuditAction_AUDIT_ACTION_LOGIN_SUCCEEDED, molarv1.AuditAction_AUDIT_ACTION_TOKEN_REUSE} {
+		if !contains(actions, want) {
+			t.Errorf("audit trail lacks %v: %v", want, actions)
+		}
+	}
+
+	// Sign out ends the session and clears the cookie.
+	hc2, tok2 := ts.login(t, "owner@clinic.test", adminPassword)
+	c2 := molarv1connect.NewAuthServiceClient(hc2, ts.URL)
+	if _, err := c2.Logout(ctx, connect.NewRequest(&molarv1.LogoutRequest{})); err != nil {
+		t.Fatal(err)
+	}
+	if refreshCookie(t, hc2, ts.URL) != nil {
+		t.Fatal("logout left the cookie")
+	}
+	if _, err := molarv1connect.NewAuthServiceClient(hc2, ts.URL, bearer(tok2)).GetMe(ctx, connect.NewRequest(&molarv1.GetMeRequest{})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("access token after logout: %v", err)
+	}
+}
+
+func TestRefreshCookieAttributes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		profile    string
+		wantSecure bool
+	}{{"dev", false}, {"stage", true}} {
+		t.Run(tc.profile, func(t *testing.T) {
+			t.Parallel()
+			ts := startServer(t, func(c *Config) {
+				c.Profile = tc.profile
+				c.AllowedOrigins = []string{"https://clinic.example"}
+			})
+			ts.addStaff(t, "owner@clinic.test", adminPassword, molarv1.Role_ROLE_ADMIN)
+			res, err := molarv1connect.NewAuthServiceClient(http.DefaultClient, ts.URL).Login(context.Background(),
+				connect.NewRequest(&molarv1.LoginRequest{Email: "owner@clinic.test", Password: adminPassword}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cookies := (&http.Response{Header: res.Header()}).Cookies()
+			if len(cookies) != 1 {
+				t.Fatalf("cookies %v", cookies)
+			}
+			c := cookies[0]
+			if c.Name != auth.RefreshCookie || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode ||
+				c.Path != "/molar.v1.AuthService/" || c.Secure != tc.wantSecure || c.Expires.Before(time.Now().Add(time.Hour)) {
+				t.Fatalf("cookie %+v", c)
+			}
+			if strings.Contains(res.Header().Get("Set-Cookie"), res.Msg.GetAccessToken()) {
+				t.Fatal("access token in a cookie")
+			}
+		})
+	}
+}
+
+func TestOriginAndProtocolHeaderChecks(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t)
+	ts.addStaff(t, "owner@clinic.test", adminPassword, molarv1.Role_ROLE_ADMIN)
+	login := func(origin string, connectHeader bool) int {
+		req, _ := http.NewRequest(http.MethodPost, ts.URL+"/molar.v1.AuthService/Login",
+			strings.NewReader(`{"email":"owner@clinic.test","password":"`+adminPassword+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if connectHeader {
+			req.Header.Set("Connect-Protocol-Version", "1")
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	for _, tc := range []struct {
+		name          string
+		origin        string
+		connectHeader bool
+		want          int
+	}{
+		{"no origin (not a browser page)", "", true, 200},
+		{"allowed origin", "http://localhost:5173", true, 200},
+		{"same origin", ts.URL, true, 200},
+		{"foreign origin", "http://evil.example", true, 403},
+		{"no Connect-Protocol-Version", "", false, 400},
+	} {
+		if got := login(tc.origin, tc.connectHeader); got != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestLockoutAndRateLimit(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	ts.addStaff(t, "desk@clinic.test", "front-counter-1", molarv1.Role_ROLE_FRONT_DESK)
+	ts.addStaff(t, "owner@clinic.test", adminPassword, molarv1.Role_ROLE_ADMIN)
+	c := molarv1connect.NewAuthServiceClient(http.DefaultClient, ts.URL)
+	try := func(email, pw string) error {
+		_, err := c.Login(ctx, connect.NewRequest(&molarv1.LoginRequest{Email: email, Password: pw}))
+		return err
+	}
+	for i := range auth.DefaultConfig.LockoutThreshold {
+		if err := try("desk@clinic.test", "wrong-password"); codeOf(err) != connect.CodeUnauthenticated {
+			t.Fatalf("failure %d: %v", i, err)
+		}
+	}
+	err := try("desk@clinic.test", "front-counter-1")
+	var ce *connect.Error
+	if !errors.As(err, &ce) || ce.Code() != connect.CodeResourceExhausted || ce.Meta().Get("Retry-After") == "" {
+		t.Fatalf("right password while locked: %v, want resource_exhausted with Retry-After", err)
+	}
+	// Unknown emails get exactly the answer a wrong password gets.
+	if err := try("nobody@clinic.test", "whatever-it-is"); codeOf(err) != connect.CodeUnauthenticated || !strings.Contains(err.Error(), "email or password is incorrect") {
+		t.Fatalf("unknown email: %v", err)
+	}
+	_, admin := ts.login(t, "owner@clinic.test", adminPassword)
+	if !contains(auditActions(t, ts, admin), molarv1.AuditAction_AUDIT_ACTION_ACCOUNT_LOCKED) {
+		t.Error("no ACCOUNT_LOCKED in the audit trail")
+	}
+
+	// The per-address limit: bursts beyond it are refused with a hint.
+	limited := false
+	for range auth.DefaultConfig.LoginBurst + 2 {
+		if err := try("owner@clinic.test", "wrong-again!"); codeOf(err) == connect.CodeResourceExhausted {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("no rate limit on sign-in attempts from one address")
+	}
+}
+
+// TestRoleMatrix calls every RPC of the compiled schema as every role and
+// checks the schema's rule is what decides: a role lacking the declared
+// permission is refused, one holding it is let through, and without a token
+// only public methods answer.
+func TestRoleMatrix(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	tokens := map[string]string{"anonymous": ""}
+	for role := range molarv1.Role_name {
+		if role == 0 {
+			continue
+		}
+		r := molarv1.Role(role)
+		email := auth.RoleName(r) + "@clinic.test"
+		ts.addStaff(t, email, "matrix-password-1", r)
+		_, tokens[auth.RoleName(r)] = ts.login(t, email, "matrix-password-1")
+	}
+	rules := auth.SchemaRules()
+	checked := 0
+	protoregistry.GlobalFiles.RangeFilesByPackage("molar.v1", func(fd protoreflect.FileDescriptor) bool {
+		for i := 0; i < fd.Services().Len(); i++ {
+			for j := 0; j < fd.Services().Get(i).Methods().Len(); j++ {
+				md := fd.Services().Get(i).Methods().Get(j)
+				proc := auth.Procedure(md)
+				rule := rules[proc]
+				if md.IsStreamingClient() || md.IsStreamingServer() || proc == molarv1connect.AuthServiceLogoutProcedure {
+					continue
+				}
+				for who, token := range tokens {
+					var opts []connect.ClientOption
+					if token != "" {
+						opts = append(opts, bearer(token))
+					}
+					client := connect.NewClient[emptypb.Empty, emptypb.Empty](http.DefaultClient, ts.URL+proc, opts...)
+					_, err := client.CallUnary(ctx, connect.NewRequest(&emptypb.Empty{}))
+					code := codeOf(err)
+					var want string
+					switch {
+					case rule.GetPublic():
+						want = "not denied"
+					case token == "":
+						want = "unauthenticated"
+					case rule.GetAuthenticated():
+						want = "not denied"
+					default:
+						role, _ := auth.ParseRole(who)
+						if contains2(auth.PermissionsOf([]molarv1.Role{role}), rule.GetPermission()) {
+							want = "not denied"
+						} else {
+							want = "permission_denied"
+						}
+					}
+					ok := (want == "not denied" && code != connect.CodePermissionDenied && (code != connect.CodeUnauthenticated || rule.GetPublic())) ||
+						(want == "unauthenticated" && code == connect.CodeUnauthenticated) ||
+						(want == "permission_denied" && code == connect.CodePermissionDenied)
+					if !ok {
+						t.Errorf("%s as %s: %v, want %s", proc, who, err, want)
+					}
+					checked++
+				}
+			}
+		}
+		return true
+	})
+	if checked < 60 {
+		t.Fatalf("only %d calls checked", checked)
+	}
+}
+
+func contains2(ps []molarv1.Permission, p molarv1.Permission) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// TestStaffAdministration: an admin creates an account with a temporary
+// password; its owner can do nothing but change it; disabling ends sessions.
+func TestStaffAdministration(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	ts.addStaff(t, "owner@clinic.test", adminPassword, molarv1.Role_ROLE_ADMIN)
+	_, admin := ts.login(t, "owner@clinic.test", adminPassword)
+	staff := molarv1connect.NewStaffServiceClient(http.DefaultClient, ts.URL, bearer(admin))
+
+	created, err := staff.CreateStaff(ctx, connect.NewRequest(&molarv1.CreateStaffRequest{
+		Email: "Hyg@Clinic.test", DisplayName: "이지은", Roles: []molarv1.Role{molarv1.Role_ROLE_HYGIENIST}, TemporaryPassword: "temporary-pass-1",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !created.Msg.GetStaff().GetMustChangePassword() || created.Msg.GetStaff().GetEmail() != "hyg@clinic.test" {
+		t.Fatalf("created %v", created.Msg.GetStaff())
+	}
+	if _, err := staff.CreateStaff(ctx, connect.NewRequest(&molarv1.CreateStaffRequest{
+		Email: "hyg@clinic.test", DisplayName: "또", Roles: []molarv1.Role{molarv1.Role_ROLE_HYGIENIST}, TemporaryPassword: "temporary-pass-1",
+	})); codeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("duplicate email: %v", err)
+	}
+
+	hc, tmp := ts.login(t, "hyg@clinic.test", "temporary-pass-1")
+	self := molarv1connect.NewAuthServiceClient(hc, ts.URL, bearer(tmp))
+	if _, err := self.ListSessions(ctx, connect.NewRequest(&molarv1.ListSessionsRequest{})); codeOf(err) != connect.CodeFailedPrecondition {
+		t.Fatalf("before changing the temporary password: %v, want failed_precondition", err)
+	}
+	if _, err := self.ChangePassword(ctx, connect.NewRequest(&molarv1.ChangePasswordRequest{CurrentPassword: "temporary-pass-1", NewPassword: "short"})); codeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("short password: %v", err)
+	}
+	if _, err := self.ChangePassword(ctx, connect.NewRequest(&molarv1.ChangePasswordRequest{CurrentPassword: "temporary-pass-1", NewPassword: "my-own-password-9"})); err != nil {
+		t.Fatal(err)
+	}
+	r, err := molarv1connect.NewAuthServiceClient(hc, ts.URL).Refresh(ctx, connect.NewRequest(&molarv1.RefreshRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Msg.GetMe().GetStaff().GetMustChangePassword() {
+		t.Fatal("still must change password")
+	}
+	sessions, err := molarv1connect.NewAuthServiceClient(hc, ts.URL, bearer(r.Msg.GetAccessToken())).ListSessions(ctx, connect.NewRequest(&molarv1.ListSessionsRequest{}))
+	if err != nil || len(sessions.Msg.GetSessions()) != 1 || !sessions.Msg.GetSessions()[0].GetCurrent() {
+		t.Fatalf("sessions %v, %v", sessions, err)
+	}
+
+	id := created.Msg.GetStaff().GetId()
+	upd, err := staff.UpdateStaff(ctx, connect.NewRequest(&molarv1.UpdateStaffRequest{Id: id, DisplayName: "이지은", Version: created.Msg.GetStaff().GetVersion() + 1,
+		Roles: []molarv1.Role{molarv1.Role_ROLE_HYGIENIST, molarv1.Role_ROLE_FRONT_DESK}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := staff.UpdateStaff(ctx, connect.NewRequest(&molarv1.UpdateStaffRequest{Id: id, DisplayName: "x", Version: 1,
+		Roles: []molarv1.Role{molarv1.Role_ROLE_HYGIENIST}})); codeOf(err) != connect.CodeAborted {
+		t.Fatalf("stale update: %v", err)
+	}
+	if len(upd.Msg.GetStaff().GetRoles()) != 2 {
+		t.Fatalf("roles %v", upd.Msg.GetStaff().GetRoles())
+	}
+
+	if _, err := staff.SetStaffDisabled(ctx, connect.NewRequest(&molarv1.SetStaffDisabledRequest{Id: id, Disabled: true})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := molarv1connect.NewAuthServiceClient(hc, ts.URL).Refresh(ctx, connect.NewRequest(&molarv1.RefreshRequest{})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("refresh of a disabled account: %v", err)
+	}
+	if _, err := molarv1connect.NewAuthServiceClient(hc, ts.URL, bearer(r.Msg.GetAccessToken())).GetMe(ctx, connect.NewRequest(&molarv1.GetMeRequest{})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("access token of a disabled account: %v", err)
+	}
+	if _, err := molarv1connect.NewAuthServiceClient(http.DefaultClient, ts.URL).Login(ctx, connect.NewRequest(&molarv1.LoginRequest{Email: "hyg@clinic.test", Password: "my-own-password-9"})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Fatalf("login of a disabled account: %v", err)
+	}
+
+	actions := auditActions(t, ts, admin)
+	for _, want := range []molarv1.AuditAction{
+		molarv1.AuditAction_AUDIT_ACTION_STAFF_CREATED, molarv1.AuditAction_AUDIT_ACTION_STAFF_UPDATED,
+		molarv1.AuditAction_AUDIT_ACTION_STAFF_DISABLED, molarv1.AuditAction_AUDIT_ACTION_PASSWORD_CHANGED,
+	} {
+		if !contains(actions, want) {
+			t.Errorf("audit lacks %v", want)
+		}
+	}
+}
+
+func TestAuditPagination(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	ts.addStaff(t, "owner@clinic.test", adminPassword, molarv1.Role_ROLE_ADMIN)
+	var token string
+	for range 5 {
+		_, token = ts.login(t, "owner@clinic.test", adminPassword)
+	}
+	c := molarv1connect.NewAuditServiceClient(http.DefaultClient, ts.URL, bearer(token))
+	seen := map[string]bool{}
+	var last time.Time
+	pageToken := ""
+	for pages := 0; ; pages++ {
+		res, err := c.ListAuditEvents(ctx, connect.NewRequest(&molarv1.ListAuditEventsRequest{PageSize: 2, PageToken: pageToken,
+			Actions: []molarv1.AuditAction{molarv1.AuditAction_AUDIT_ACTION_LOGIN_SUCCEEDED}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range res.Msg.GetEvents() {
+			if seen[e.GetId()] {
+				t.Fatalf("event %s on two pages", e.GetId())
+			}
+			seen[e.GetId()] = true
+			if !last.IsZero() && e.GetTime().AsTime().After(last) {
+				t.Fatal("not newest first")
+			}
+			last = e.GetTime().AsTime()
+		}
+		if pageToken = res.Msg.GetNextPageToken(); pageToken == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("too many pages")
+		}
+	}
+	if len(seen) != 5 {
+		t.Fatalf("saw %d sign-ins, want 5", len(seen))
+	}
+	if _, err := c.ListAuditEvents(ctx, connect.NewRequest(&molarv1.ListAuditEventsRequest{PageToken: "garbage"})); codeOf(err) != connect.CodeInvalidArgument {
+		t.Fatalf("bad page token: %v", err)
+	}
+}
+
+func TestUserCreateCommand(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := map[string]string{"MOLAR_DATA_DIR": dir, "MOLAR_JWT_KEYS": testKeySpec, "MOLAR_LOG_LEVEL": "error"}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut strings.Builder
+	code := run(context.Background(), []string{"user", "create", "--email", "boss@clinic.test", "--name", "원장", "--role", "admin"},
+		getenv, strings.NewReader("first-admin-password\n"), &out, &errOut)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "created boss@clinic.test") {
+		t.Fatalf("output %q", out.String())
+	}
+	code = run(context.Background(), []string{"user", "create", "--email", "x@clinic.test", "--name", "x", "--role", "owner"},
+		getenv, strings.NewReader("first-admin-password\n"), &out, &errOut)
+	if code != 2 {
+		t.Fatalf("unknown role: exit %d", code)
+	}
+}
