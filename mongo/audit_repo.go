@@ -28,7 +28,9 @@ type AuditRepo struct {
 var _ audit.Store = (*AuditRepo)(nil)
 
 // NewAuditRepo returns an AuditRepo on db.
-func NewAuditRepo(db *DB) *AuditRepo { return &AuditRepo{coll: db.Database.Collection(auditCollection)} }
+func NewAuditRepo(db *DB) *AuditRepo {
+	return &AuditRepo{coll: db.Database.Collection(auditCollection)}
+}
 
 // AuditIndexes are the indexes AuditRepo needs.
 func AuditIndexes() []Index {

@@ -27,7 +27,9 @@ type StaffRepo struct {
 var _ auth.AccountStore = (*StaffRepo)(nil)
 
 // NewStaffRepo returns a StaffRepo on db.
-func NewStaffRepo(db *DB) *StaffRepo { return &StaffRepo{coll: db.Database.Collection(staffCollection)} }
+func NewStaffRepo(db *DB) *StaffRepo {
+	return &StaffRepo{coll: db.Database.Collection(staffCollection)}
+}
 
 // StaffIndexes are the indexes StaffRepo needs.
 func StaffIndexes() []Index {
