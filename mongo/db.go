@@ -153,5 +153,7 @@ func AllIndexes() []Index {
 	all = append(all, StaffIndexes()...)
 	all = append(all, SessionIndexes()...)
 	all = append(all, AuditIndexes()...)
+	all = append(all, ChangeIndexes()...)
+	all = append(all, PatientIndexes()...)
 	return all
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/molar-dental/molar/services/auth"
+	"github.com/molar-dental/molar/services/patient"
 )
 
 // Config is everything the server reads from its environment.
@@ -34,6 +35,9 @@ type Config struct {
 	JWTKeys string
 	// TrustProxy takes the client address from X-Real-IP / X-Forwarded-For.
 	TrustProxy bool
+	// RRNKeys encrypt registration numbers ("kid:key,..."); in dev, empty
+	// means a key kept in DataDir.
+	RRNKeys string
 }
 
 // configVar documents one environment variable for the README and errors.
@@ -52,6 +56,7 @@ var configVars = []configVar{
 	{"MOLAR_LOG_LEVEL", "info", "debug, info, warn or error."},
 	{"MOLAR_MAX_REQUEST_BYTES", "8388608", "Largest accepted request message, in bytes."},
 	{"MOLAR_JWT_KEYS", "(dev: generated into MOLAR_DATA_DIR/jwt-keys)", "Access-token signing keys, kid:seed,kid:seed (newest first; `molar keygen` makes one). Required outside dev."},
+	{"MOLAR_RRN_KEYS", "(dev: generated into MOLAR_DATA_DIR/rrn-keys)", "AES-256 keys for resident registration numbers, kid:key,kid:key (newest first; `molar keygen` prints one). Required outside dev."},
 	{"MOLAR_TRUST_PROXY", "false", "true behind a reverse proxy (nginx) that sets X-Real-IP / X-Forwarded-For."},
 }
 
@@ -105,6 +110,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if c.JWTKeys != "" {
 		if _, err := auth.ParseKeySet(c.JWTKeys); err != nil {
 			return c, fmt.Errorf("MOLAR_JWT_KEYS: %v", err)
+		}
+	}
+	c.RRNKeys = get("MOLAR_RRN_KEYS", "")
+	if c.RRNKeys == "" && c.Profile != "dev" {
+		return c, fmt.Errorf("MOLAR_RRN_KEYS: required in the %s profile (make one with `molar keygen`)", c.Profile)
+	}
+	if c.RRNKeys != "" {
+		if _, err := patient.ParseSealer(c.RRNKeys); err != nil {
+			return c, fmt.Errorf("MOLAR_RRN_KEYS: %v", err)
 		}
 	}
 	switch v := strings.ToLower(get("MOLAR_TRUST_PROXY", "false")); v {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/auth"
+	"github.com/molar-dental/molar/services/patient"
 )
 
 func main() {
@@ -54,7 +55,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "user":
 		err = userCmd(ctx, cfg, logger, args[1:], stdin, stdout, stderr)
 	case "keygen":
-		fmt.Fprintln(stdout, auth.NewKeySpec(time.Now().UTC().Format("k20060102")))
+		kid := time.Now().UTC().Format("k20060102")
+		fmt.Fprintln(stdout, "MOLAR_JWT_KEYS="+auth.NewKeySpec(kid))
+		fmt.Fprintln(stdout, "MOLAR_RRN_KEYS="+patient.NewSealerSpec(kid))
 	case "config":
 		for _, v := range configVars {
 			fmt.Fprintf(stdout, "%-24s default %s\n    %s\n", v.Name, v.Default, v.Help)
@@ -85,7 +88,7 @@ commands:
   user create --email EMAIL --name NAME --role ROLE[,ROLE]
                  create a staff account; the password is read from stdin
                  or asked for (never from the command line)
-  keygen         print a new access-token signing key for MOLAR_JWT_KEYS
+  keygen         print new keys for MOLAR_JWT_KEYS and MOLAR_RRN_KEYS
   config         list the environment variables molar reads
 `)
 }

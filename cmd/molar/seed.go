@@ -41,7 +41,12 @@ func seedDemo(ctx context.Context, db *mongo.DB, a *app, now func() time.Time) (
 		}
 	}
 	r, err := seedClinic(ctx, db, now)
-	return strings.Join(append(report, r), "\n"), err
+	if err != nil {
+		return "", err
+	}
+	report = append(report, r)
+	more, err := seedClinical(ctx, db, a, 300, now())
+	return strings.Join(append(report, more...), "\n"), err
 }
 
 func seedClinic(ctx context.Context, db *mongo.DB, now func() time.Time) (string, error) {

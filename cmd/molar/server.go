@@ -21,7 +21,9 @@ import (
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
+	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
+	"github.com/molar-dental/molar/services/patient"
 	"github.com/molar-dental/molar/ui"
 )
 
@@ -62,6 +64,12 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		logger.Warn("session revocations not loaded", "error", err.Error())
 	}
 	go a.revocations.Run(base, 2*time.Second)
+	if err := a.patients.Load(ctx); err != nil {
+		ln.Close()
+		db.Close(context.Background())
+		return nil, err
+	}
+	go a.follow(base)
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -113,6 +121,11 @@ func (s *Server) routes() http.Handler {
 		auth.NewHandler(s.app.auth, s.cfg.AllowedOrigins, s.cfg.Profile == "dev"), append(opts, auth.HandlerOptions()...)...))
 	mux.Handle(molarv1connect.NewStaffServiceHandler(auth.NewStaffHandler(s.app.auth), opts...))
 	mux.Handle(molarv1connect.NewAuditServiceHandler(audit.NewHandler(mongo.NewAuditRepo(s.db)), opts...))
+	mux.Handle(molarv1connect.NewPatientServiceHandler(patient.NewHandler(s.app.patients), opts...))
+	chartHandler := chart.NewHandler(s.app.chart)
+	mux.Handle(molarv1connect.NewChartServiceHandler(chartHandler, opts...))
+	catalogPath, catalogHandler := molarv1connect.NewCatalogServiceHandler(chartHandler, opts...)
+	mux.Handle(catalogPath, s.notModified(molarv1connect.CatalogServiceListProceduresProcedure, s.app.chart.CatalogETag, catalogHandler))
 
 	reflector := grpcreflect.NewStaticReflector(append(serviceNames(), grpchealth.HealthV1ServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
@@ -153,6 +166,9 @@ func serviceNames() []string {
 		molarv1connect.AuthServiceName,
 		molarv1connect.StaffServiceName,
 		molarv1connect.AuditServiceName,
+		molarv1connect.PatientServiceName,
+		molarv1connect.ChartServiceName,
+		molarv1connect.CatalogServiceName,
 	}
 }
 
@@ -203,4 +219,24 @@ func (c *dbChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*g
 		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
 	}
 	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil
+}
+
+// notModified answers a conditional GET of procedure with 304 when the
+// caller's copy (If-None-Match) is current and the caller may read it; any
+// other request goes on to next, which sets the ETag.
+func (s *Server) notModified(procedure string, etag func(context.Context) (string, error), next http.Handler) http.Handler {
+	check := auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.TrustProxy)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == procedure {
+			if inm := r.Header.Get("If-None-Match"); inm != "" {
+				if tag, err := etag(r.Context()); err == nil && inm == tag && check.Authenticate(r.Context(), procedure, r.RemoteAddr, r.Header) == nil {
+					w.Header().Set("ETag", tag)
+					w.Header().Set("Cache-Control", "private, no-cache")
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

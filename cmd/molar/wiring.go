@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"path/filepath"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
+	"github.com/molar-dental/molar/services/chart"
+	"github.com/molar-dental/molar/services/patient"
 )
 
 // app is the domain services over one database, shared by the server and
@@ -20,6 +23,9 @@ type app struct {
 	tokens      *auth.Tokens
 	revocations *auth.Revocations
 	sessions    *mongo.SessionRepo
+	changes     *mongo.ChangeLog
+	patients    *patient.Service
+	chart       *chart.Service
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -44,5 +50,46 @@ func newApp(cfg Config, db *mongo.DB, logger *slog.Logger, now func() time.Time)
 		Accounts: mongo.NewStaffRepo(db), Sessions: a.sessions, Failures: a.sessions, Tokens: a.tokens,
 		Revocations: a.revocations, Audit: a.audit, Now: now, NewID: newID, Logger: logger,
 	})
-	return a, err
+	if err != nil {
+		return nil, err
+	}
+	var sealer *patient.Sealer
+	if cfg.RRNKeys != "" {
+		sealer, err = patient.ParseSealer(cfg.RRNKeys)
+	} else {
+		sealer, err = patient.LoadOrCreateSealer(filepath.Join(cfg.DataDir, "rrn-keys"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.changes = mongo.NewChangeLog(db, now, logger)
+	a.patients = patient.NewService(patient.Deps{Store: mongo.NewPatientRepo(db), Changes: a.changes, Sealer: sealer, Audit: a.audit,
+		Now: now, NewID: newID, Logger: logger})
+	clinical := mongo.NewClinicalRepo(db)
+	a.chart = chart.NewService(chart.Deps{Store: clinical, Catalog: clinical, Patients: a.patients, Changes: a.changes, Audit: a.audit,
+		Now: now, NewID: newID, Logger: logger})
+	return a, nil
+}
+
+// follow keeps this process's in-memory state current with changes made by
+// any process on the database, until ctx ends.
+func (a *app) follow(ctx context.Context) {
+	a.changes.Follow(ctx, 500*time.Millisecond, func(cs []mongo.Change) {
+		var patients []string
+		catalog := false
+		for _, c := range cs {
+			switch c.Kind {
+			case patient.ChangeKind:
+				patients = append(patients, c.Key)
+			case chart.ChangeKindRecord:
+				a.chart.Heard(c.Key, c.Rev)
+			case chart.ChangeKindCatalog:
+				catalog = true
+			}
+		}
+		a.patients.Refresh(ctx, patients)
+		if catalog {
+			_, _, _ = a.chart.ReloadCatalog(ctx)
+		}
+	})
 }

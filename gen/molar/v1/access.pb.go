@@ -48,33 +48,41 @@ const (
 	Permission_PERMISSION_SCHEDULE_WRITE Permission = 8
 	// Create invoices and take payments.
 	Permission_PERMISSION_BILLING_WRITE Permission = 9
+	// See a patient's full resident registration number.
+	Permission_PERMISSION_PATIENTS_REVEAL_RRN Permission = 10
+	// Edit the procedure catalog.
+	Permission_PERMISSION_CATALOG_MANAGE Permission = 11
 )
 
 // Enum value maps for Permission.
 var (
 	Permission_name = map[int32]string{
-		0: "PERMISSION_UNSPECIFIED",
-		1: "PERMISSION_CLINIC_MANAGE",
-		2: "PERMISSION_STAFF_MANAGE",
-		3: "PERMISSION_AUDIT_READ",
-		4: "PERMISSION_PATIENTS_READ",
-		5: "PERMISSION_PATIENTS_WRITE",
-		6: "PERMISSION_CHART_READ",
-		7: "PERMISSION_CHART_WRITE",
-		8: "PERMISSION_SCHEDULE_WRITE",
-		9: "PERMISSION_BILLING_WRITE",
+		0:  "PERMISSION_UNSPECIFIED",
+		1:  "PERMISSION_CLINIC_MANAGE",
+		2:  "PERMISSION_STAFF_MANAGE",
+		3:  "PERMISSION_AUDIT_READ",
+		4:  "PERMISSION_PATIENTS_READ",
+		5:  "PERMISSION_PATIENTS_WRITE",
+		6:  "PERMISSION_CHART_READ",
+		7:  "PERMISSION_CHART_WRITE",
+		8:  "PERMISSION_SCHEDULE_WRITE",
+		9:  "PERMISSION_BILLING_WRITE",
+		10: "PERMISSION_PATIENTS_REVEAL_RRN",
+		11: "PERMISSION_CATALOG_MANAGE",
 	}
 	Permission_value = map[string]int32{
-		"PERMISSION_UNSPECIFIED":    0,
-		"PERMISSION_CLINIC_MANAGE":  1,
-		"PERMISSION_STAFF_MANAGE":   2,
-		"PERMISSION_AUDIT_READ":     3,
-		"PERMISSION_PATIENTS_READ":  4,
-		"PERMISSION_PATIENTS_WRITE": 5,
-		"PERMISSION_CHART_READ":     6,
-		"PERMISSION_CHART_WRITE":    7,
-		"PERMISSION_SCHEDULE_WRITE": 8,
-		"PERMISSION_BILLING_WRITE":  9,
+		"PERMISSION_UNSPECIFIED":         0,
+		"PERMISSION_CLINIC_MANAGE":       1,
+		"PERMISSION_STAFF_MANAGE":        2,
+		"PERMISSION_AUDIT_READ":          3,
+		"PERMISSION_PATIENTS_READ":       4,
+		"PERMISSION_PATIENTS_WRITE":      5,
+		"PERMISSION_CHART_READ":          6,
+		"PERMISSION_CHART_WRITE":         7,
+		"PERMISSION_SCHEDULE_WRITE":      8,
+		"PERMISSION_BILLING_WRITE":       9,
+		"PERMISSION_PATIENTS_REVEAL_RRN": 10,
+		"PERMISSION_CATALOG_MANAGE":      11,
 	}
 )
 
@@ -367,7 +375,7 @@ const file_molar_v1_access_proto_rawDesc = "" +
 	"\n" +
 	"permission\x18\x03 \x01(\x0e2\x14.molar.v1.PermissionH\x00R\n" +
 	"permissionB\x06\n" +
-	"\x04rule*\xaf\x02\n" +
+	"\x04rule*\xf2\x02\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x1c\n" +
@@ -379,20 +387,24 @@ const file_molar_v1_access_proto_rawDesc = "" +
 	"\x15PERMISSION_CHART_READ\x10\x06\x12\x1a\n" +
 	"\x16PERMISSION_CHART_WRITE\x10\a\x12\x1d\n" +
 	"\x19PERMISSION_SCHEDULE_WRITE\x10\b\x12\x1c\n" +
-	"\x18PERMISSION_BILLING_WRITE\x10\t*\x9d\x01\n" +
+	"\x18PERMISSION_BILLING_WRITE\x10\t\x12\"\n" +
+	"\x1ePERMISSION_PATIENTS_REVEAL_RRN\x10\n" +
+	"\x12\x1d\n" +
+	"\x19PERMISSION_CATALOG_MANAGE\x10\v*\xa0\x01\n" +
 	"\x04Role\x12\x14\n" +
-	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x10ROLE_UNSPECIFIED\x10\x00\x12!\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x01\x1a\x0f\xca\xf3\x18\v\n" +
-	"\t\x01\x02\x03\x04\x05\x06\a\b\t\x12\x1d\n" +
+	"ROLE_ADMIN\x10\x01\x1a\x11\xca\xf3\x18\r\n" +
+	"\v\x01\x02\x03\x04\x05\x06\a\b\t\n" +
+	"\v\x12\x1d\n" +
 	"\fROLE_DENTIST\x10\x02\x1a\v\xca\xf3\x18\a\n" +
 	"\x05\x04\x05\x06\a\b\x12\x1e\n" +
 	"\x0eROLE_HYGIENIST\x10\x03\x1a\n" +
 	"\xca\xf3\x18\x06\n" +
-	"\x04\x04\x06\a\b\x12\x1f\n" +
-	"\x0fROLE_FRONT_DESK\x10\x04\x1a\n" +
-	"\xca\xf3\x18\x06\n" +
-	"\x04\x04\x05\b\t:Q\n" +
+	"\x04\x04\x06\a\b\x12 \n" +
+	"\x0fROLE_FRONT_DESK\x10\x04\x1a\v\xca\xf3\x18\a\n" +
+	"\x05\x04\x05\b\t\n" +
+	":Q\n" +
 	"\x06grants\x12!.google.protobuf.EnumValueOptions\x18\xb9\x8e\x03 \x01(\v2\x14.molar.v1.RoleGrantsR\x06grants:N\n" +
 	"\x06access\x12\x1e.google.protobuf.MethodOptions\x18\xb8\x8e\x03 \x01(\v2\x14.molar.v1.AccessRuleR\x06accessB4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
 

@@ -1,0 +1,229 @@
+package mongo
+
+import (
+	"context"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/patient"
+)
+
+const (
+	patientCollection = "patients"
+	// patientRevisionCollection keeps every saved version of every patient,
+	// keyed "id:version". Inserting the next version there is the atomic
+	// step of a save; the current document follows it.
+	patientRevisionCollection = "patient_revisions"
+	// chartNumberCollection has one document per chart number ever given.
+	chartNumberCollection = "chart_numbers"
+)
+
+// PatientRepo stores patients.
+type PatientRepo struct {
+	patients, revisions, numbers *driver.Collection
+}
+
+var _ patient.Store = (*PatientRepo)(nil)
+
+// NewPatientRepo returns a PatientRepo on db.
+func NewPatientRepo(db *DB) *PatientRepo {
+	return &PatientRepo{patients: db.Database.Collection(patientCollection), revisions: db.Database.Collection(patientRevisionCollection),
+		numbers: db.Database.Collection(chartNumberCollection)}
+}
+
+// PatientIndexes are the indexes PatientRepo needs. Searches are served from
+// memory; the database is read by _id, or whole at start-up.
+func PatientIndexes() []Index {
+	return []Index{{Collection: patientCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "chart_number", Value: 1}}, Options: options.Index().SetName("chart_number_unique").SetUnique(true)}}}
+}
+
+type alertsDoc struct {
+	Allergies   []string `bson:"allergies,omitempty"`
+	Conditions  []string `bson:"conditions,omitempty"`
+	Medications []string `bson:"medications,omitempty"`
+}
+
+type patientDoc struct {
+	ID                 string    `bson:"_id"`
+	ChartNumber        int64     `bson:"chart_number"`
+	Name               string    `bson:"name"`
+	Sex                int32     `bson:"sex"`
+	BirthDate          string    `bson:"birth_date"`
+	MobilePhone        string    `bson:"mobile_phone,omitempty"`
+	Address            string    `bson:"address,omitempty"`
+	Email              string    `bson:"email,omitempty"`
+	Insurance          int32     `bson:"insurance"`
+	Alerts             alertsDoc `bson:"alerts"`
+	SMSConsent         bool      `bson:"sms_consent"`
+	FirstVisitDate     string    `bson:"first_visit_date,omitempty"`
+	Tags               []string  `bson:"tags,omitempty"`
+	Memo               string    `bson:"memo,omitempty"`
+	RRNKeyID           string    `bson:"rrn_kid,omitempty"`
+	RRNSealed          []byte    `bson:"rrn_sealed,omitempty"`
+	RRNMasked          string    `bson:"rrn_masked,omitempty"`
+	Active             bool      `bson:"active"`
+	DeactivationReason string    `bson:"deactivation_reason,omitempty"`
+	Created            time.Time `bson:"created"`
+	Updated            time.Time `bson:"updated"`
+	Version            int64     `bson:"version"`
+}
+
+func patientDocOf(r patient.Record) patientDoc {
+	d := r.Details
+	a := d.GetAlerts()
+	return patientDoc{
+		ID: r.ID, ChartNumber: r.ChartNumber, Name: d.GetName(), Sex: int32(d.GetSex()), BirthDate: d.GetBirthDate(),
+		MobilePhone: d.GetMobilePhone(), Address: d.GetAddress(), Email: d.GetEmail(), Insurance: int32(d.GetInsuranceType()),
+		Alerts:     alertsDoc{Allergies: a.GetAllergies(), Conditions: a.GetConditions(), Medications: a.GetMedications()},
+		SMSConsent: d.GetSmsConsent(), FirstVisitDate: d.GetFirstVisitDate(), Tags: d.GetTags(), Memo: d.GetMemo(),
+		RRNKeyID: r.RRNKeyID, RRNSealed: r.RRNSealed, RRNMasked: r.RRNMasked, Active: r.Active, DeactivationReason: r.DeactivationReason,
+		Created: ms(r.Created), Updated: ms(r.Updated), Version: r.Version,
+	}
+}
+
+func (d patientDoc) record() patient.Record {
+	return patient.Record{
+		ID: d.ID, ChartNumber: d.ChartNumber, RRNKeyID: d.RRNKeyID, RRNSealed: d.RRNSealed, RRNMasked: d.RRNMasked,
+		Active: d.Active, DeactivationReason: d.DeactivationReason, Created: d.Created, Updated: d.Updated, Version: d.Version,
+		Details: &molarv1.PatientInput{
+			Name: d.Name, Sex: molarv1.Sex(d.Sex), BirthDate: d.BirthDate, MobilePhone: d.MobilePhone, Address: d.Address,
+			Email: d.Email, InsuranceType: molarv1.InsuranceType(d.Insurance), SmsConsent: d.SMSConsent, FirstVisitDate: d.FirstVisitDate,
+			Tags: d.Tags, Memo: d.Memo,
+			Alerts: &molarv1.MedicalAlerts{Allergies: d.Alerts.Allergies, Conditions: d.Alerts.Conditions, Medications: d.Alerts.Medications},
+		},
+	}
+}
+
+// MaxChartNumber implements patient.Store.
+func (r *PatientRepo) MaxChartNumber(ctx context.Context) (int64, error) {
+	var d struct {
+		N int64 `bson:"_id"`
+	}
+	err := r.numbers.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&d)
+	if err == driver.ErrNoDocuments {
+		return 0, nil
+	}
+	return d.N, storeError(err, "chart number")
+}
+
+// ClaimChartNumber implements patient.Store.
+func (r *PatientRepo) ClaimChartNumber(ctx context.Context, n int64, patientID string) error {
+	_, err := r.numbers.InsertOne(ctx, bson.D{{Key: "_id", Value: n}, {Key: "patient_id", Value: patientID}})
+	return storeError(err, "chart number")
+}
+
+// Create implements patient.Store.
+func (r *PatientRepo) Create(ctx context.Context, rec patient.Record) error {
+	d := patientDocOf(rec)
+	if _, err := r.revisions.InsertOne(ctx, revisionDoc(d)); err != nil {
+		return storeError(err, "patient")
+	}
+	_, err := r.patients.InsertOne(ctx, d)
+	return storeError(err, "patient")
+}
+
+func revisionDoc(d patientDoc) bson.D {
+	return bson.D{{Key: "_id", Value: revisionID(d.ID, d.Version)}, {Key: "patient", Value: d}}
+}
+
+func revisionID(id string, v int64) string { return id + ":" + formatVersion(v) }
+
+// Get implements patient.Store.
+func (r *PatientRepo) Get(ctx context.Context, id string) (patient.Record, error) {
+	var d patientDoc
+	if err := r.patients.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
+		return patient.Record{}, storeError(err, "patient")
+	}
+	return d.record(), nil
+}
+
+// Save implements patient.Store. The revision insert decides who wins; if
+// the current document lags behind its newest revision (a writer stopped
+// between the two steps), it is rolled forward before answering Aborted.
+func (r *PatientRepo) Save(ctx context.Context, rec patient.Record) (patient.Record, error) {
+	d := patientDocOf(rec)
+	d.Version = rec.Version + 1
+	if _, err := r.revisions.InsertOne(ctx, revisionDoc(d)); err != nil {
+		if services.ErrorCode(storeError(err, "patient")) == services.AlreadyExists {
+			r.rollForward(ctx, rec.ID, d.Version)
+			return patient.Record{}, services.Errorf(services.Aborted, "the patient was changed by someone else; reload and try again")
+		}
+		return patient.Record{}, storeError(err, "patient")
+	}
+	if _, err := r.patients.ReplaceOne(ctx, bson.D{{Key: "_id", Value: rec.ID}}, d); err != nil {
+		return patient.Record{}, storeError(err, "patient")
+	}
+	return d.record(), nil
+}
+
+// rollForward makes the current document the newest revision from v on.
+func (r *PatientRepo) rollForward(ctx context.Context, id string, v int64) {
+	var latest *patientDoc
+	for ; ; v++ {
+		var rev struct {
+			Patient patientDoc `bson:"patient"`
+		}
+		if err := r.revisions.FindOne(ctx, bson.D{{Key: "_id", Value: revisionID(id, v)}}).Decode(&rev); err != nil {
+			break
+		}
+		latest = &rev.Patient
+	}
+	if latest != nil {
+		_, _ = r.patients.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: bson.D{{Key: "$lt", Value: latest.Version}}}}, *latest)
+	}
+}
+
+// All implements patient.Store.
+func (r *PatientRepo) All(ctx context.Context) ([]patient.Record, error) {
+	cur, err := r.patients.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, storeError(err, "patients")
+	}
+	var docs []patientDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, storeError(err, "patients")
+	}
+	out := make([]patient.Record, len(docs))
+	for i, d := range docs {
+		out[i] = d.record()
+	}
+	return out, nil
+}
+
+// formatVersion pads versions so that revision ids sort by version.
+func formatVersion(v int64) string {
+	const digits = "0123456789"
+	b := []byte("0000000000")
+	for i := len(b) - 1; i >= 0 && v > 0; i-- {
+		b[i] = digits[v%10]
+		v /= 10
+	}
+	return string(b)
+}
+
+// InsertMany stores new patients in bulk, with their first revisions and
+// chart numbers.
+func (r *PatientRepo) InsertMany(ctx context.Context, recs []patient.Record) error {
+	const batch = 500
+	for start := 0; start < len(recs); start += batch {
+		end := min(start+batch, len(recs))
+		var docs, revs, nums []any
+		for _, rec := range recs[start:end] {
+			d := patientDocOf(rec)
+			docs = append(docs, d)
+			revs = append(revs, revisionDoc(d))
+			nums = append(nums, bson.D{{Key: "_id", Value: rec.ChartNumber}, {Key: "patient_id", Value: rec.ID}})
+		}
+		for coll, batch := range map[*driver.Collection][]any{r.numbers: nums, r.revisions: revs, r.patients: docs} {
+			if _, err := coll.InsertMany(ctx, batch); err != nil {
+				return storeError(err, "patients")
+			}
+		}
+	}
+	return nil
+}

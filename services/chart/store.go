@@ -1,0 +1,44 @@
+package chart
+
+import (
+	"context"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+)
+
+// Store keeps versions of clinical records.
+type Store interface {
+	// Latest returns a patient's newest version, starting the search at the
+	// version hint (0 if unknown). A patient with nothing charted has an
+	// empty Record at version 0.
+	Latest(ctx context.Context, patientID string, hint int64) (Record, error)
+	// Insert stores r as version r.Version. Atomic: AlreadyExists if that
+	// version exists, meaning someone else saved first.
+	Insert(ctx context.Context, r Record) error
+}
+
+// Catalog keeps the procedure catalog.
+type Catalog interface {
+	// List returns every procedure.
+	List(ctx context.Context) ([]*molarv1.Procedure, error)
+	// Save creates or replaces a procedure by code.
+	Save(ctx context.Context, p *molarv1.Procedure) error
+}
+
+// Patients tells whether a patient exists.
+type Patients interface {
+	// Exists returns NotFound for an unknown patient.
+	Exists(ctx context.Context, id string) error
+}
+
+// Changes announces changes to every server process.
+type Changes interface {
+	// Publish records that the thing of kind and key is now at rev.
+	Publish(ctx context.Context, kind, key string, rev int64) error
+}
+
+// Change kinds this package publishes.
+const (
+	ChangeKindRecord  = "clinical"
+	ChangeKindCatalog = "catalog"
+)

@@ -1,0 +1,51 @@
+package patient
+
+import (
+	"context"
+	"time"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+)
+
+// Record is a patient as stored. Details never carry the registration
+// number; it is only ever stored sealed.
+type Record struct {
+	ID                 string
+	ChartNumber        int64
+	Details            *molarv1.PatientInput
+	RRNKeyID           string
+	RRNSealed          []byte
+	RRNMasked          string
+	Active             bool
+	DeactivationReason string
+	Created            time.Time
+	Updated            time.Time
+	Version            int64
+}
+
+// Store keeps patient records.
+type Store interface {
+	// MaxChartNumber returns the highest chart number ever claimed, 0 if none.
+	MaxChartNumber(ctx context.Context) (int64, error)
+	// ClaimChartNumber reserves n for patientID. Atomic: AlreadyExists if n
+	// is taken.
+	ClaimChartNumber(ctx context.Context, n int64, patientID string) error
+	// Create stores a new record at Version 1.
+	Create(ctx context.Context, r Record) error
+	// Get returns a record. NotFound if there is none.
+	Get(ctx context.Context, id string) (Record, error)
+	// Save stores r as version r.Version+1 if the stored version is r.Version,
+	// keeping the earlier version; Aborted if someone saved in between.
+	Save(ctx context.Context, r Record) (Record, error)
+	// All returns every record.
+	All(ctx context.Context) ([]Record, error)
+}
+
+// Changes announces changes to every server process.
+type Changes interface {
+	// Publish records that the thing of kind and key is now at rev.
+	Publish(ctx context.Context, kind, key string, rev int64) error
+}
+
+// ChangeKind is the kind of change record patients publish.
+const ChangeKind = "patient"
