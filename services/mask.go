@@ -53,6 +53,9 @@ func (h *MaskingHandler) WithGroup(name string) slog.Handler {
 }
 
 func maskAttr(a slog.Attr) slog.Attr {
+	// A LogValuer may stand for a message: resolve it here, or the next
+	// handler would resolve it after masking and write the message as is.
+	a.Value = a.Value.Resolve()
 	switch a.Value.Kind() {
 	case slog.KindGroup:
 		group := a.Value.Group()
@@ -61,7 +64,7 @@ func maskAttr(a slog.Attr) slog.Attr {
 			masked[i] = maskAttr(g)
 		}
 		return slog.Attr{Key: a.Key, Value: slog.GroupValue(masked...)}
-	case slog.KindAny, slog.KindLogValuer:
+	case slog.KindAny:
 		if m, ok := a.Value.Any().(proto.Message); ok {
 			return slog.Any(a.Key, maskedJSON(m))
 		}

@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "serve":
 		err = serve(ctx, cfg, logger)
 	case "seed":
-		err = seedCmd(ctx, cfg, logger, args[1:], stdout)
+		err = seedCmd(ctx, cfg, logger, args[1:], stdout, stderr)
 	case "user":
 		err = userCmd(ctx, cfg, logger, args[1:], stdin, stdout, stderr)
 	case "keygen":
@@ -121,14 +121,15 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 }
 
 // seedCmd loads demo data.
-func seedCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout io.Writer) error {
+func seedCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	demo := fs.Bool("demo", false, "load the demo clinic")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
 	if !*demo {
-		fmt.Fprintln(os.Stderr, "molar seed: say what to load: --demo")
+		fmt.Fprintln(stderr, "molar seed: say what to load: --demo")
 		return errUsage
 	}
 	if cfg.Profile == "prod" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -34,8 +35,8 @@ func seedDemo(ctx context.Context, db *mongo.DB, a *app, now func() time.Time) (
 		switch {
 		case err == nil:
 			report = append(report, "demo data: account "+d.email)
-		case services.ErrorCode(err) == services.Invalid:
-			// The email is taken: the account exists already.
+		case emailTaken(err):
+			// The account exists already.
 		default:
 			return "", err
 		}
@@ -74,4 +75,18 @@ func seedClinic(ctx context.Context, db *mongo.DB, now func() time.Time) (string
 		return "", err
 	}
 	return "demo data: clinic profile loaded", nil
+}
+
+// emailTaken reports whether err says an account with the email exists.
+func emailTaken(err error) bool {
+	var de *services.Error
+	if !errors.As(err, &de) {
+		return false
+	}
+	for _, v := range de.Violations {
+		if v.Rule == "staff.email.taken" {
+			return true
+		}
+	}
+	return false
 }

@@ -66,7 +66,7 @@ func Default() *molarv1.Clinic {
 // and a business registration number whose check digit is right.
 func Check(c *molarv1.Clinic) error {
 	var vs []services.Violation
-	if _, err := time.LoadLocation(c.GetTimeZone()); err != nil {
+	if _, err := time.LoadLocation(c.GetTimeZone()); err != nil || c.GetTimeZone() == "Local" {
 		vs = append(vs, services.Violation{
 			Field: "clinic.time_zone", Rule: "clinic.time_zone.known",
 			Message: "unknown time zone",
