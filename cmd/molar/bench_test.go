@@ -12,7 +12,9 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
+	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services/auth"
+	"github.com/molar-dental/molar/services/patient"
 )
 
 func percentile(ds []time.Duration, p float64) float64 {
@@ -78,4 +80,66 @@ func BenchmarkAuthenticatedCall(b *testing.B) {
 			b.ReportMetric(percentile(times, 0.5), "p50-ms")
 		})
 	}
+}
+
+// BenchmarkPatientSearch loads 15,000 patients on the embedded engine and
+// measures, through the whole server, what a receptionist waits for while
+// typing in the search box and when opening a patient.
+func BenchmarkPatientSearch(b *testing.B) {
+	ctx := context.Background()
+	ts := startServer(&testing.T{})
+	start := time.Now()
+	if err := ts.app.patients.Import(ctx, demoPatients(15000, 7, time.Now()), mongo.NewPatientRepo(ts.db).InsertMany); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("imported 15,000 patients in %v", time.Since(start).Round(time.Millisecond))
+	// A second server process over the same database starts cold: how long
+	// it takes to load every patient into memory.
+	cold := patient.NewService(patient.Deps{Store: mongo.NewPatientRepo(ts.db), Now: time.Now})
+	start = time.Now()
+	if err := cold.Load(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("loaded %d patients from the database in %v", cold.Count(), time.Since(start).Round(time.Millisecond))
+
+	if _, err := ts.app.auth.CreateAccount(ctx, "desk@clinic.test", "desk", []molarv1.Role{molarv1.Role_ROLE_FRONT_DESK}, "front-counter-1", false); err != nil {
+		b.Fatal(err)
+	}
+	res, err := molarv1connect.NewAuthServiceClient(http.DefaultClient, ts.URL).Login(ctx, connect.NewRequest(&molarv1.LoginRequest{Email: "desk@clinic.test", Password: "front-counter-1"}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := molarv1connect.NewPatientServiceClient(http.DefaultClient, ts.URL, bearer(res.Msg.GetAccessToken()))
+	typed := []string{"김", "김민", "김민수", "ㄱ", "ㄱㅁ", "ㄱㅁㅅ", "박서", "5", "56", "567", "5678", "010-12", "010-1234-5678", "850302", "1234", "이지은", "ㅇㅈㅇ"}
+	ids := ts.app.patients.IDs()
+	b.Run("search", func(b *testing.B) {
+		var times []time.Duration
+		i := 0
+		for b.Loop() {
+			q := typed[i%len(typed)]
+			i++
+			t0 := time.Now()
+			if _, err := c.SearchPatients(ctx, connect.NewRequest(&molarv1.SearchPatientsRequest{Query: q})); err != nil {
+				b.Fatal(err)
+			}
+			times = append(times, time.Since(t0))
+		}
+		b.ReportMetric(percentile(times, 0.5), "p50-ms")
+		b.ReportMetric(percentile(times, 0.95), "p95-ms")
+	})
+	b.Run("get", func(b *testing.B) {
+		var times []time.Duration
+		i := 0
+		for b.Loop() {
+			id := ids[(i*7919)%len(ids)]
+			i++
+			t0 := time.Now()
+			if _, err := c.GetPatient(ctx, connect.NewRequest(&molarv1.GetPatientRequest{Id: id})); err != nil {
+				b.Fatal(err)
+			}
+			times = append(times, time.Since(t0))
+		}
+		b.ReportMetric(percentile(times, 0.5), "p50-ms")
+		b.ReportMetric(percentile(times, 0.95), "p95-ms")
+	})
 }
