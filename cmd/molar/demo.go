@@ -192,5 +192,10 @@ func seedClinical(ctx context.Context, db *mongo.DB, a *app, patients int, now t
 	if err := mongo.NewClinicalRepo(db).InsertMany(ctx, demoCharts(a.patients.IDs(), 2026, now, procs)); err != nil {
 		return nil, err
 	}
-	return append(report, fmt.Sprintf("demo data: %d patients with charts and notes", patients)), nil
+	report = append(report, fmt.Sprintf("demo data: %d patients with charts and notes", patients))
+	r, err := seedSchedule(ctx, db, a, now)
+	if r != "" {
+		report = append(report, r)
+	}
+	return report, err
 }

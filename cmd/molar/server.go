@@ -24,6 +24,7 @@ import (
 	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
 	"github.com/molar-dental/molar/services/patient"
+	"github.com/molar-dental/molar/services/schedule"
 	"github.com/molar-dental/molar/ui"
 )
 
@@ -70,6 +71,12 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 	go a.follow(base)
+	if err := a.schedule.Start(ctx); err != nil {
+		ln.Close()
+		db.Close(context.Background())
+		return nil, err
+	}
+	go a.schedule.Follow(base, 100*time.Millisecond)
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -113,10 +120,10 @@ func (s *Server) routes() http.Handler {
 		connect.WithReadMaxBytes(s.cfg.MaxRequestBytes),
 		connect.WithCompressMinBytes(1024),
 	}
-	now := time.Now
 	mux := http.NewServeMux()
 	mux.Handle(molarv1connect.NewClinicServiceHandler(
-		clinic.NewHandler(clinic.NewService(mongo.NewClinicRepo(s.db), now), s.app.audit), opts...))
+		clinic.NewHandler(s.app.clinic, s.app.audit), opts...))
+	mux.Handle(molarv1connect.NewScheduleServiceHandler(schedule.NewHandler(s.app.schedule), opts...))
 	mux.Handle(molarv1connect.NewAuthServiceHandler(
 		auth.NewHandler(s.app.auth, s.cfg.AllowedOrigins, s.cfg.Profile == "dev"), append(opts, auth.HandlerOptions()...)...))
 	mux.Handle(molarv1connect.NewStaffServiceHandler(auth.NewStaffHandler(s.app.auth), opts...))
@@ -169,6 +176,7 @@ func serviceNames() []string {
 		molarv1connect.PatientServiceName,
 		molarv1connect.ChartServiceName,
 		molarv1connect.CatalogServiceName,
+		molarv1connect.ScheduleServiceName,
 	}
 }
 

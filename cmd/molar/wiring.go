@@ -12,6 +12,8 @@ import (
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/chart"
+	"github.com/molar-dental/molar/services/clinic"
+	"github.com/molar-dental/molar/services/schedule"
 	"github.com/molar-dental/molar/services/patient"
 )
 
@@ -26,6 +28,8 @@ type app struct {
 	changes     *mongo.ChangeLog
 	patients    *patient.Service
 	chart       *chart.Service
+	schedule    *schedule.Service
+	clinic      *clinic.Service
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -67,6 +71,9 @@ func newApp(cfg Config, db *mongo.DB, logger *slog.Logger, now func() time.Time)
 		Now: now, NewID: newID, Logger: logger})
 	clinical := mongo.NewClinicalRepo(db)
 	a.chart = chart.NewService(chart.Deps{Store: clinical, Catalog: clinical, Patients: a.patients, Changes: a.changes, Audit: a.audit,
+		Now: now, NewID: newID, Logger: logger})
+	a.clinic = clinic.NewService(mongo.NewClinicRepo(db), now)
+	a.schedule = schedule.NewService(schedule.Deps{Store: mongo.NewScheduleRepo(db), Clinic: a.clinic, Patients: a.patients, Audit: a.audit,
 		Now: now, NewID: newID, Logger: logger})
 	return a, nil
 }

@@ -395,3 +395,12 @@ func (s *Service) IDs() []string {
 	}
 	return out
 }
+
+// Label returns a patient's name and chart number, for the appointment book.
+func (s *Service) Label(ctx context.Context, id string) (string, int64, error) {
+	if err := s.Exists(ctx, id); err != nil {
+		return "", 0, err
+	}
+	r, _ := s.cached(id)
+	return r.Details.GetName(), r.ChartNumber, nil
+}

@@ -52,6 +52,10 @@ const (
 	Permission_PERMISSION_PATIENTS_REVEAL_RRN Permission = 10
 	// Edit the procedure catalog.
 	Permission_PERMISSION_CATALOG_MANAGE Permission = 11
+	// Book outside opening hours or over a blockout.
+	Permission_PERMISSION_SCHEDULE_OVERRIDE Permission = 12
+	// Edit providers, chairs, appointment types and working hours.
+	Permission_PERMISSION_SCHEDULE_MANAGE Permission = 13
 )
 
 // Enum value maps for Permission.
@@ -69,6 +73,8 @@ var (
 		9:  "PERMISSION_BILLING_WRITE",
 		10: "PERMISSION_PATIENTS_REVEAL_RRN",
 		11: "PERMISSION_CATALOG_MANAGE",
+		12: "PERMISSION_SCHEDULE_OVERRIDE",
+		13: "PERMISSION_SCHEDULE_MANAGE",
 	}
 	Permission_value = map[string]int32{
 		"PERMISSION_UNSPECIFIED":         0,
@@ -83,6 +89,8 @@ var (
 		"PERMISSION_BILLING_WRITE":       9,
 		"PERMISSION_PATIENTS_REVEAL_RRN": 10,
 		"PERMISSION_CATALOG_MANAGE":      11,
+		"PERMISSION_SCHEDULE_OVERRIDE":   12,
+		"PERMISSION_SCHEDULE_MANAGE":     13,
 	}
 )
 
@@ -375,7 +383,7 @@ const file_molar_v1_access_proto_rawDesc = "" +
 	"\n" +
 	"permission\x18\x03 \x01(\x0e2\x14.molar.v1.PermissionH\x00R\n" +
 	"permissionB\x06\n" +
-	"\x04rule*\xf2\x02\n" +
+	"\x04rule*\xb4\x03\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +
 	"\x16PERMISSION_UNSPECIFIED\x10\x00\x12\x1c\n" +
@@ -390,15 +398,17 @@ const file_molar_v1_access_proto_rawDesc = "" +
 	"\x18PERMISSION_BILLING_WRITE\x10\t\x12\"\n" +
 	"\x1ePERMISSION_PATIENTS_REVEAL_RRN\x10\n" +
 	"\x12\x1d\n" +
-	"\x19PERMISSION_CATALOG_MANAGE\x10\v*\xa0\x01\n" +
+	"\x19PERMISSION_CATALOG_MANAGE\x10\v\x12 \n" +
+	"\x1cPERMISSION_SCHEDULE_OVERRIDE\x10\f\x12\x1e\n" +
+	"\x1aPERMISSION_SCHEDULE_MANAGE\x10\r*\xa3\x01\n" +
 	"\x04Role\x12\x14\n" +
-	"\x10ROLE_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x10ROLE_UNSPECIFIED\x10\x00\x12#\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x01\x1a\x11\xca\xf3\x18\r\n" +
-	"\v\x01\x02\x03\x04\x05\x06\a\b\t\n" +
-	"\v\x12\x1d\n" +
-	"\fROLE_DENTIST\x10\x02\x1a\v\xca\xf3\x18\a\n" +
-	"\x05\x04\x05\x06\a\b\x12\x1e\n" +
+	"ROLE_ADMIN\x10\x01\x1a\x13\xca\xf3\x18\x0f\n" +
+	"\r\x01\x02\x03\x04\x05\x06\a\b\t\n" +
+	"\v\f\r\x12\x1e\n" +
+	"\fROLE_DENTIST\x10\x02\x1a\f\xca\xf3\x18\b\n" +
+	"\x06\x04\x05\x06\a\b\f\x12\x1e\n" +
 	"\x0eROLE_HYGIENIST\x10\x03\x1a\n" +
 	"\xca\xf3\x18\x06\n" +
 	"\x04\x04\x06\a\b\x12 \n" +

@@ -33,31 +33,33 @@ const (
 	AuditAction_AUDIT_ACTION_ACCOUNT_LOCKED  AuditAction = 3
 	AuditAction_AUDIT_ACTION_LOGOUT          AuditAction = 4
 	// A refresh token was presented after it had been used: its session ended.
-	AuditAction_AUDIT_ACTION_TOKEN_REUSE         AuditAction = 5
-	AuditAction_AUDIT_ACTION_PERMISSION_DENIED   AuditAction = 6
-	AuditAction_AUDIT_ACTION_SESSION_REVOKED     AuditAction = 7
-	AuditAction_AUDIT_ACTION_PASSWORD_CHANGED    AuditAction = 8
-	AuditAction_AUDIT_ACTION_STAFF_CREATED       AuditAction = 9
-	AuditAction_AUDIT_ACTION_STAFF_UPDATED       AuditAction = 10
-	AuditAction_AUDIT_ACTION_STAFF_DISABLED      AuditAction = 11
-	AuditAction_AUDIT_ACTION_STAFF_ENABLED       AuditAction = 12
-	AuditAction_AUDIT_ACTION_PASSWORD_RESET      AuditAction = 13
-	AuditAction_AUDIT_ACTION_CLINIC_UPDATED      AuditAction = 14
-	AuditAction_AUDIT_ACTION_RATE_LIMITED        AuditAction = 15
-	AuditAction_AUDIT_ACTION_PATIENT_CREATED     AuditAction = 16
-	AuditAction_AUDIT_ACTION_PATIENT_UPDATED     AuditAction = 17
-	AuditAction_AUDIT_ACTION_PATIENT_VIEWED      AuditAction = 18
-	AuditAction_AUDIT_ACTION_PATIENT_DEACTIVATED AuditAction = 19
-	AuditAction_AUDIT_ACTION_PATIENT_REACTIVATED AuditAction = 20
-	AuditAction_AUDIT_ACTION_RRN_REVEALED        AuditAction = 21
-	AuditAction_AUDIT_ACTION_CHART_VIEWED        AuditAction = 22
-	AuditAction_AUDIT_ACTION_CHART_CHANGED       AuditAction = 23
-	AuditAction_AUDIT_ACTION_NOTES_VIEWED        AuditAction = 24
-	AuditAction_AUDIT_ACTION_NOTE_ADDED          AuditAction = 25
-	AuditAction_AUDIT_ACTION_NOTE_AMENDED        AuditAction = 26
-	AuditAction_AUDIT_ACTION_NOTE_REMOVED        AuditAction = 27
-	AuditAction_AUDIT_ACTION_CATALOG_CHANGED     AuditAction = 28
-	AuditAction_AUDIT_ACTION_PATIENTS_SEARCHED   AuditAction = 29
+	AuditAction_AUDIT_ACTION_TOKEN_REUSE                AuditAction = 5
+	AuditAction_AUDIT_ACTION_PERMISSION_DENIED          AuditAction = 6
+	AuditAction_AUDIT_ACTION_SESSION_REVOKED            AuditAction = 7
+	AuditAction_AUDIT_ACTION_PASSWORD_CHANGED           AuditAction = 8
+	AuditAction_AUDIT_ACTION_STAFF_CREATED              AuditAction = 9
+	AuditAction_AUDIT_ACTION_STAFF_UPDATED              AuditAction = 10
+	AuditAction_AUDIT_ACTION_STAFF_DISABLED             AuditAction = 11
+	AuditAction_AUDIT_ACTION_STAFF_ENABLED              AuditAction = 12
+	AuditAction_AUDIT_ACTION_PASSWORD_RESET             AuditAction = 13
+	AuditAction_AUDIT_ACTION_CLINIC_UPDATED             AuditAction = 14
+	AuditAction_AUDIT_ACTION_RATE_LIMITED               AuditAction = 15
+	AuditAction_AUDIT_ACTION_PATIENT_CREATED            AuditAction = 16
+	AuditAction_AUDIT_ACTION_PATIENT_UPDATED            AuditAction = 17
+	AuditAction_AUDIT_ACTION_PATIENT_VIEWED             AuditAction = 18
+	AuditAction_AUDIT_ACTION_PATIENT_DEACTIVATED        AuditAction = 19
+	AuditAction_AUDIT_ACTION_PATIENT_REACTIVATED        AuditAction = 20
+	AuditAction_AUDIT_ACTION_RRN_REVEALED               AuditAction = 21
+	AuditAction_AUDIT_ACTION_CHART_VIEWED               AuditAction = 22
+	AuditAction_AUDIT_ACTION_CHART_CHANGED              AuditAction = 23
+	AuditAction_AUDIT_ACTION_NOTES_VIEWED               AuditAction = 24
+	AuditAction_AUDIT_ACTION_NOTE_ADDED                 AuditAction = 25
+	AuditAction_AUDIT_ACTION_NOTE_AMENDED               AuditAction = 26
+	AuditAction_AUDIT_ACTION_NOTE_REMOVED               AuditAction = 27
+	AuditAction_AUDIT_ACTION_CATALOG_CHANGED            AuditAction = 28
+	AuditAction_AUDIT_ACTION_APPOINTMENT_BOOKED         AuditAction = 29
+	AuditAction_AUDIT_ACTION_APPOINTMENT_CHANGED        AuditAction = 30
+	AuditAction_AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED AuditAction = 31
 )
 
 // Enum value maps for AuditAction.
@@ -92,39 +94,43 @@ var (
 		26: "AUDIT_ACTION_NOTE_AMENDED",
 		27: "AUDIT_ACTION_NOTE_REMOVED",
 		28: "AUDIT_ACTION_CATALOG_CHANGED",
-		29: "AUDIT_ACTION_PATIENTS_SEARCHED",
+		29: "AUDIT_ACTION_APPOINTMENT_BOOKED",
+		30: "AUDIT_ACTION_APPOINTMENT_CHANGED",
+		31: "AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED",
 	}
 	AuditAction_value = map[string]int32{
-		"AUDIT_ACTION_UNSPECIFIED":         0,
-		"AUDIT_ACTION_LOGIN_SUCCEEDED":     1,
-		"AUDIT_ACTION_LOGIN_FAILED":        2,
-		"AUDIT_ACTION_ACCOUNT_LOCKED":      3,
-		"AUDIT_ACTION_LOGOUT":              4,
-		"AUDIT_ACTION_TOKEN_REUSE":         5,
-		"AUDIT_ACTION_PERMISSION_DENIED":   6,
-		"AUDIT_ACTION_SESSION_REVOKED":     7,
-		"AUDIT_ACTION_PASSWORD_CHANGED":    8,
-		"AUDIT_ACTION_STAFF_CREATED":       9,
-		"AUDIT_ACTION_STAFF_UPDATED":       10,
-		"AUDIT_ACTION_STAFF_DISABLED":      11,
-		"AUDIT_ACTION_STAFF_ENABLED":       12,
-		"AUDIT_ACTION_PASSWORD_RESET":      13,
-		"AUDIT_ACTION_CLINIC_UPDATED":      14,
-		"AUDIT_ACTION_RATE_LIMITED":        15,
-		"AUDIT_ACTION_PATIENT_CREATED":     16,
-		"AUDIT_ACTION_PATIENT_UPDATED":     17,
-		"AUDIT_ACTION_PATIENT_VIEWED":      18,
-		"AUDIT_ACTION_PATIENT_DEACTIVATED": 19,
-		"AUDIT_ACTION_PATIENT_REACTIVATED": 20,
-		"AUDIT_ACTION_RRN_REVEALED":        21,
-		"AUDIT_ACTION_CHART_VIEWED":        22,
-		"AUDIT_ACTION_CHART_CHANGED":       23,
-		"AUDIT_ACTION_NOTES_VIEWED":        24,
-		"AUDIT_ACTION_NOTE_ADDED":          25,
-		"AUDIT_ACTION_NOTE_AMENDED":        26,
-		"AUDIT_ACTION_NOTE_REMOVED":        27,
-		"AUDIT_ACTION_CATALOG_CHANGED":     28,
-		"AUDIT_ACTION_PATIENTS_SEARCHED":   29,
+		"AUDIT_ACTION_UNSPECIFIED":                0,
+		"AUDIT_ACTION_LOGIN_SUCCEEDED":            1,
+		"AUDIT_ACTION_LOGIN_FAILED":               2,
+		"AUDIT_ACTION_ACCOUNT_LOCKED":             3,
+		"AUDIT_ACTION_LOGOUT":                     4,
+		"AUDIT_ACTION_TOKEN_REUSE":                5,
+		"AUDIT_ACTION_PERMISSION_DENIED":          6,
+		"AUDIT_ACTION_SESSION_REVOKED":            7,
+		"AUDIT_ACTION_PASSWORD_CHANGED":           8,
+		"AUDIT_ACTION_STAFF_CREATED":              9,
+		"AUDIT_ACTION_STAFF_UPDATED":              10,
+		"AUDIT_ACTION_STAFF_DISABLED":             11,
+		"AUDIT_ACTION_STAFF_ENABLED":              12,
+		"AUDIT_ACTION_PASSWORD_RESET":             13,
+		"AUDIT_ACTION_CLINIC_UPDATED":             14,
+		"AUDIT_ACTION_RATE_LIMITED":               15,
+		"AUDIT_ACTION_PATIENT_CREATED":            16,
+		"AUDIT_ACTION_PATIENT_UPDATED":            17,
+		"AUDIT_ACTION_PATIENT_VIEWED":             18,
+		"AUDIT_ACTION_PATIENT_DEACTIVATED":        19,
+		"AUDIT_ACTION_PATIENT_REACTIVATED":        20,
+		"AUDIT_ACTION_RRN_REVEALED":               21,
+		"AUDIT_ACTION_CHART_VIEWED":               22,
+		"AUDIT_ACTION_CHART_CHANGED":              23,
+		"AUDIT_ACTION_NOTES_VIEWED":               24,
+		"AUDIT_ACTION_NOTE_ADDED":                 25,
+		"AUDIT_ACTION_NOTE_AMENDED":               26,
+		"AUDIT_ACTION_NOTE_REMOVED":               27,
+		"AUDIT_ACTION_CATALOG_CHANGED":            28,
+		"AUDIT_ACTION_APPOINTMENT_BOOKED":         29,
+		"AUDIT_ACTION_APPOINTMENT_CHANGED":        30,
+		"AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED": 31,
 	}
 )
 
@@ -473,7 +479,7 @@ const file_molar_v1_audit_proto_rawDesc = "" +
 	"page_token\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\"o\n" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.molar.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xde\a\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xb2\b\n" +
 	"\vAuditAction\x12\x1c\n" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cAUDIT_ACTION_LOGIN_SUCCEEDED\x10\x01\x12\x1d\n" +
@@ -504,8 +510,10 @@ const file_molar_v1_audit_proto_rawDesc = "" +
 	"\x17AUDIT_ACTION_NOTE_ADDED\x10\x19\x12\x1d\n" +
 	"\x19AUDIT_ACTION_NOTE_AMENDED\x10\x1a\x12\x1d\n" +
 	"\x19AUDIT_ACTION_NOTE_REMOVED\x10\x1b\x12 \n" +
-	"\x1cAUDIT_ACTION_CATALOG_CHANGED\x10\x1c\x12\"\n" +
-	"\x1eAUDIT_ACTION_PATIENTS_SEARCHED\x10\x1d2q\n" +
+	"\x1cAUDIT_ACTION_CATALOG_CHANGED\x10\x1c\x12#\n" +
+	"\x1fAUDIT_ACTION_APPOINTMENT_BOOKED\x10\x1d\x12$\n" +
+	" AUDIT_ACTION_APPOINTMENT_CHANGED\x10\x1e\x12+\n" +
+	"'AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED\x10\x1f2q\n" +
 	"\fAuditService\x12a\n" +
 	"\x0fListAuditEvents\x12 .molar.v1.ListAuditEventsRequest\x1a!.molar.v1.ListAuditEventsResponse\"\t\xc2\xf3\x18\x02\x18\x03\x90\x02\x01B4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
 

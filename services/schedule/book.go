@@ -1,0 +1,289 @@
+package schedule
+
+import (
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+)
+
+// Book is this process's copy of the appointment book, built from the event
+// log in revision order. Reads and watches are served from it; writes go to
+// the database and come back through the log, so every process sees every
+// change in the same order.
+type Book struct {
+	loc *time.Location
+
+	mu     sync.RWMutex
+	rev    int64
+	appts  map[string]*molarv1.Appointment
+	blocks map[string]*molarv1.Blockout
+	recent []applied // the last events applied, oldest first, for resuming watchers
+	keep   int
+	subs   map[*Watcher]struct{}
+	// changed is closed and replaced on every apply, to wake waiters.
+	changed chan struct{}
+}
+
+// NewBook returns an empty book in the clinic's time zone, remembering the
+// last keep events for watchers that reconnect.
+func NewBook(loc *time.Location, keep int) *Book {
+	return &Book{loc: loc, appts: map[string]*molarv1.Appointment{}, blocks: map[string]*molarv1.Blockout{},
+		keep: keep, subs: map[*Watcher]struct{}{}, changed: make(chan struct{})}
+}
+
+// Revision is the revision the book is current at.
+func (b *Book) Revision() int64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.rev
+}
+
+// load fills the book from stored documents, current at rev.
+func (b *Book) load(appts []*molarv1.Appointment, blocks []*molarv1.Blockout, rev int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range appts {
+		b.appts[a.GetId()] = a
+	}
+	for _, x := range blocks {
+		b.blocks[x.GetId()] = x
+	}
+	b.rev = rev
+}
+
+// apply adds the next event. Events must come in revision order; one that
+// is not newer than the book, or not newer than the thing it changes, is
+// ignored (it is already in).
+func (b *Book) apply(e Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e.Revision <= b.rev {
+		return
+	}
+	b.rev = e.Revision
+	var old proto.Message
+	switch {
+	case e.Appointment != nil:
+		if cur, ok := b.appts[e.Appointment.GetId()]; ok {
+			old = cur
+			if cur.GetRevision() >= e.Revision {
+				return
+			}
+		}
+		b.appts[e.Appointment.GetId()] = e.Appointment
+	case e.Blockout != nil:
+		if cur, ok := b.blocks[e.Blockout.GetId()]; ok {
+			old = cur
+		}
+		if e.Blockout.GetDeleted() {
+			delete(b.blocks, e.Blockout.GetId())
+		} else {
+			b.blocks[e.Blockout.GetId()] = e.Blockout
+		}
+	}
+	b.recent = append(b.recent, applied{e, old})
+	if len(b.recent) > b.keep {
+		b.recent = slices.Delete(b.recent, 0, len(b.recent)-b.keep)
+	}
+	for w := range b.subs {
+		if w.f.wants(e, old, b.loc) {
+			w.push(e)
+		}
+	}
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
+// waitPast returns once the book is at rev or later, or the deadline passes.
+func (b *Book) waitPast(rev int64, deadline time.Time) {
+	for {
+		b.mu.RLock()
+		cur, ch := b.rev, b.changed
+		b.mu.RUnlock()
+		if cur >= rev {
+			return
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return
+		}
+		select {
+		case <-ch:
+		case <-time.After(wait):
+			return
+		}
+	}
+}
+
+// applied is an event with the state it replaced.
+type applied struct {
+	e   Event
+	old proto.Message
+}
+
+// Filter selects part of the book: days (in the clinic's zone, inclusive)
+// and optionally providers and chairs.
+type Filter struct {
+	From, To  string
+	Providers []string
+	Chairs    []string
+}
+
+func (f Filter) day(t time.Time, loc *time.Location) bool {
+	d := t.In(loc).Format(time.DateOnly)
+	return d >= f.From && d <= f.To
+}
+
+func (f Filter) appt(a *molarv1.Appointment, loc *time.Location) bool {
+	return f.day(a.GetStartTime().AsTime(), loc) &&
+		(len(f.Providers) == 0 || slices.Contains(f.Providers, a.GetProviderId())) &&
+		(len(f.Chairs) == 0 || slices.Contains(f.Chairs, a.GetChairId()))
+}
+
+func (f Filter) block(x *molarv1.Blockout, loc *time.Location) bool {
+	if !f.day(x.GetStartTime().AsTime(), loc) {
+		return false
+	}
+	if len(f.Providers) == 0 && len(f.Chairs) == 0 {
+		return true
+	}
+	return (x.GetProviderId() != "" && slices.Contains(f.Providers, x.GetProviderId())) ||
+		(x.GetChairId() != "" && slices.Contains(f.Chairs, x.GetChairId()))
+}
+
+// wants reports whether a watcher with f must hear of e: the thing is in its
+// range now, or was before (it moved out, and the watcher must drop it).
+func (f Filter) wants(e Event, old proto.Message, loc *time.Location) bool {
+	if e.Appointment != nil {
+		o, _ := old.(*molarv1.Appointment)
+		return f.appt(e.Appointment, loc) || (o != nil && f.appt(o, loc))
+	}
+	o, _ := old.(*molarv1.Blockout)
+	return f.block(e.Blockout, loc) || (o != nil && f.block(o, loc))
+}
+
+// Snapshot returns what f selects, by start time, and the revision.
+func (b *Book) Snapshot(f Filter) ([]*molarv1.Appointment, []*molarv1.Blockout, int64) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.snapshotLocked(f)
+}
+
+func (b *Book) snapshotLocked(f Filter) ([]*molarv1.Appointment, []*molarv1.Blockout, int64) {
+	var as []*molarv1.Appointment
+	for _, a := range b.appts {
+		if f.appt(a, b.loc) {
+			as = append(as, a)
+		}
+	}
+	slices.SortFunc(as, func(x, y *molarv1.Appointment) int {
+		return x.GetStartTime().AsTime().Compare(y.GetStartTime().AsTime())
+	})
+	var bs []*molarv1.Blockout
+	for _, x := range b.blocks {
+		if f.block(x, b.loc) {
+			bs = append(bs, x)
+		}
+	}
+	return as, bs, b.rev
+}
+
+// Get returns an appointment as the book has it.
+func (b *Book) Get(id string) (*molarv1.Appointment, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	a, ok := b.appts[id]
+	return a, ok
+}
+
+// GetBlockout returns a blockout as the book has it.
+func (b *Book) GetBlockout(id string) (*molarv1.Blockout, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	x, ok := b.blocks[id]
+	return x, ok
+}
+
+// Each calls fn for every appointment (under the read lock: fn must not
+// call back into the book).
+func (b *Book) Each(fn func(*molarv1.Appointment)) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, a := range b.appts {
+		fn(a)
+	}
+}
+
+// Watcher receives the events its filter selects. Its buffer is bounded: a
+// watcher that falls that far behind is told to start again from a
+// snapshot, and never holds up the others.
+type Watcher struct {
+	f        Filter
+	ch       chan Event
+	overflow chan struct{}
+	once     sync.Once
+}
+
+func (w *Watcher) push(e Event) {
+	select {
+	case w.ch <- e:
+	default:
+		w.once.Do(func() { close(w.overflow) })
+	}
+}
+
+// Events delivers the watcher's events in order.
+func (w *Watcher) Events() <-chan Event { return w.ch }
+
+// Overflowed is closed when the watcher fell behind and lost events.
+func (w *Watcher) Overflowed() <-chan struct{} { return w.overflow }
+
+// Watch registers a watcher for f that has everything up to since. It
+// returns the events since then, or, if the book no longer remembers that
+// far back (or since is 0), a snapshot to start from. Nothing falls between
+// what it returns and what the watcher then receives.
+func (b *Book) Watch(f Filter, since int64, buffer int) (w *Watcher, replay []Event, snap *Snapshot) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	w = &Watcher{f: f, ch: make(chan Event, buffer), overflow: make(chan struct{})}
+	b.subs[w] = struct{}{}
+	oldest := b.rev + 1
+	if len(b.recent) > 0 {
+		oldest = b.recent[0].e.Revision
+	}
+	if since == 0 || since+1 < oldest || since > b.rev {
+		as, bs, rev := b.snapshotLocked(f)
+		return w, nil, &Snapshot{Appointments: as, Blockouts: bs, Revision: rev}
+	}
+	for _, r := range b.recent {
+		if r.e.Revision > since && f.wants(r.e, r.old, b.loc) {
+			replay = append(replay, r.e)
+		}
+	}
+	return w, replay, nil
+}
+
+// Unwatch removes a watcher.
+func (b *Book) Unwatch(w *Watcher) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.subs, w)
+}
+
+// Watchers is the number of watchers registered.
+func (b *Book) Watchers() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.subs)
+}
+
+// Snapshot is a whole range at a revision.
+type Snapshot struct {
+	Appointments []*molarv1.Appointment
+	Blockouts    []*molarv1.Blockout
+	Revision     int64
+}
