@@ -20,6 +20,8 @@ export interface Problem {
   fields: FieldProblem[];
   /** The request id the server logged this under, when it said one. */
   requestId?: string;
+  /** Seconds the server asked us to wait (its Retry-After header), for rate limits and lockouts. */
+  retryAfter?: number;
 }
 
 /** Turns anything thrown by a client call into a Problem. */
@@ -32,7 +34,18 @@ export function toProblem(err: unknown): Problem {
     }
   }
   const requestId = ce.metadata.get("x-request-id") ?? /\(request ([\w.-]+)\)/.exec(ce.rawMessage)?.[1];
-  return { code: ce.code, detail: ce.rawMessage, fields, requestId: requestId ?? undefined };
+  const retryAfter = retryAfterSeconds(ce.metadata.get("retry-after"));
+  return { code: ce.code, detail: ce.rawMessage, fields, requestId: requestId ?? undefined, retryAfter };
+}
+
+/** Seconds from a Retry-After value: either delay-seconds or an HTTP date. */
+export function retryAfterSeconds(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 /** A Problem for violations found by validating in the browser before sending. */

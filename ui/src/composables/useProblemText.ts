@@ -37,9 +37,12 @@ export function useProblemText() {
     return te(key) ? t(key) : fallback;
   }
 
-  /** Messages for one field (and anything below it), ready for :error-messages. */
-  function at(p: Problem | null, field: string): string[] {
-    return [...new Set(problemsAt(p, field).map((f) => rule(f.ruleId, f.message)))];
+  /**
+   * Messages for one field (and anything below it), ready for :error-messages.
+   * overrides words a rule differently for this field, by rule id.
+   */
+  function at(p: Problem | null, field: string, overrides: Record<string, string> = {}): string[] {
+    return [...new Set(problemsAt(p, field).map((f) => overrides[f.ruleId] ?? rule(f.ruleId, f.message)))];
   }
 
   return { summary, rule, at };
