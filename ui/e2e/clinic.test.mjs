@@ -1,12 +1,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { launchBrowser, startServer } from "./harness.mjs";
+import { demo, launchBrowser, signIn, startServer } from "./harness.mjs";
 
 let server;
 let browser;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ seed: true });
   browser = await launchBrowser();
 });
 
@@ -15,17 +15,17 @@ after(async () => {
   await server?.stop();
 });
 
-test("the front desk edits the clinic profile, reloads and sees it kept", async () => {
+test("the owner edits the clinic profile, reloads and sees it kept", async () => {
   const page = await browser.newPage({ baseURL: server.baseURL });
-  await page.goto("/settings/clinic");
-  await page.getByText("아직 저장한 적이 없습니다").waitFor();
+  await signIn(page, demo.admin, "/settings/clinic");
+  await page.getByText("마지막 저장").waitFor();
 
   await page.getByLabel("의원 이름").fill("하늘치과의원");
   await page.getByLabel("대표 전화").fill("0212345678");
   await page.getByLabel("주소").click(); // leaving the field formats the number
   assert.equal(await page.getByLabel("대표 전화").inputValue(), "02-1234-5678");
   await page.getByLabel("주소").fill("서울특별시 종로구 세종대로 1");
-  // Close on Sundays is already the default; open Sunday mornings instead.
+  // Closed on Sundays by default; open Sunday mornings instead.
   await page.locator('[data-weekday="SUNDAY"] input[type=checkbox]').check();
   await page.getByRole("button", { name: "저장" }).click();
   await page.getByText("저장했습니다").waitFor();
@@ -42,7 +42,7 @@ test("the front desk edits the clinic profile, reloads and sees it kept", async 
 
 test("a bad phone number is shown next to the field and nothing is saved", async () => {
   const page = await browser.newPage({ baseURL: server.baseURL });
-  await page.goto("/settings/clinic");
+  await signIn(page, demo.admin, "/settings/clinic");
   await page.getByLabel("의원 이름").waitFor();
   const before = await page.getByLabel("대표 전화").inputValue();
 
@@ -60,7 +60,7 @@ test("a bad phone number is shown next to the field and nothing is saved", async
 
 test("the server's own rule (business number check digit) reaches the field", async () => {
   const page = await browser.newPage({ baseURL: server.baseURL });
-  await page.goto("/settings/clinic");
+  await signIn(page, demo.admin, "/settings/clinic");
   await page.getByLabel("의원 이름").waitFor();
   await page.getByLabel("사업자등록번호").fill("123-45-67890");
   const response = page.waitForResponse((r) => r.url().endsWith("/molar.v1.ClinicService/UpdateClinic"));
@@ -73,7 +73,7 @@ test("the server's own rule (business number check digit) reaches the field", as
 
 test("the app speaks English when asked and remembers it", async () => {
   const page = await browser.newPage({ baseURL: server.baseURL });
-  await page.goto("/settings/clinic");
+  await signIn(page, demo.admin, "/settings/clinic");
   await page.getByLabel("의원 이름").waitFor();
   await page.getByRole("button", { name: "English" }).click();
   await page.getByLabel("Clinic name").waitFor();

@@ -79,3 +79,20 @@ export async function launchBrowser() {
     ],
   });
 }
+
+/** Demo accounts that `molar seed --demo` creates. */
+export const demo = {
+  admin: { email: "admin@molar.test", password: "seoul-owner-2026" },
+  dentist: { email: "dentist@molar.test", password: "seoul-dr-2026" },
+  hygienist: { email: "hygienist@molar.test", password: "seoul-hyg-2026" },
+  frontDesk: { email: "frontdesk@molar.test", password: "seoul-desk-2026" },
+};
+
+/** Signs in through the login page and waits for the app shell. */
+export async function signIn(page, { email, password }, path = "/") {
+  await page.goto(path);
+  await page.getByLabel("이메일").fill(email);
+  await page.getByLabel("비밀번호").fill(password);
+  await page.getByRole("button", { name: "로그인" }).click();
+  await page.getByTestId("user-menu").waitFor();
+}
