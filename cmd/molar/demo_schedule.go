@@ -39,7 +39,9 @@ func demoResources() ([]*molarv1.Provider, []*molarv1.Chair, []*molarv1.Appointm
 // demoAppointments fills days around today: each provider works their own
 // chair (the hygienist the fourth and fifth) from opening to closing, with
 // lunch free; past visits are completed or no-shows, future ones booked.
-func demoAppointments(patients []string, labels func(string) (string, int64), from, to time.Time, loc *time.Location, now time.Time, newID func() string, seed uint64) []*molarv1.Appointment {
+// With fixedMinutes > 0 every visit takes that long and no gaps are left
+// (the dense book of the benchmarks).
+func demoAppointments(patients []string, labels func(string) (string, int64), from, to time.Time, loc *time.Location, now time.Time, newID func() string, seed uint64, fixedMinutes int32) []*molarv1.Appointment {
 	rng := rand.New(rand.NewPCG(seed, 11))
 	providers, _, types := demoResources()
 	var out []*molarv1.Appointment
@@ -61,13 +63,16 @@ func demoAppointments(patients []string, labels func(string) (string, int64), fr
 					typ = types[1]
 				}
 				m := typ.GetDefaultMinutes()
+				if fixedMinutes > 0 {
+					m = fixedMinutes
+				}
 				if lunch := time.Date(day.Year(), day.Month(), day.Day(), 13, 0, 0, 0, loc); t.Before(lunch.Add(time.Hour)) && t.Add(time.Duration(m)*time.Minute).After(lunch) {
 					t = lunch.Add(time.Hour)
 				}
 				if t.Add(time.Duration(m) * time.Minute).After(end) {
 					break
 				}
-				if rng.IntN(4) > 0 { // leave some gaps
+				if fixedMinutes > 0 || rng.IntN(4) > 0 { // leave some gaps
 					pid := patients[rng.IntN(len(patients))]
 					name, chart := labels(pid)
 					st := molarv1.AppointmentStatus_APPOINTMENT_STATUS_BOOKED
@@ -91,7 +96,11 @@ func demoAppointments(patients []string, labels func(string) (string, int64), fr
 					}
 					out = append(out, a)
 				}
-				t = t.Add(time.Duration(m+5*int32(rng.IntN(3))) * time.Minute)
+				gap := 5 * int32(rng.IntN(3))
+				if fixedMinutes > 0 {
+					gap = 0
+				}
+				t = t.Add(time.Duration(m+gap) * time.Minute)
 				t = t.Truncate(5 * time.Minute)
 			}
 		}
@@ -133,7 +142,7 @@ func seedSchedule(ctx context.Context, db *mongo.DB, a *app, now time.Time) (str
 		n, c, _ := a.patients.Label(ctx, id)
 		return n, c
 	}
-	appts := demoAppointments(ids, labels, today.AddDate(0, 0, -14), today.AddDate(0, 0, 14), loc, now, newID, 2026)
+	appts := demoAppointments(ids, labels, today.AddDate(0, 0, -14), today.AddDate(0, 0, 14), loc, now, newID, 2026, 0)
 	if err := insertAppointments(ctx, repo, a.schedule, appts); err != nil {
 		return "", err
 	}

@@ -21,6 +21,9 @@ type Book struct {
 	rev    int64
 	appts  map[string]*molarv1.Appointment
 	blocks map[string]*molarv1.Blockout
+	// byDay indexes appointments by the day they start, so a day or week
+	// is read without looking at the rest of the years.
+	byDay map[string]map[string]struct{}
 	recent []applied // the last events applied, oldest first, for resuming watchers
 	keep   int
 	subs   map[*Watcher]struct{}
@@ -31,7 +34,7 @@ type Book struct {
 // NewBook returns an empty book in the clinic's time zone, remembering the
 // last keep events for watchers that reconnect.
 func NewBook(loc *time.Location, keep int) *Book {
-	return &Book{loc: loc, appts: map[string]*molarv1.Appointment{}, blocks: map[string]*molarv1.Blockout{},
+	return &Book{loc: loc, appts: map[string]*molarv1.Appointment{}, blocks: map[string]*molarv1.Blockout{}, byDay: map[string]map[string]struct{}{},
 		keep: keep, subs: map[*Watcher]struct{}{}, changed: make(chan struct{})}
 }
 
@@ -47,7 +50,7 @@ func (b *Book) load(appts []*molarv1.Appointment, blocks []*molarv1.Blockout, re
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, a := range appts {
-		b.appts[a.GetId()] = a
+		b.putLocked(a)
 	}
 	for _, x := range blocks {
 		b.blocks[x.GetId()] = x
@@ -74,7 +77,7 @@ func (b *Book) apply(e Event) {
 				return
 			}
 		}
-		b.appts[e.Appointment.GetId()] = e.Appointment
+		b.putLocked(e.Appointment)
 	case e.Blockout != nil:
 		if cur, ok := b.blocks[e.Blockout.GetId()]; ok {
 			old = cur
@@ -96,6 +99,23 @@ func (b *Book) apply(e Event) {
 	}
 	close(b.changed)
 	b.changed = make(chan struct{})
+}
+
+// putLocked stores an appointment and keeps the day index right.
+func (b *Book) putLocked(a *molarv1.Appointment) {
+	if old, ok := b.appts[a.GetId()]; ok {
+		delete(b.byDay[b.dayOf(old)], old.GetId())
+	}
+	b.appts[a.GetId()] = a
+	d := b.dayOf(a)
+	if b.byDay[d] == nil {
+		b.byDay[d] = map[string]struct{}{}
+	}
+	b.byDay[d][a.GetId()] = struct{}{}
+}
+
+func (b *Book) dayOf(a *molarv1.Appointment) string {
+	return a.GetStartTime().AsTime().In(b.loc).Format(time.DateOnly)
 }
 
 // waitPast returns once the book is at rev or later, or the deadline passes.
@@ -175,9 +195,15 @@ func (b *Book) Snapshot(f Filter) ([]*molarv1.Appointment, []*molarv1.Blockout, 
 
 func (b *Book) snapshotLocked(f Filter) ([]*molarv1.Appointment, []*molarv1.Blockout, int64) {
 	var as []*molarv1.Appointment
-	for _, a := range b.appts {
-		if f.appt(a, b.loc) {
-			as = append(as, a)
+	from, err1 := time.ParseInLocation(time.DateOnly, f.From, b.loc)
+	to, err2 := time.ParseInLocation(time.DateOnly, f.To, b.loc)
+	if err1 == nil && err2 == nil {
+		for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+			for id := range b.byDay[d.Format(time.DateOnly)] {
+				if a := b.appts[id]; f.appt(a, b.loc) {
+					as = append(as, a)
+				}
+			}
 		}
 	}
 	slices.SortFunc(as, func(x, y *molarv1.Appointment) int {
