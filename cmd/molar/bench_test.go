@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 	"testing"
 	"time"
@@ -142,4 +144,57 @@ func BenchmarkPatientSearch(b *testing.B) {
 		b.ReportMetric(percentile(times, 0.5), "p50-ms")
 		b.ReportMetric(percentile(times, 0.95), "p95-ms")
 	})
+}
+
+// BenchmarkCatalogNotModified measures the catalog's 304 path (token check
+// and ETag compare in front of Connect) against a bare net/http handler that
+// answers 304, through the same kind of loopback client.
+func BenchmarkCatalogNotModified(b *testing.B) {
+	ctx := context.Background()
+	ts := startServer(&testing.T{})
+	for _, p := range demoCatalog() {
+		if err := ts.app.chart.SaveProcedure(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ts.addStaff(&testing.T{}, "desk@clinic.test", "front-counter-1", molarv1.Role_ROLE_FRONT_DESK)
+	_, tok := ts.login(&testing.T{}, "desk@clinic.test", "front-counter-1")
+	etag, _ := ts.app.chart.CatalogETag(ctx)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") == etag {
+			w.Header().Set("ETag", etag)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer plain.Close()
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}}
+	get := func(b *testing.B, url string) {
+		req, _ := http.NewRequest(http.MethodGet, url, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("If-None-Match", etag)
+		res, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotModified {
+			b.Fatalf("status %d", res.StatusCode)
+		}
+	}
+	for _, tc := range []struct{ name, url string }{
+		{"molar", ts.URL + "/molar.v1.CatalogService/ListProcedures?encoding=proto&message=&connect=v1"},
+		{"plain", plain.URL + "/"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetParallelism(4)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					get(b, tc.url)
+				}
+			})
+		})
+	}
 }

@@ -399,3 +399,32 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	}
 	t.Fatalf("the other server's stream never saw the booking: %v", stream.Err())
 }
+
+// TestStreamEndsWhenSessionEnds: signing out ends the session's open
+// streams at once, not when the access token expires.
+func TestStreamEndsWhenSessionEnds(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBookTest(t)
+	hc, tok := b.ts.login(t, "desk@clinic.test", "front-counter-1")
+	day := b.day.Format(time.DateOnly)
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	stream, err := molarv1connect.NewScheduleServiceClient(http.DefaultClient, b.ts.URL, bearer(tok)).
+		WatchSchedule(sctx, connect.NewRequest(&molarv1.WatchScheduleRequest{StartDate: day, EndDate: day}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !stream.Receive() {
+		t.Fatalf("no first message: %v", stream.Err())
+	}
+	if _, err := molarv1connect.NewAuthServiceClient(hc, b.ts.URL).Logout(ctx, connect.NewRequest(&molarv1.LogoutRequest{})); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for stream.Receive() {
+	}
+	if connect.CodeOf(stream.Err()) != connect.CodeUnauthenticated || time.Since(start) > 2*time.Second {
+		t.Fatalf("stream after logout: %v after %v, want unauthenticated at once", stream.Err(), time.Since(start))
+	}
+}

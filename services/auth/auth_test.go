@@ -189,3 +189,21 @@ func TestIPLimiter(t *testing.T) {
 		t.Fatal("not allowed again after the wait")
 	}
 }
+
+// TestVerifiedTokensStillExpire: a token remembered as verified is refused
+// once it expires.
+func TestVerifiedTokensStillExpire(t *testing.T) {
+	now := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	tok := NewTokens(testKeys(t, NewKeySpec("k")), 15*time.Minute, func() time.Time { return now })
+	s, _, _ := tok.Issue(Account{ID: "u1"}, "s1")
+	if _, err := tok.Verify(s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.Verify(s); err != nil {
+		t.Fatal("second verification (remembered) failed")
+	}
+	now = now.Add(16 * time.Minute)
+	if _, err := tok.Verify(s); err == nil {
+		t.Fatal("a remembered token was accepted after it expired")
+	}
+}
