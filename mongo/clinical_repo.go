@@ -217,20 +217,10 @@ type procedureDoc struct {
 
 // List implements chart.Catalog.
 func (r *ClinicalRepo) List(ctx context.Context) ([]*molarv1.Procedure, error) {
-	cur, err := r.catalog.Find(ctx, bson.D{})
-	if err != nil {
-		return nil, storeError(err, "procedures")
-	}
-	var docs []procedureDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeError(err, "procedures")
-	}
-	out := make([]*molarv1.Procedure, len(docs))
-	for i, d := range docs {
-		out[i] = &molarv1.Procedure{Code: d.Code, NameKo: d.NameKo, NameEn: d.NameEn, Category: molarv1.ProcedureCategory(d.Category), Fee: d.Fee,
+	return findAll(ctx, r.catalog, bson.D{}, "procedures", func(d procedureDoc) *molarv1.Procedure {
+		return &molarv1.Procedure{Code: d.Code, NameKo: d.NameKo, NameEn: d.NameEn, Category: molarv1.ProcedureCategory(d.Category), Fee: d.Fee,
 			Insured: d.Insured, RequiresTooth: d.RequiresTooth, RequiresSurfaces: d.RequiresSurfaces, Active: d.Active}
-	}
-	return out, nil
+	})
 }
 
 // Save implements chart.Catalog.

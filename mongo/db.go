@@ -157,3 +157,20 @@ func AllIndexes() []Index {
 	all = append(all, PatientIndexes()...)
 	return all
 }
+
+// findAll runs a query and converts every document it returns.
+func findAll[D, T any](ctx context.Context, coll *driver.Collection, filter any, what string, convert func(D) T, opts ...options.Lister[options.FindOptions]) ([]T, error) {
+	cur, err := coll.Find(ctx, filter, opts...)
+	if err != nil {
+		return nil, storeError(err, what)
+	}
+	var docs []D
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, storeError(err, what)
+	}
+	out := make([]T, len(docs))
+	for i, d := range docs {
+		out[i] = convert(d)
+	}
+	return out, nil
+}

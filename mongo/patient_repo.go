@@ -180,19 +180,7 @@ func (r *PatientRepo) rollForward(ctx context.Context, id string, v int64) {
 
 // All implements patient.Store.
 func (r *PatientRepo) All(ctx context.Context) ([]patient.Record, error) {
-	cur, err := r.patients.Find(ctx, bson.D{})
-	if err != nil {
-		return nil, storeError(err, "patients")
-	}
-	var docs []patientDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeError(err, "patients")
-	}
-	out := make([]patient.Record, len(docs))
-	for i, d := range docs {
-		out[i] = d.record()
-	}
-	return out, nil
+	return findAll(ctx, r.patients, bson.D{}, "patients", patientDoc.record)
 }
 
 // formatVersion pads versions so that revision ids sort by version.

@@ -23,7 +23,7 @@ const (
 	slotPrefix = "slots_"
 	// appointments go to one collection per month of their creation (their
 	// id is a UUIDv7, so the id names the collection): "appointments_202611".
-	appointmentPrefix = "appointments_"
+	appointmentPrefix  = "appointments_"
 	blockoutCollection = "blockouts"
 	// scheduleEventCollection is the log: one document per revision, pruned
 	// to the last few thousand.
@@ -167,10 +167,14 @@ func (r *ScheduleRepo) edgeRevision(ctx context.Context, dir int) (int64, error)
 }
 
 // LastRevision implements schedule.Store.
-func (r *ScheduleRepo) LastRevision(ctx context.Context) (int64, error) { return r.edgeRevision(ctx, -1) }
+func (r *ScheduleRepo) LastRevision(ctx context.Context) (int64, error) {
+	return r.edgeRevision(ctx, -1)
+}
 
 // OldestRevision implements schedule.Store.
-func (r *ScheduleRepo) OldestRevision(ctx context.Context) (int64, error) { return r.edgeRevision(ctx, 1) }
+func (r *ScheduleRepo) OldestRevision(ctx context.Context) (int64, error) {
+	return r.edgeRevision(ctx, 1)
+}
 
 // PruneEvents implements schedule.Store.
 func (r *ScheduleRepo) PruneEvents(ctx context.Context, below int64) error {
@@ -337,7 +341,6 @@ func (r *ScheduleRepo) SaveChair(ctx context.Context, c *molarv1.Chair) error {
 func (r *ScheduleRepo) SaveType(ctx context.Context, t *molarv1.AppointmentType) error {
 	return r.saveResource(ctx, appointmentTypeCollection, t.GetId(), t)
 }
-
 
 // InsertSlots claims many cells at once for demo data and imports; owners[i]
 // holds slots[i]. It assumes the cells are free.

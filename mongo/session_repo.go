@@ -100,21 +100,9 @@ func (r *SessionRepo) Revoke(ctx context.Context, id string, at time.Time, reaso
 
 // ListActive implements auth.SessionStore.
 func (r *SessionRepo) ListActive(ctx context.Context, staffID string, now time.Time) ([]auth.Session, error) {
-	cur, err := r.sessions.Find(ctx, bson.D{
+	return findAll(ctx, r.sessions, bson.D{
 		{Key: "staff_id", Value: staffID}, {Key: "revoked_at", Value: time.Time{}}, {Key: "expires", Value: bson.D{{Key: "$gt", Value: ms(now)}}},
-	}, options.Find().SetSort(bson.D{{Key: "created", Value: -1}}))
-	if err != nil {
-		return nil, storeError(err, "sessions")
-	}
-	var docs []sessionDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeError(err, "sessions")
-	}
-	out := make([]auth.Session, len(docs))
-	for i, d := range docs {
-		out[i] = d.session()
-	}
-	return out, nil
+	}, "sessions", sessionDoc.session, options.Find().SetSort(bson.D{{Key: "created", Value: -1}}))
 }
 
 // RevokedSince implements auth.SessionStore.

@@ -103,19 +103,7 @@ func (r *StaffRepo) findOne(ctx context.Context, filter bson.D) (auth.Account, e
 
 // List implements auth.AccountStore.
 func (r *StaffRepo) List(ctx context.Context) ([]auth.Account, error) {
-	cur, err := r.coll.Find(ctx, bson.D{})
-	if err != nil {
-		return nil, storeError(err, "staff accounts")
-	}
-	var docs []staffDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeError(err, "staff accounts")
-	}
-	out := make([]auth.Account, len(docs))
-	for i, d := range docs {
-		out[i] = d.account()
-	}
-	return out, nil
+	return findAll(ctx, r.coll, bson.D{}, "staff accounts", staffDoc.account)
 }
 
 // Update implements auth.AccountStore.

@@ -62,16 +62,8 @@ func BenchmarkWatchFanout(b *testing.B) {
 	ctx := context.Background()
 	seed := startServer(&testing.T{})
 	db := seed.cfg.Database
-	repo := mongo.NewScheduleRepo(seed.db)
-	ps, cs, ts := demoResources()
-	for _, p := range ps {
-		_ = repo.SaveProvider(ctx, p)
-	}
-	for _, c := range cs {
-		_ = repo.SaveChair(ctx, c)
-	}
-	for _, t := range ts {
-		_ = repo.SaveType(ctx, t)
+	if err := saveDemoResources(ctx, mongo.NewScheduleRepo(seed.db), 4); err != nil {
+		b.Fatal(err)
 	}
 	if err := seed.app.patients.Import(ctx, demoPatients(50, 5, time.Now()), mongo.NewPatientRepo(seed.db).InsertMany); err != nil {
 		b.Fatal(err)
@@ -200,15 +192,8 @@ func BenchmarkBookQueries(b *testing.B) {
 	ctx := context.Background()
 	seed := startServer(&testing.T{})
 	repo := mongo.NewScheduleRepo(seed.db)
-	ps, cs, ts := demoResources()
-	for _, p := range ps[:3] {
-		_ = repo.SaveProvider(ctx, p)
-	}
-	for _, c := range cs {
-		_ = repo.SaveChair(ctx, c)
-	}
-	for _, t := range ts {
-		_ = repo.SaveType(ctx, t)
+	if err := saveDemoResources(ctx, repo, 3); err != nil {
+		b.Fatal(err)
 	}
 	if err := seed.app.patients.Import(ctx, demoPatients(3000, 9, time.Now()), mongo.NewPatientRepo(seed.db).InsertMany); err != nil {
 		b.Fatal(err)

@@ -116,21 +116,9 @@ func seedSchedule(ctx context.Context, db *mongo.DB, a *app, now time.Time) (str
 	if err != nil || len(existing) > 0 {
 		return "", err
 	}
-	ps, cs, ts := demoResources()
-	for _, p := range ps {
-		if err := repo.SaveProvider(ctx, p); err != nil {
-			return "", err
-		}
-	}
-	for _, c := range cs {
-		if err := repo.SaveChair(ctx, c); err != nil {
-			return "", err
-		}
-	}
-	for _, t := range ts {
-		if err := repo.SaveType(ctx, t); err != nil {
-			return "", err
-		}
+	ps, cs, _ := demoResources()
+	if err := saveDemoResources(ctx, repo, len(ps)); err != nil {
+		return "", err
 	}
 	if err := a.schedule.Start(ctx); err != nil {
 		return "", err
@@ -166,4 +154,26 @@ func insertAppointments(ctx context.Context, repo *mongo.ScheduleRepo, svc *sche
 		return err
 	}
 	return repo.SaveAppointments(ctx, appts)
+}
+
+// saveDemoResources stores the first providers of the demo clinic, its
+// chairs and its appointment types.
+func saveDemoResources(ctx context.Context, repo *mongo.ScheduleRepo, providers int) error {
+	ps, cs, ts := demoResources()
+	for _, p := range ps[:providers] {
+		if err := repo.SaveProvider(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, c := range cs {
+		if err := repo.SaveChair(ctx, c); err != nil {
+			return err
+		}
+	}
+	for _, t := range ts {
+		if err := repo.SaveType(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }

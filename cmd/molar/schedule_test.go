@@ -33,22 +33,8 @@ func newBookTest(t *testing.T, change ...func(*Config)) *bookTest {
 	t.Helper()
 	ctx := context.Background()
 	ts := startServer(t, change...)
-	repo := mongo.NewScheduleRepo(ts.db)
-	ps, cs, types := demoResources()
-	for _, p := range ps {
-		if err := repo.SaveProvider(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, c := range cs {
-		if err := repo.SaveChair(ctx, c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, ty := range types {
-		if err := repo.SaveType(ctx, ty); err != nil {
-			t.Fatal(err)
-		}
+	if err := saveDemoResources(ctx, mongo.NewScheduleRepo(ts.db), 4); err != nil {
+		t.Fatal(err)
 	}
 	if err := ts.app.schedule.ReloadResources(ctx); err != nil {
 		t.Fatal(err)

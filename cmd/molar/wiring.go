@@ -13,8 +13,8 @@ import (
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
-	"github.com/molar-dental/molar/services/schedule"
 	"github.com/molar-dental/molar/services/patient"
+	"github.com/molar-dental/molar/services/schedule"
 )
 
 // app is the domain services over one database, shared by the server and

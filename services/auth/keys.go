@@ -1,15 +1,14 @@
 package auth
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/molar-dental/molar/services"
 )
 
 // Key is one signing key; its ID goes in the token's "kid" header.
@@ -82,31 +81,11 @@ func NewKeySpec(id string) string {
 // key if it does not exist. For development: production keys come from
 // configuration.
 func LoadOrCreateKeySet(path string) (*KeySet, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		spec := NewKeySpec("dev1") + "\n"
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			return LoadOrCreateKeySet(path)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if _, err := f.WriteString(spec); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Close(); err != nil {
-			return nil, err
-		}
-		b = []byte(spec)
-	} else if err != nil {
+	spec, err := services.LoadOrCreateSecretFile(path, func() string { return NewKeySpec("dev1") })
+	if err != nil {
 		return nil, err
 	}
-	return ParseKeySet(string(bytes.TrimSpace(b)))
+	return ParseKeySet(spec)
 }
 
 func (ks *KeySet) signing() Key { return ks.keys[0] }

@@ -7,9 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/molar-dental/molar/services"
 )
 
 // Sealer encrypts resident registration numbers at rest with AES-256-GCM.
@@ -65,31 +65,11 @@ func NewSealerSpec(id string) string {
 // LoadOrCreateSealer reads the key file at path, creating it if missing.
 // For development: production keys come from configuration.
 func LoadOrCreateSealer(path string) (*Sealer, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, os.ErrExist) {
-			return LoadOrCreateSealer(path)
-		}
-		if err != nil {
-			return nil, err
-		}
-		spec := NewSealerSpec("dev1")
-		if _, err := f.WriteString(spec + "\n"); err != nil {
-			f.Close()
-			return nil, err
-		}
-		if err := f.Close(); err != nil {
-			return nil, err
-		}
-		b = []byte(spec)
-	} else if err != nil {
+	spec, err := services.LoadOrCreateSecretFile(path, func() string { return NewSealerSpec("dev1") })
+	if err != nil {
 		return nil, err
 	}
-	return ParseSealer(string(b))
+	return ParseSealer(spec)
 }
 
 // Seal encrypts plain, binding it to the patient id (so a ciphertext cannot

@@ -23,7 +23,7 @@ type Book struct {
 	blocks map[string]*molarv1.Blockout
 	// byDay indexes appointments by the day they start, so a day or week
 	// is read without looking at the rest of the years.
-	byDay map[string]map[string]struct{}
+	byDay  map[string]map[string]struct{}
 	recent []applied // the last events applied, oldest first, for resuming watchers
 	keep   int
 	subs   map[*Watcher]struct{}

@@ -23,7 +23,9 @@ type Handler struct {
 var _ molarv1connect.ScheduleServiceHandler = (*Handler)(nil)
 
 // NewHandler returns a Handler over svc.
-func NewHandler(svc *Service) *Handler { return &Handler{svc: svc, Heartbeat: 15 * time.Second, Buffer: 256} }
+func NewHandler(svc *Service) *Handler {
+	return &Handler{svc: svc, Heartbeat: 15 * time.Second, Buffer: 256}
+}
 
 // ListResources implements molarv1connect.ScheduleServiceHandler.
 func (h *Handler) ListResources(context.Context, *connect.Request[molarv1.ListResourcesRequest]) (*connect.Response[molarv1.ListResourcesResponse], error) {

@@ -682,8 +682,12 @@ func (s *Service) PatientAppointments(patientID string) (upcoming, past []*molar
 			past = append(past, a)
 		}
 	})
-	slices.SortFunc(upcoming, func(a, b *molarv1.Appointment) int { return a.GetStartTime().AsTime().Compare(b.GetStartTime().AsTime()) })
-	slices.SortFunc(past, func(a, b *molarv1.Appointment) int { return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime()) })
+	slices.SortFunc(upcoming, func(a, b *molarv1.Appointment) int {
+		return a.GetStartTime().AsTime().Compare(b.GetStartTime().AsTime())
+	})
+	slices.SortFunc(past, func(a, b *molarv1.Appointment) int {
+		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
+	})
 	return upcoming, past
 }
 
