@@ -120,6 +120,21 @@ func seedSchedule(ctx context.Context, db *mongo.DB, a *app, now time.Time) (str
 	if err := saveDemoResources(ctx, repo, len(ps)); err != nil {
 		return "", err
 	}
+	// The demo dentist and hygienist accounts work in their own columns.
+	accounts, err := a.auth.ListAccounts(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, acct := range accounts {
+		for _, p := range ps {
+			if (acct.Email == "dentist@molar.test" && p.GetId() == "dr-park") || (acct.Email == "hygienist@molar.test" && p.GetId() == "hyg-lee") {
+				p.StaffId = acct.ID
+				if err := repo.SaveProvider(ctx, p); err != nil {
+					return "", err
+				}
+			}
+		}
+	}
 	if err := a.schedule.Start(ctx); err != nil {
 		return "", err
 	}
