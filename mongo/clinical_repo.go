@@ -83,6 +83,8 @@ type noteDoc struct {
 	Removed       bool              `bson:"removed,omitempty"`
 	RemovedReason string            `bson:"removed_reason,omitempty"`
 	Version       int64             `bson:"version"`
+	Updated       time.Time         `bson:"updated"`
+	UpdatedBy     string            `bson:"updated_by,omitempty"`
 }
 
 type clinicalDoc struct {
@@ -125,7 +127,7 @@ func clinicalDocOf(r chart.Record) clinicalDoc {
 	}
 	for _, n := range r.Notes {
 		nd := noteDoc{ID: n.ID, Title: n.Title, Content: n.Content, Tags: n.Tags, AuthorID: n.AuthorID, AuthorName: n.AuthorName, Created: ms(n.Created),
-			Removed: n.Removed, RemovedReason: n.RemovedReason, Version: n.Version}
+			Removed: n.Removed, RemovedReason: n.RemovedReason, Version: n.Version, Updated: ms(n.Updated), UpdatedBy: n.UpdatedBy}
 		for _, rv := range n.Revisions {
 			nd.Revisions = append(nd.Revisions, noteRevisionDoc{Title: rv.Title, Content: rv.Content, Tags: rv.Tags, AuthorName: rv.AuthorName, Time: ms(rv.Time)})
 		}
@@ -150,7 +152,7 @@ func (d clinicalDoc) record() chart.Record {
 	}
 	for _, n := range d.Notes {
 		note := chart.Note{ID: n.ID, Title: n.Title, Content: n.Content, Tags: n.Tags, AuthorID: n.AuthorID, AuthorName: n.AuthorName,
-			Created: n.Created, Removed: n.Removed, RemovedReason: n.RemovedReason, Version: n.Version}
+			Created: n.Created, Removed: n.Removed, RemovedReason: n.RemovedReason, Version: n.Version, Updated: n.Updated, UpdatedBy: n.UpdatedBy}
 		for _, rv := range n.Revisions {
 			note.Revisions = append(note.Revisions, chart.NoteRevision{Title: rv.Title, Content: rv.Content, Tags: rv.Tags, AuthorName: rv.AuthorName, Time: rv.Time})
 		}

@@ -8,8 +8,10 @@ import (
 
 // Principal is the signed-in member of staff a request acts for.
 type Principal struct {
-	StaffID   string
-	Email     string
+	StaffID string
+	Email   string
+	// Name is the display name colleagues know them by.
+	Name      string
 	SessionID string
 	Roles     []molarv1.Role
 	// Permissions is the union of the roles' grants.

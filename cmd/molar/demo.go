@@ -123,7 +123,7 @@ func demoCharts(ids []string, seed uint64, now time.Time, procs []*molarv1.Proce
 	for _, id := range ids {
 		r := chart.Record{PatientID: id, Version: 1}
 		at := now.AddDate(0, 0, -rng.IntN(365))
-		by := "dentist@molar.test"
+		by := "박서준"
 		for range rng.IntN(5) {
 			at = at.Add(time.Duration(rng.IntN(72)) * time.Hour)
 			if at.After(now) {
@@ -151,7 +151,7 @@ func demoCharts(ids []string, seed uint64, now time.Time, procs []*molarv1.Proce
 		}
 		if rng.IntN(2) == 0 {
 			r.Notes = append(r.Notes, chart.Note{ID: id + "." + newID(), Title: "정기 검진", Content: "구강위생 상태 양호. 6개월 후 재내원 권고.",
-				Tags: []string{"검진"}, AuthorName: by, Created: at, Version: 1})
+				Tags: []string{"검진"}, AuthorName: "박서준", Created: at, Updated: at, UpdatedBy: "박서준", Version: 1})
 		}
 		if len(r.Events) > 0 || len(r.Notes) > 0 {
 			out = append(out, r)

@@ -125,7 +125,7 @@ func (i *Interceptor) authorize(ctx context.Context, procedure, addr string, h h
 	}
 	roles := claims.roles()
 	p := &services.Principal{
-		StaffID: claims.Subject, Email: claims.Email, SessionID: claims.SessionID, Roles: roles,
+		StaffID: claims.Subject, Email: claims.Email, Name: claims.Name, SessionID: claims.SessionID, Roles: roles,
 		Permissions: map[molarv1.Permission]bool{}, MustChangePassword: claims.MustChangePassword,
 	}
 	for _, perm := range PermissionsOf(roles) {

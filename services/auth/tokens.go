@@ -21,6 +21,7 @@ type accessClaims struct {
 	jwt.RegisteredClaims
 	SessionID          string   `json:"sid"`
 	Email              string   `json:"email"`
+	Name               string   `json:"name,omitempty"`
 	Roles              []string `json:"roles"`
 	MustChangePassword bool     `json:"mcp,omitempty"`
 }
@@ -63,6 +64,7 @@ func (t *Tokens) Issue(acct Account, sessionID string) (string, time.Time, error
 		},
 		SessionID:          sessionID,
 		Email:              acct.Email,
+		Name:               acct.DisplayName,
 		Roles:              roles,
 		MustChangePassword: acct.MustChangePassword,
 	}

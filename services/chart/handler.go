@@ -160,6 +160,7 @@ func NoteProto(patientID string, n Note) *molarv1.Note {
 	out := &molarv1.Note{
 		Id: n.ID, PatientId: patientID, Title: n.Title, Content: n.Content, Tags: n.Tags, AuthorId: n.AuthorID, AuthorName: n.AuthorName,
 		CreateTime: ts(n.Created), Removed: n.Removed, RemovedReason: n.RemovedReason, Version: n.Version,
+		UpdateTime: ts(n.Updated), UpdatedBy: n.UpdatedBy,
 	}
 	for _, r := range n.Revisions {
 		out.Revisions = append(out.Revisions, &molarv1.NoteRevision{Title: r.Title, Content: r.Content, Tags: r.Tags, AuthorName: r.AuthorName, Time: ts(r.Time)})

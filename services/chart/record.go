@@ -73,6 +73,9 @@ type Note struct {
 	Removed       bool
 	RemovedReason string
 	Version       int64
+	// Updated and UpdatedBy say when and by whom the current text was written.
+	Updated   time.Time
+	UpdatedBy string
 }
 
 // NoteRevision is an earlier version of a note.

@@ -108,8 +108,12 @@ func (s *Service) modify(ctx context.Context, patientID string, change func(*Rec
 	return Record{}, services.Errorf(services.Aborted, "the chart is being changed by others; try again")
 }
 
+// actor is the caller's staff id and the name colleagues know them by.
 func actor(ctx context.Context) (string, string) {
 	if p := services.PrincipalFrom(ctx); p != nil {
+		if p.Name != "" {
+			return p.StaffID, p.Name
+		}
 		return p.StaffID, p.Email
 	}
 	return "", ""
@@ -270,7 +274,9 @@ func (s *Service) Notes(ctx context.Context, patientID, tag string, includeRemov
 // AddNote writes a note.
 func (s *Service) AddNote(ctx context.Context, patientID, title, content string, tags []string) (Note, error) {
 	id, name := actor(ctx)
-	n := Note{ID: patientID + "." + s.newID(), Title: strings.TrimSpace(title), Content: content, Tags: tags, AuthorID: id, AuthorName: name, Created: s.now(), Version: 1}
+	now := s.now()
+	n := Note{ID: patientID + "." + s.newID(), Title: strings.TrimSpace(title), Content: content, Tags: tags, AuthorID: id, AuthorName: name,
+		Created: now, Updated: now, UpdatedBy: name, Version: 1}
 	if _, err := s.modify(ctx, patientID, func(r *Record) error {
 		r.Notes = append(r.Notes, n)
 		return nil
@@ -291,20 +297,11 @@ func (s *Service) AmendNote(ctx context.Context, noteID, title, content string, 
 			return services.Errorf(services.FailedPrecondition, "the note was removed")
 		}
 		_, name := actor(ctx)
-		n.Revisions = append(n.Revisions, NoteRevision{Title: n.Title, Content: n.Content, Tags: n.Tags, AuthorName: lastAuthor(*n), Time: lastTime(*n)})
+		n.Revisions = append(n.Revisions, NoteRevision{Title: n.Title, Content: n.Content, Tags: n.Tags, AuthorName: n.UpdatedBy, Time: n.Updated})
 		n.Title, n.Content, n.Tags, n.Version = strings.TrimSpace(title), content, tags, n.Version+1
-		n.AuthorName = name
+		n.UpdatedBy, n.Updated = name, s.now()
 		return nil
 	})
-}
-
-func lastAuthor(n Note) string { return n.AuthorName }
-
-func lastTime(n Note) time.Time {
-	if len(n.Revisions) == 0 {
-		return n.Created
-	}
-	return n.Revisions[len(n.Revisions)-1].Time
 }
 
 // RemoveNote hides a note with a reason.

@@ -333,6 +333,9 @@ type BookInput struct {
 
 func actorName(ctx context.Context) string {
 	if p := services.PrincipalFrom(ctx); p != nil {
+		if p.Name != "" {
+			return p.Name
+		}
 		return p.Email
 	}
 	return ""

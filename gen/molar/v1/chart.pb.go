@@ -1238,7 +1238,7 @@ type Note struct {
 	Content string `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`
 	// Tags, e.g. "진단", "상담".
 	Tags []string `protobuf:"bytes,5,rep,name=tags,proto3" json:"tags,omitempty"`
-	// Who wrote it first.
+	// Who wrote it first (staff id).
 	AuthorId string `protobuf:"bytes,6,opt,name=author_id,json=authorId,proto3" json:"author_id,omitempty"`
 	// Their name.
 	AuthorName string `protobuf:"bytes,7,opt,name=author_name,json=authorName,proto3" json:"author_name,omitempty"`
@@ -1251,7 +1251,11 @@ type Note struct {
 	// Why it was removed.
 	RemovedReason string `protobuf:"bytes,11,opt,name=removed_reason,json=removedReason,proto3" json:"removed_reason,omitempty"`
 	// Version: 1 plus the number of amendments.
-	Version       int64 `protobuf:"varint,12,opt,name=version,proto3" json:"version,omitempty"`
+	Version int64 `protobuf:"varint,12,opt,name=version,proto3" json:"version,omitempty"`
+	// When the current text was written (the creation or the last amendment).
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Who wrote the current text.
+	UpdatedBy     string `protobuf:"bytes,14,opt,name=updated_by,json=updatedBy,proto3" json:"updated_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1368,6 +1372,20 @@ func (x *Note) GetVersion() int64 {
 		return x.Version
 	}
 	return 0
+}
+
+func (x *Note) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Note) GetUpdatedBy() string {
+	if x != nil {
+		return x.UpdatedBy
+	}
+	return ""
 }
 
 // NoteRevision is an earlier version of a note.
@@ -2009,7 +2027,7 @@ const file_molar_v1_chart_proto_rawDesc = "" +
 	"\bentry_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\aentryId\x12\"\n" +
 	"\x06reason\x18\x03 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06reason\"\x1a\n" +
-	"\x18RemoveChartEntryResponse\"\x8f\x03\n" +
+	"\x18RemoveChartEntryResponse\"\xeb\x03\n" +
 	"\x04Note\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -2026,7 +2044,11 @@ const file_molar_v1_chart_proto_rawDesc = "" +
 	"\aremoved\x18\n" +
 	" \x01(\bR\aremoved\x12%\n" +
 	"\x0eremoved_reason\x18\v \x01(\tR\rremovedReason\x12\x18\n" +
-	"\aversion\x18\f \x01(\x03R\aversion\"\xad\x01\n" +
+	"\aversion\x18\f \x01(\x03R\aversion\x12;\n" +
+	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12\x1d\n" +
+	"\n" +
+	"updated_by\x18\x0e \x01(\tR\tupdatedBy\"\xad\x01\n" +
 	"\fNoteRevision\x12\x19\n" +
 	"\x05title\x18\x01 \x01(\tB\x03\x80\x01\x01R\x05title\x12\x1d\n" +
 	"\acontent\x18\x02 \x01(\tB\x03\x80\x01\x01R\acontent\x12\x12\n" +
@@ -2181,35 +2203,36 @@ var file_molar_v1_chart_proto_depIdxs = []int32{
 	9,  // 18: molar.v1.SetChartEntryStatusResponse.entry:type_name -> molar.v1.ChartEntry
 	28, // 19: molar.v1.Note.create_time:type_name -> google.protobuf.Timestamp
 	19, // 20: molar.v1.Note.revisions:type_name -> molar.v1.NoteRevision
-	28, // 21: molar.v1.NoteRevision.time:type_name -> google.protobuf.Timestamp
-	18, // 22: molar.v1.ListNotesResponse.notes:type_name -> molar.v1.Note
-	18, // 23: molar.v1.AddNoteResponse.note:type_name -> molar.v1.Note
-	18, // 24: molar.v1.AmendNoteResponse.note:type_name -> molar.v1.Note
-	5,  // 25: molar.v1.CatalogService.ListProcedures:input_type -> molar.v1.ListProceduresRequest
-	7,  // 26: molar.v1.CatalogService.SaveProcedure:input_type -> molar.v1.SaveProcedureRequest
-	10, // 27: molar.v1.ChartService.GetChart:input_type -> molar.v1.GetChartRequest
-	12, // 28: molar.v1.ChartService.AddChartEntry:input_type -> molar.v1.AddChartEntryRequest
-	14, // 29: molar.v1.ChartService.SetChartEntryStatus:input_type -> molar.v1.SetChartEntryStatusRequest
-	16, // 30: molar.v1.ChartService.RemoveChartEntry:input_type -> molar.v1.RemoveChartEntryRequest
-	20, // 31: molar.v1.ChartService.ListNotes:input_type -> molar.v1.ListNotesRequest
-	22, // 32: molar.v1.ChartService.AddNote:input_type -> molar.v1.AddNoteRequest
-	24, // 33: molar.v1.ChartService.AmendNote:input_type -> molar.v1.AmendNoteRequest
-	26, // 34: molar.v1.ChartService.RemoveNote:input_type -> molar.v1.RemoveNoteRequest
-	6,  // 35: molar.v1.CatalogService.ListProcedures:output_type -> molar.v1.ListProceduresResponse
-	8,  // 36: molar.v1.CatalogService.SaveProcedure:output_type -> molar.v1.SaveProcedureResponse
-	11, // 37: molar.v1.ChartService.GetChart:output_type -> molar.v1.GetChartResponse
-	13, // 38: molar.v1.ChartService.AddChartEntry:output_type -> molar.v1.AddChartEntryResponse
-	15, // 39: molar.v1.ChartService.SetChartEntryStatus:output_type -> molar.v1.SetChartEntryStatusResponse
-	17, // 40: molar.v1.ChartService.RemoveChartEntry:output_type -> molar.v1.RemoveChartEntryResponse
-	21, // 41: molar.v1.ChartService.ListNotes:output_type -> molar.v1.ListNotesResponse
-	23, // 42: molar.v1.ChartService.AddNote:output_type -> molar.v1.AddNoteResponse
-	25, // 43: molar.v1.ChartService.AmendNote:output_type -> molar.v1.AmendNoteResponse
-	27, // 44: molar.v1.ChartService.RemoveNote:output_type -> molar.v1.RemoveNoteResponse
-	35, // [35:45] is the sub-list for method output_type
-	25, // [25:35] is the sub-list for method input_type
-	25, // [25:25] is the sub-list for extension type_name
-	25, // [25:25] is the sub-list for extension extendee
-	0,  // [0:25] is the sub-list for field type_name
+	28, // 21: molar.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	28, // 22: molar.v1.NoteRevision.time:type_name -> google.protobuf.Timestamp
+	18, // 23: molar.v1.ListNotesResponse.notes:type_name -> molar.v1.Note
+	18, // 24: molar.v1.AddNoteResponse.note:type_name -> molar.v1.Note
+	18, // 25: molar.v1.AmendNoteResponse.note:type_name -> molar.v1.Note
+	5,  // 26: molar.v1.CatalogService.ListProcedures:input_type -> molar.v1.ListProceduresRequest
+	7,  // 27: molar.v1.CatalogService.SaveProcedure:input_type -> molar.v1.SaveProcedureRequest
+	10, // 28: molar.v1.ChartService.GetChart:input_type -> molar.v1.GetChartRequest
+	12, // 29: molar.v1.ChartService.AddChartEntry:input_type -> molar.v1.AddChartEntryRequest
+	14, // 30: molar.v1.ChartService.SetChartEntryStatus:input_type -> molar.v1.SetChartEntryStatusRequest
+	16, // 31: molar.v1.ChartService.RemoveChartEntry:input_type -> molar.v1.RemoveChartEntryRequest
+	20, // 32: molar.v1.ChartService.ListNotes:input_type -> molar.v1.ListNotesRequest
+	22, // 33: molar.v1.ChartService.AddNote:input_type -> molar.v1.AddNoteRequest
+	24, // 34: molar.v1.ChartService.AmendNote:input_type -> molar.v1.AmendNoteRequest
+	26, // 35: molar.v1.ChartService.RemoveNote:input_type -> molar.v1.RemoveNoteRequest
+	6,  // 36: molar.v1.CatalogService.ListProcedures:output_type -> molar.v1.ListProceduresResponse
+	8,  // 37: molar.v1.CatalogService.SaveProcedure:output_type -> molar.v1.SaveProcedureResponse
+	11, // 38: molar.v1.ChartService.GetChart:output_type -> molar.v1.GetChartResponse
+	13, // 39: molar.v1.ChartService.AddChartEntry:output_type -> molar.v1.AddChartEntryResponse
+	15, // 40: molar.v1.ChartService.SetChartEntryStatus:output_type -> molar.v1.SetChartEntryStatusResponse
+	17, // 41: molar.v1.ChartService.RemoveChartEntry:output_type -> molar.v1.RemoveChartEntryResponse
+	21, // 42: molar.v1.ChartService.ListNotes:output_type -> molar.v1.ListNotesResponse
+	23, // 43: molar.v1.ChartService.AddNote:output_type -> molar.v1.AddNoteResponse
+	25, // 44: molar.v1.ChartService.AmendNote:output_type -> molar.v1.AmendNoteResponse
+	27, // 45: molar.v1.ChartService.RemoveNote:output_type -> molar.v1.RemoveNoteResponse
+	36, // [36:46] is the sub-list for method output_type
+	26, // [26:36] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_molar_v1_chart_proto_init() }

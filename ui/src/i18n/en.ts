@@ -1,7 +1,9 @@
 import type ko from "./ko";
+import { patientsEn } from "./patients";
 
 /** English; the type keeps its keys in step with Korean. */
 const en: typeof ko = {
+  patients: patientsEn,
   app: {
     name: "Molar",
     language: "Language",

@@ -1,5 +1,8 @@
+import { patientsKo } from "./patients";
+
 /** Korean, the default language. en.ts must have the same keys. */
 export default {
+  patients: patientsKo,
   app: {
     name: "Molar",
     language: "언어",

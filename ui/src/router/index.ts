@@ -8,6 +8,7 @@ import {
   type Router,
 } from "vue-router";
 import { Permission } from "../gen/molar/v1/access_pb";
+import { patientRoutes } from "./patients";
 
 declare module "vue-router" {
   interface RouteMeta {
@@ -33,13 +34,7 @@ export const routes: RouteRecordRaw[] = [
   { path: "/", redirect: "/schedule" },
   { path: "/login", name: "login", component: () => import("../views/LoginView.vue"), meta: { public: true } },
   { path: "/schedule", name: "schedule", component: () => import("../views/ComingSoonView.vue"), props: { area: "schedule" } },
-  {
-    path: "/patients",
-    name: "patients",
-    component: () => import("../views/ComingSoonView.vue"),
-    props: { area: "patients" },
-    meta: { permission: Permission.PATIENTS_READ },
-  },
+  ...patientRoutes,
   {
     path: "/billing",
     name: "billing",

@@ -1,0 +1,89 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { demo, launchBrowser, signIn, startServer } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ seed: true });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("a dentist finds a patient, charts a filling on 36 MO, completes it and writes a note", async () => {
+  const page = await browser.newPage({ baseURL: server.baseURL });
+  await signIn(page, demo.dentist, "/patients");
+
+  // Keyboard first: type initials, arrow down, Enter.
+  const search = page.getByRole("combobox", { name: "환자 검색" });
+  await search.waitFor();
+  await search.fill("ㄱㅁ");
+  await page.getByRole("option").first().waitFor();
+  const firstName = (await page.getByRole("option").first().textContent()) ?? "";
+  await search.press("ArrowDown");
+  await search.press("Enter");
+  await page.waitForURL(/\/patients\/[0-9a-f-]+$/);
+  await page.getByTestId("patient-name").waitFor();
+  const name = (await page.getByTestId("patient-name").textContent())?.trim() ?? "";
+  assert.ok(name.startsWith("김"), `opened ${name} from ${firstName}`);
+
+  await page.getByRole("tab", { name: "치아 차트" }).click();
+  const tooth = page.locator('[data-tooth="36"]');
+  await tooth.locator('[data-surface="M"]').click();
+  await tooth.locator('[data-surface="O"]').click();
+  const panel = page.getByTestId("tooth-panel");
+  await panel.waitFor();
+  await panel.getByRole("radio", { name: "처치" }).check({ force: true });
+  const proc = panel.getByRole("combobox", { name: "처치 항목" });
+  await proc.click({ force: true });
+  await proc.fill("레진");
+  await page.getByRole("option", { name: /RS-CR/ }).click();
+  await panel.getByRole("radio", { name: "계획" }).check({ force: true });
+  await panel.getByRole("button", { name: "추가" }).click();
+
+  const entries = page.getByTestId("chart-entries");
+  const row = entries.getByText(/레진 충전/).first();
+  await row.waitFor();
+  await page.getByRole("button", { name: "완료" }).first().click();
+  await page.getByTestId("total-completed").getByText(/₩/).waitFor();
+
+  await page.getByRole("tab", { name: "진료 기록" }).click();
+  await page.getByRole("button", { name: "기록 작성" }).click();
+  await page.getByLabel("제목").fill("36 레진 충전");
+  await page.getByLabel("내용").fill("36 MO 레진 충전 완료. 교합 조정함.");
+  await page.getByRole("button", { name: "저장" }).click();
+  await page.getByText("36 MO 레진 충전 완료. 교합 조정함.").waitFor();
+
+  // Everything is still there after a reload.
+  await page.reload();
+  await page.getByRole("tab", { name: "진료 기록" }).click();
+  await page.getByText("36 MO 레진 충전 완료. 교합 조정함.").waitFor();
+  await page.close();
+});
+
+test("the front desk registers a patient, is warned about a duplicate, and cannot see the chart", async () => {
+  const page = await browser.newPage({ baseURL: server.baseURL });
+  await signIn(page, demo.frontDesk, "/patients/new");
+  await page.getByLabel("이름").fill("남궁민아");
+  await page.getByRole("radio", { name: "여", exact: true }).check({ force: true });
+  await page.getByLabel("생년월일").fill("1988-04-05");
+  await page.getByLabel("휴대전화").fill("12345");
+  await page.getByRole("button", { name: "저장" }).click();
+  await page.getByText("형식이 올바르지 않습니다").first().waitFor();
+  await page.getByLabel("휴대전화").fill("010-3141-5926");
+  await page.getByRole("button", { name: "저장" }).click();
+  await page.getByTestId("patient-name").getByText("남궁민아").waitFor();
+  assert.equal(await page.getByRole("tab", { name: "치아 차트" }).count(), 0, "front desk sees no chart tab");
+
+  await page.goto("/patients/new");
+  await page.getByLabel("이름").fill("남궁민아");
+  await page.getByLabel("생년월일").fill("1988-04-05");
+  await page.getByLabel("휴대전화").fill("010-3141-5926");
+  await page.getByText("같은 사람일 수 있는 환자가 있습니다").waitFor();
+  await page.close();
+});
