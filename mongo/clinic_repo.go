@@ -47,6 +47,7 @@ type clinicDoc struct {
 	OpeningHours               []openingHourDoc `bson:"hours"`
 	ClosedDays                 []closedDayDoc   `bson:"closed"`
 	UpdateTime                 time.Time        `bson:"updated"`
+	CopayPercent               *int32           `bson:"copay_percent,omitempty"`
 }
 
 type openingHourDoc struct {
@@ -96,6 +97,7 @@ func clinicDocOf(c *molarv1.Clinic) clinicDoc {
 		OpeningHours:               []openingHourDoc{},
 		ClosedDays:                 []closedDayDoc{},
 		UpdateTime:                 c.GetUpdateTime().AsTime().UTC().Truncate(time.Millisecond),
+		CopayPercent:               c.CopayPercent,
 	}
 	for _, h := range c.GetOpeningHours() {
 		d.OpeningHours = append(d.OpeningHours, openingHourDoc{
@@ -118,6 +120,7 @@ func (d clinicDoc) proto() *molarv1.Clinic {
 		TimeZone:                   d.TimeZone,
 		Version:                    d.Version,
 		UpdateTime:                 timestamppb.New(d.UpdateTime),
+		CopayPercent:               d.CopayPercent,
 	}
 	for _, h := range d.OpeningHours {
 		c.OpeningHours = append(c.OpeningHours, &molarv1.OpeningHours{

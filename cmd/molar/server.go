@@ -21,6 +21,7 @@ import (
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
+	"github.com/molar-dental/molar/services/billing"
 	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
 	"github.com/molar-dental/molar/services/patient"
@@ -66,6 +67,11 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	go a.revocations.Run(base, 2*time.Second)
 	if err := a.patients.Load(ctx); err != nil {
+		ln.Close()
+		db.Close(context.Background())
+		return nil, err
+	}
+	if err := a.billing.Load(ctx); err != nil {
 		ln.Close()
 		db.Close(context.Background())
 		return nil, err
@@ -124,6 +130,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(molarv1connect.NewClinicServiceHandler(
 		clinic.NewHandler(s.app.clinic, s.app.audit), opts...))
 	mux.Handle(molarv1connect.NewScheduleServiceHandler(schedule.NewHandler(s.app.schedule), opts...))
+	mux.Handle(molarv1connect.NewBillingServiceHandler(billing.NewHandler(s.app.billing), opts...))
 	mux.Handle(molarv1connect.NewAuthServiceHandler(
 		auth.NewHandler(s.app.auth, s.cfg.AllowedOrigins, s.cfg.Profile == "dev"), append(opts, auth.HandlerOptions()...)...))
 	mux.Handle(molarv1connect.NewStaffServiceHandler(auth.NewStaffHandler(s.app.auth), opts...))
@@ -177,6 +184,7 @@ func serviceNames() []string {
 		molarv1connect.ChartServiceName,
 		molarv1connect.CatalogServiceName,
 		molarv1connect.ScheduleServiceName,
+		molarv1connect.BillingServiceName,
 	}
 }
 

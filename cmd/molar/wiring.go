@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -11,6 +12,7 @@ import (
 	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
+	"github.com/molar-dental/molar/services/billing"
 	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
 	"github.com/molar-dental/molar/services/patient"
@@ -30,6 +32,7 @@ type app struct {
 	chart       *chart.Service
 	schedule    *schedule.Service
 	clinic      *clinic.Service
+	billing     *billing.Service
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -75,14 +78,36 @@ func newApp(cfg Config, db *mongo.DB, logger *slog.Logger, now func() time.Time)
 	a.clinic = clinic.NewService(mongo.NewClinicRepo(db), now)
 	a.schedule = schedule.NewService(schedule.Deps{Store: mongo.NewScheduleRepo(db), Clinic: a.clinic, Patients: a.patients, Audit: a.audit,
 		Now: now, NewID: newID, Logger: logger})
+	a.billing = billing.NewService(billing.Deps{Store: mongo.NewInvoiceRepo(db), Chart: billingChart{a.chart}, Patients: a.patients, Clinic: a.clinic,
+		Changes: a.changes, Audit: a.audit, Now: now, NewID: newID, Logger: logger})
 	return a, nil
+}
+
+// billingChart tells billing what was completed, priced from the catalog.
+type billingChart struct{ chart *chart.Service }
+
+func (b billingChart) Completed(ctx context.Context, patientID string) ([]billing.CompletedEntry, error) {
+	entries, err := b.chart.Completed(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]billing.CompletedEntry, len(entries))
+	for i, e := range entries {
+		var surfaces strings.Builder
+		for _, s := range e.Surfaces {
+			surfaces.WriteString(strings.TrimPrefix(s.String(), "SURFACE_"))
+		}
+		out[i] = billing.CompletedEntry{ID: e.ID, Code: e.ProcedureCode, Name: e.ProcedureName, Surfaces: surfaces.String(), Provider: e.UpdatedBy,
+			Tooth: e.Tooth, Fee: e.Fee, Insured: b.chart.Insured(ctx, e.ProcedureCode)}
+	}
+	return out, nil
 }
 
 // follow keeps this process's in-memory state current with changes made by
 // any process on the database, until ctx ends.
 func (a *app) follow(ctx context.Context) {
 	a.changes.Follow(ctx, 500*time.Millisecond, func(cs []mongo.Change) {
-		var patients []string
+		var patients, invoices []string
 		catalog := false
 		for _, c := range cs {
 			switch c.Kind {
@@ -92,9 +117,12 @@ func (a *app) follow(ctx context.Context) {
 				a.chart.Heard(c.Key, c.Rev)
 			case chart.ChangeKindCatalog:
 				catalog = true
+			case billing.ChangeKind:
+				invoices = append(invoices, c.Key)
 			}
 		}
 		a.patients.Refresh(ctx, patients)
+		a.billing.Refresh(ctx, invoices)
 		if catalog {
 			_, _, _ = a.chart.ReloadCatalog(ctx)
 		}

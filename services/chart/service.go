@@ -401,3 +401,29 @@ func (s *Service) procedure(ctx context.Context, code string) (*molarv1.Procedur
 	}
 	return nil, services.InvalidFields(services.Violation{Field: "procedure_code", Rule: "chart.procedure_code.known", Message: "no such procedure in the catalog"})
 }
+
+// Completed lists a patient's completed procedures with what billing needs.
+func (s *Service) Completed(ctx context.Context, patientID string) ([]Entry, error) {
+	r, err := s.latest(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	entries, _ := r.ChartAt(time.Time{})
+	return slices.DeleteFunc(entries, func(e Entry) bool {
+		return e.ProcedureCode == "" || e.Status != molarv1.EntryStatus_ENTRY_STATUS_COMPLETED
+	}), nil
+}
+
+// Insured reports whether a catalog procedure is covered by insurance.
+func (s *Service) Insured(ctx context.Context, code string) bool {
+	procs, _, err := s.Procedures(ctx)
+	if err != nil {
+		return false
+	}
+	for _, p := range procs {
+		if p.GetCode() == code {
+			return p.GetInsured()
+		}
+	}
+	return false
+}

@@ -60,6 +60,10 @@ const (
 	AuditAction_AUDIT_ACTION_APPOINTMENT_BOOKED         AuditAction = 29
 	AuditAction_AUDIT_ACTION_APPOINTMENT_CHANGED        AuditAction = 30
 	AuditAction_AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED AuditAction = 31
+	AuditAction_AUDIT_ACTION_INVOICE_CREATED            AuditAction = 32
+	AuditAction_AUDIT_ACTION_INVOICE_CHANGED            AuditAction = 33
+	AuditAction_AUDIT_ACTION_PAYMENT_RECORDED           AuditAction = 34
+	AuditAction_AUDIT_ACTION_PAYMENT_REFUNDED           AuditAction = 35
 )
 
 // Enum value maps for AuditAction.
@@ -97,6 +101,10 @@ var (
 		29: "AUDIT_ACTION_APPOINTMENT_BOOKED",
 		30: "AUDIT_ACTION_APPOINTMENT_CHANGED",
 		31: "AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED",
+		32: "AUDIT_ACTION_INVOICE_CREATED",
+		33: "AUDIT_ACTION_INVOICE_CHANGED",
+		34: "AUDIT_ACTION_PAYMENT_RECORDED",
+		35: "AUDIT_ACTION_PAYMENT_REFUNDED",
 	}
 	AuditAction_value = map[string]int32{
 		"AUDIT_ACTION_UNSPECIFIED":                0,
@@ -131,6 +139,10 @@ var (
 		"AUDIT_ACTION_APPOINTMENT_BOOKED":         29,
 		"AUDIT_ACTION_APPOINTMENT_CHANGED":        30,
 		"AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED": 31,
+		"AUDIT_ACTION_INVOICE_CREATED":            32,
+		"AUDIT_ACTION_INVOICE_CHANGED":            33,
+		"AUDIT_ACTION_PAYMENT_RECORDED":           34,
+		"AUDIT_ACTION_PAYMENT_REFUNDED":           35,
 	}
 )
 
@@ -479,7 +491,7 @@ const file_molar_v1_audit_proto_rawDesc = "" +
 	"page_token\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\"o\n" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.molar.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xb2\b\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xbc\t\n" +
 	"\vAuditAction\x12\x1c\n" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cAUDIT_ACTION_LOGIN_SUCCEEDED\x10\x01\x12\x1d\n" +
@@ -513,7 +525,11 @@ const file_molar_v1_audit_proto_rawDesc = "" +
 	"\x1cAUDIT_ACTION_CATALOG_CHANGED\x10\x1c\x12#\n" +
 	"\x1fAUDIT_ACTION_APPOINTMENT_BOOKED\x10\x1d\x12$\n" +
 	" AUDIT_ACTION_APPOINTMENT_CHANGED\x10\x1e\x12+\n" +
-	"'AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED\x10\x1f2q\n" +
+	"'AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED\x10\x1f\x12 \n" +
+	"\x1cAUDIT_ACTION_INVOICE_CREATED\x10 \x12 \n" +
+	"\x1cAUDIT_ACTION_INVOICE_CHANGED\x10!\x12!\n" +
+	"\x1dAUDIT_ACTION_PAYMENT_RECORDED\x10\"\x12!\n" +
+	"\x1dAUDIT_ACTION_PAYMENT_REFUNDED\x10#2q\n" +
 	"\fAuditService\x12a\n" +
 	"\x0fListAuditEvents\x12 .molar.v1.ListAuditEventsRequest\x1a!.molar.v1.ListAuditEventsResponse\"\t\xc2\xf3\x18\x02\x18\x03\x90\x02\x01B4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
 

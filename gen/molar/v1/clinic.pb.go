@@ -112,7 +112,9 @@ type Clinic struct {
 	// Version of the stored profile; send back the one you read when updating.
 	Version int64 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
 	// When the profile was last changed (output only).
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The patient's share of insured fees, in percent (본인부담률); 30 if unset.
+	CopayPercent  *int32 `protobuf:"varint,10,opt,name=copay_percent,json=copayPercent,proto3,oneof" json:"copay_percent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -208,6 +210,13 @@ func (x *Clinic) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Clinic) GetCopayPercent() int32 {
+	if x != nil && x.CopayPercent != nil {
+		return *x.CopayPercent
+	}
+	return 0
 }
 
 // OpeningHours are the hours of one weekday, times as "HH:MM" in the clinic's
@@ -527,7 +536,7 @@ var File_molar_v1_clinic_proto protoreflect.FileDescriptor
 
 const file_molar_v1_clinic_proto_rawDesc = "" +
 	"\n" +
-	"\x15molar/v1/clinic.proto\x12\bmolar.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15molar/v1/access.proto\"\x85\x06\n" +
+	"\x15molar/v1/clinic.proto\x12\bmolar.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15molar/v1/access.proto\"\xcc\x06\n" +
 	"\x06Clinic\x12\x1d\n" +
 	"\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12\"\n" +
 	"\aaddress\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\aaddress\x12X\n" +
@@ -541,7 +550,10 @@ const file_molar_v1_clinic_proto_rawDesc = "" +
 	"closedDays\x12\x18\n" +
 	"\aversion\x18\b \x01(\x03R\aversion\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xa1\x06\n" +
+	"updateTime\x123\n" +
+	"\rcopay_percent\x18\n" +
+	" \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00H\x00R\fcopayPercent\x88\x01\x01B\x10\n" +
+	"\x0e_copay_percent\"\xa1\x06\n" +
 	"\fOpeningHours\x127\n" +
 	"\aweekday\x18\x01 \x01(\x0e2\x11.molar.v1.WeekdayB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\aweekday\x12C\n" +
@@ -626,6 +638,7 @@ func file_molar_v1_clinic_proto_init() {
 		return
 	}
 	file_molar_v1_access_proto_init()
+	file_molar_v1_clinic_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

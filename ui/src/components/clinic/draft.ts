@@ -23,6 +23,8 @@ export interface ClinicDraft {
   closedDays: { date: string; reason: string }[];
   version: bigint;
   updateTime?: Date;
+  /** Kept as it is: billing settings are edited elsewhere. */
+  copayPercent?: number;
 }
 
 /** Monday to Sunday. */
@@ -58,6 +60,7 @@ export function draftOf(c: Clinic): ClinicDraft {
     closedDays: c.closedDays.map((d) => ({ date: d.date, reason: d.reason })),
     version: c.version,
     updateTime: c.updateTime ? timestampDate(c.updateTime) : undefined,
+    copayPercent: c.copayPercent,
   };
 }
 
@@ -87,6 +90,7 @@ export function clinicOf(d: ClinicDraft): { clinic: Clinic; hoursIndex: Map<Week
     ),
     closedDays: d.closedDays.map((c) => create(ClosedDaySchema, { date: c.date, reason: c.reason.trim() })),
     version: d.version,
+    copayPercent: d.copayPercent,
   });
   return { clinic, hoursIndex };
 }
