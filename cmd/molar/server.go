@@ -249,6 +249,8 @@ func (s *Server) notModified(procedure string, etag func(context.Context) (strin
 					w.Header().Set("ETag", tag)
 					w.Header().Set("Cache-Control", "private, no-cache")
 					w.WriteHeader(http.StatusNotModified)
+					s.logger.LogAttrs(r.Context(), slog.LevelInfo, "rpc", slog.String("procedure", procedure), slog.String("protocol", "connect"),
+						slog.String("code", "not_modified"), slog.String("request_id", services.RequestID(r.Context())))
 					return
 				}
 			}

@@ -59,10 +59,17 @@ test("a dentist finds a patient, charts a filling on 36 MO, completes it and wri
   await page.getByRole("button", { name: "저장" }).click();
   await page.getByText("36 MO 레진 충전 완료. 교합 조정함.").waitFor();
 
-  // Everything is still there after a reload.
+  // Everything is still there after a reload, and the procedure catalog
+  // comes from the browser's cache: the server answers 304.
   await page.reload();
   await page.getByRole("tab", { name: "진료 기록" }).click();
   await page.getByText("36 MO 레진 충전 완료. 교합 조정함.").waitFor();
+  await page.getByRole("tab", { name: "치아 차트" }).click();
+  await page.locator('[data-tooth="36"]').waitFor();
+  const catalogCalls = () =>
+    server.logs.filter((l) => l.includes("/molar.v1.CatalogService/ListProcedures")).map((l) => JSON.parse(l).code);
+  for (let i = 0; i < 50 && !catalogCalls().includes("not_modified"); i++) await page.waitForTimeout(100);
+  assert.deepEqual(catalogCalls(), ["ok", "not_modified"], "the second load of the catalog is a 304");
   await page.close();
 });
 
