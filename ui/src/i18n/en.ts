@@ -1,9 +1,11 @@
 import type ko from "./ko";
 import { patientsEn } from "./patients";
+import { billingEn } from "./billing";
 
 /** English; the type keeps its keys in step with Korean. */
 const en: typeof ko = {
   patients: patientsEn,
+  billing: billingEn,
   app: {
     name: "Molar",
     language: "Language",

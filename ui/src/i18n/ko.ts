@@ -1,8 +1,10 @@
 import { patientsKo } from "./patients";
+import { billingKo } from "./billing";
 
 /** Korean, the default language. en.ts must have the same keys. */
 export default {
   patients: patientsKo,
+  billing: billingKo,
   app: {
     name: "Molar",
     language: "언어",

@@ -9,6 +9,7 @@ import {
 } from "vue-router";
 import { Permission } from "../gen/molar/v1/access_pb";
 import { patientRoutes } from "./patients";
+import { billingRoutes } from "./billing";
 
 declare module "vue-router" {
   interface RouteMeta {
@@ -35,13 +36,7 @@ export const routes: RouteRecordRaw[] = [
   { path: "/login", name: "login", component: () => import("../views/LoginView.vue"), meta: { public: true } },
   { path: "/schedule", name: "schedule", component: () => import("../views/ComingSoonView.vue"), props: { area: "schedule" } },
   ...patientRoutes,
-  {
-    path: "/billing",
-    name: "billing",
-    component: () => import("../views/ComingSoonView.vue"),
-    props: { area: "billing" },
-    meta: { permission: Permission.BILLING_WRITE },
-  },
+  ...billingRoutes,
   { path: "/account", name: "account", component: () => import("../views/AccountView.vue") },
   { path: changePasswordPath, name: "account-password", component: () => import("../views/ChangePasswordView.vue") },
   {

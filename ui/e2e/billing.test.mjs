@@ -1,0 +1,64 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { demo, launchBrowser, signIn, startServer } from "./harness.mjs";
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ seed: true });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test("treatment is billed, paid by card and cash to ₩0, and both payments are in the day's closing", async () => {
+  // The dentist completes a filling on a new patient.
+  const dr = await browser.newPage({ baseURL: server.baseURL });
+  await signIn(dr, demo.admin, "/patients/new");
+  await dr.getByLabel("이름").fill("수납확인");
+  await dr.getByRole("radio", { name: "남", exact: true }).check({ force: true });
+  await dr.getByLabel("생년월일").fill("1975-09-09");
+  await dr.getByRole("button", { name: "저장" }).click();
+  await dr.getByTestId("patient-name").getByText("수납확인").waitFor();
+  const patientUrl = dr.url().replace(/\?.*$/, "");
+  await dr.getByRole("tab", { name: "치아 차트" }).click();
+  const tooth = dr.locator('[data-tooth="36"]');
+  await tooth.locator('[data-surface="M"]').click();
+  await tooth.locator('[data-surface="O"]').click();
+  const panel = dr.getByTestId("tooth-panel");
+  await panel.getByRole("radio", { name: "처치" }).check({ force: true });
+  const proc = panel.getByRole("combobox", { name: "처치 항목" });
+  await proc.click({ force: true });
+  await proc.fill("레진");
+  await dr.getByRole("option", { name: /RS-CR/ }).click();
+  await panel.getByRole("radio", { name: "완료" }).check({ force: true });
+  await panel.getByRole("button", { name: "추가" }).click();
+  await dr.getByTestId("total-completed").getByText("₩100,000").waitFor();
+  await dr.close();
+
+  // The front desk bills it and takes ₩60,000 by card and the rest in cash.
+  const desk = await browser.newPage({ baseURL: server.baseURL });
+  await signIn(desk, demo.frontDesk, new URL(patientUrl).pathname + "?tab=billing");
+  await desk.getByRole("link", { name: "청구서 만들기" }).click();
+  await desk.getByRole("button", { name: "발행" }).click();
+  await desk.getByTestId("invoice-balance").getByText("₩100,000").waitFor();
+  await desk.getByRole("button", { name: "결제" }).first().click();
+  const dialog = desk.getByRole("dialog");
+  await dialog.getByTestId("payment-amount-0").locator("input").fill("60000");
+  await dialog.getByRole("button", { name: "나머지 현금으로" }).click();
+  await dialog.getByRole("button", { name: "결제", exact: true }).click();
+  await desk.getByTestId("invoice-balance").getByText("₩0").waitFor();
+
+  await desk.goto("/billing");
+  await desk.getByRole("tab", { name: "일일 정산" }).click();
+  const payments = desk.getByTestId("closing-payments");
+  await payments.getByText("₩60,000").waitFor();
+  await payments.getByText("₩40,000").waitFor();
+  assert.ok(await payments.getByText("카드").count() >= 1);
+  assert.ok(await payments.getByText("현금").count() >= 1);
+  await desk.close();
+});
