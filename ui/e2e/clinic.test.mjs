@@ -80,6 +80,6 @@ test("the app speaks English when asked and remembers it", async () => {
   await page.reload();
   await page.getByLabel("Clinic name").waitFor();
   await page.getByRole("link", { name: "Schedule" }).click();
-  await page.getByText("Schedule is on its way").waitFor();
+  await page.getByTestId("live-status").getByText("Live").waitFor();
   await page.close();
 });

@@ -24,8 +24,8 @@ export async function molar(dataDir, ...args) {
  * Starts `molar serve` on a free loopback port and waits until it is ready.
  * Returns its base URL and a stop function that also removes the data.
  */
-export async function startServer({ seed = false } = {}) {
-  const dataDir = await mkdtemp(join(tmpdir(), "molar-e2e-"));
+export async function startServer({ seed = false, dataDir: shared } = {}) {
+  const dataDir = shared ?? (await mkdtemp(join(tmpdir(), "molar-e2e-")));
   if (seed) await molar(dataDir, "seed", "--demo");
   const child = spawn(bin, ["serve"], {
     env: { ...process.env, MOLAR_DATA_DIR: dataDir, MOLAR_ADDR: "127.0.0.1:0", MOLAR_PROFILE: "dev" },
@@ -54,11 +54,12 @@ export async function startServer({ seed = false } = {}) {
   return {
     baseURL,
     logs,
+    dataDir,
     async stop() {
       const exited = new Promise((resolve) => child.on("exit", resolve));
       child.kill("SIGTERM");
       await exited;
-      await rm(dataDir, { recursive: true, force: true });
+      if (!shared) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,11 +1,13 @@
 import type ko from "./ko";
 import { patientsEn } from "./patients";
 import { billingEn } from "./billing";
+import { scheduleEn } from "./schedule";
 
 /** English; the type keeps its keys in step with Korean. */
 const en: typeof ko = {
   patients: patientsEn,
   billing: billingEn,
+  schedule: scheduleEn,
   app: {
     name: "Molar",
     language: "Language",

@@ -1,10 +1,12 @@
 import { patientsKo } from "./patients";
 import { billingKo } from "./billing";
+import { scheduleKo } from "./schedule";
 
 /** Korean, the default language. en.ts must have the same keys. */
 export default {
   patients: patientsKo,
   billing: billingKo,
+  schedule: scheduleKo,
   app: {
     name: "Molar",
     language: "언어",

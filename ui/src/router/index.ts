@@ -10,6 +10,7 @@ import {
 import { Permission } from "../gen/molar/v1/access_pb";
 import { patientRoutes } from "./patients";
 import { billingRoutes } from "./billing";
+import { scheduleRoutes } from "./schedule";
 
 declare module "vue-router" {
   interface RouteMeta {
@@ -34,7 +35,7 @@ export const settingsPages = [
 export const routes: RouteRecordRaw[] = [
   { path: "/", redirect: "/schedule" },
   { path: "/login", name: "login", component: () => import("../views/LoginView.vue"), meta: { public: true } },
-  { path: "/schedule", name: "schedule", component: () => import("../views/ComingSoonView.vue"), props: { area: "schedule" } },
+  ...scheduleRoutes,
   ...patientRoutes,
   ...billingRoutes,
   { path: "/account", name: "account", component: () => import("../views/AccountView.vue") },

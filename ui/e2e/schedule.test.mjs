@@ -1,0 +1,76 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { demo, launchBrowser, signIn, startServer } from "./harness.mjs";
+
+let desk;
+let dentistServer;
+let browser;
+
+// Two `molar serve` processes on one data directory: the second shares the
+// first one's database. The front desk uses one, the dentist the other.
+before(async () => {
+  desk = await startServer({ seed: true });
+  dentistServer = await startServer({ dataDir: desk.dataDir });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await dentistServer?.stop();
+  await desk?.stop();
+});
+
+function nextMonday() {
+  const now = new Date(Date.now() + 9 * 3600 * 1000); // Asia/Seoul
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 21));
+  while (d.getUTCDay() !== 1) d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}
+
+test("the front desk books and moves an appointment; the dentist's screen shows both at once", async () => {
+  const day = nextMonday();
+  const deskPage = await (await browser.newContext({ baseURL: desk.baseURL })).newPage();
+  const drPage = await (await browser.newContext({ baseURL: dentistServer.baseURL })).newPage();
+  await signIn(drPage, demo.dentist, `/schedule?date=${day}&view=day&by=provider`);
+  await signIn(deskPage, demo.frontDesk, `/schedule?date=${day}&view=day&by=provider`);
+  await drPage.getByTestId("live-status").getByText("실시간").waitFor();
+  await deskPage.getByTestId("live-status").getByText("실시간").waitFor();
+
+  // Book: click an empty slot in 박서준's column at 10:00.
+  const slot = deskPage.locator('.cell[data-column="dr-park"][data-time="10:00"]');
+  await slot.scrollIntoViewIfNeeded();
+  await slot.click();
+  const dialog = deskPage.getByTestId("booking-dialog");
+  const patient = dialog.getByRole("combobox", { name: "환자" });
+  await patient.fill("ㄱㅁ");
+  await deskPage.getByRole("option").first().waitFor();
+  await patient.press("ArrowDown");
+  await patient.press("Enter");
+  await dialog.getByRole("button", { name: "예약", exact: true }).click();
+  const booked = deskPage.locator('.appt[data-provider="dr-park"][data-start="10:00"]');
+  await booked.waitFor();
+  const id = await booked.getAttribute("data-appointment-id");
+  assert.ok(id);
+
+  // The dentist's screen, served by the other process, shows it within a second.
+  const seen = drPage.locator(`.appt[data-appointment-id="${id}"]`);
+  let t0 = Date.now();
+  await seen.waitFor({ timeout: 1000 });
+  const bookSeenMs = Date.now() - t0;
+
+  // Drag it to 11:30 (once the booking notice has gone).
+  await deskPage.getByText("예약했습니다").waitFor({ state: "hidden", timeout: 10000 }).catch(() => {});
+  const target = deskPage.locator('.cell[data-column="dr-park"][data-time="11:30"]');
+  await target.scrollIntoViewIfNeeded();
+  const b = await booked.boundingBox();
+  const c = await target.boundingBox();
+  await deskPage.mouse.move(b.x + 10, b.y + 2);
+  await deskPage.mouse.down();
+  await deskPage.mouse.move(c.x + c.width / 2, c.y + c.height / 2, { steps: 5 });
+  await deskPage.mouse.up();
+  await deskPage.locator(`.appt[data-appointment-id="${id}"][data-start="11:30"]`).waitFor();
+  t0 = Date.now();
+  await drPage.locator(`.appt[data-appointment-id="${id}"][data-start="11:30"]`).waitFor({ timeout: 1000 });
+  const moveSeenMs = Date.now() - t0;
+  console.log(`booking seen by the other screen in ${bookSeenMs} ms, move in ${moveSeenMs} ms`);
+});
