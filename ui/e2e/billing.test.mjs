@@ -15,7 +15,7 @@ after(async () => {
   await server?.stop();
 });
 
-test("treatment is billed, paid by card and cash to ₩0, and both payments are in the day's closing", async () => {
+test("a completed visit is billed, paid by card and cash to ₩0, and both payments are in the day's closing", async () => {
   // The dentist completes a filling on a new patient.
   const dr = await browser.newPage({ baseURL: server.baseURL });
   await signIn(dr, demo.admin, "/patients/new");
@@ -40,10 +40,43 @@ test("treatment is billed, paid by card and cash to ₩0, and both payments are 
   await dr.getByTestId("total-completed").getByText("₩100,000").waitFor();
   await dr.close();
 
-  // The front desk bills it and takes ₩60,000 by card and the rest in cash.
+  // The visit was booked (set up through the API); the front desk takes it
+  // through check-in, chair and completion in the book, then bills it.
+  const patientId = new URL(patientUrl).pathname.split("/").pop();
+  const api = async (method, body, token) => {
+    const res = await fetch(`${server.baseURL}/${method}`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Connect-Protocol-Version": "1", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${method}: ${JSON.stringify(json)}`);
+    return json;
+  };
+  const { accessToken } = await api("molar.v1.AuthService/Login", demo.admin);
+  // A day outside the demo book (which fills two weeks either side of today),
+  // so the time is surely free; the owner may book any day.
+  const visitDay = new Date(Date.now() + 9 * 3600 * 1000 - 20 * 86400 * 1000).toISOString().slice(0, 10);
+  const { appointment } = await api(
+    "molar.v1.ScheduleService/BookAppointment",
+    { patientId, providerId: "dr-kim", chairId: "chair-1", startTime: `${visitDay}T10:00:00+09:00`, minutes: 30 },
+    accessToken,
+  );
+
   const desk = await browser.newPage({ baseURL: server.baseURL });
-  await signIn(desk, demo.frontDesk, new URL(patientUrl).pathname + "?tab=billing");
-  await desk.getByRole("link", { name: "청구서 만들기" }).click();
+  await signIn(desk, demo.frontDesk, `/schedule?date=${visitDay}&view=day&by=provider`);
+  const block = desk.locator(`.appt[data-appointment-id="${appointment.id}"]`);
+  await block.scrollIntoViewIfNeeded();
+  const detail = desk.getByTestId("appointment-detail");
+  for (const [step, status] of [["내원", "ARRIVED"], ["진료 시작", "IN_CHAIR"], ["진료 완료", "COMPLETED"]]) {
+    await detail.waitFor({ state: "hidden" });
+    await block.click();
+    await detail.getByRole("button", { name: step, exact: true }).click();
+    await desk.locator(`.appt[data-appointment-id="${appointment.id}"][data-status="${status}"]`).waitFor();
+  }
+  await detail.waitFor({ state: "hidden" });
+  await block.click();
+  await detail.getByRole("link", { name: "청구서 만들기" }).click();
   await desk.getByRole("button", { name: "발행" }).click();
   await desk.getByTestId("invoice-balance").getByText("₩100,000").waitFor();
   await desk.getByRole("button", { name: "결제" }).first().click();
