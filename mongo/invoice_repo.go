@@ -2,9 +2,7 @@ package mongo
 
 import (
 	"context"
-	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -36,14 +34,7 @@ var _ billing.Store = (*InvoiceRepo)(nil)
 // NewInvoiceRepo returns an InvoiceRepo on db.
 func NewInvoiceRepo(db *DB) *InvoiceRepo { return &InvoiceRepo{db: db.Database} }
 
-func invoiceCollection(id string) string {
-	month := "000000"
-	if u, err := uuid.Parse(id); err == nil && u.Version() == 7 {
-		sec, nsec := u.Time().UnixTime()
-		month = time.Unix(sec, nsec).UTC().Format("200601")
-	}
-	return invoicePrefix + month
-}
+func invoiceCollection(id string) string { return monthPartition(invoicePrefix, id) }
 
 // Insert implements billing.Store.
 func (r *InvoiceRepo) Insert(ctx context.Context, inv *molarv1.Invoice) error {

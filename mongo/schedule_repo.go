@@ -183,13 +183,17 @@ func (r *ScheduleRepo) PruneEvents(ctx context.Context, below int64) error {
 }
 
 // appointmentCollection names the partition of an appointment id.
-func appointmentCollection(id string) string {
+func appointmentCollection(id string) string { return monthPartition(appointmentPrefix, id) }
+
+// monthPartition names the collection of a time-ordered (UUIDv7) id: the
+// prefix and the month the id was made in.
+func monthPartition(prefix, id string) string {
 	month := "000000"
 	if u, err := uuid.Parse(id); err == nil && u.Version() == 7 {
 		sec, nsec := u.Time().UnixTime()
 		month = time.Unix(sec, nsec).UTC().Format("200601")
 	}
-	return appointmentPrefix + month
+	return prefix + month
 }
 
 type storedDoc struct {
