@@ -51,6 +51,8 @@ const en: typeof ko = {
     brn: "Business registration no.",
     brnHint: "e.g. 123-45-67890",
     timeZone: "Time zone",
+    copay: "Patient co-pay",
+    copayHint: "The patient's share of insured fees",
     hours: "Opening hours",
     hoursHint: "Switch off the days you are closed. Leave lunch empty for no lunch break.",
     weekday: "Day",

@@ -50,6 +50,8 @@ export default {
     brn: "사업자등록번호",
     brnHint: "예: 123-45-67890",
     timeZone: "시간대",
+    copay: "본인부담률",
+    copayHint: "급여 진료비 중 환자가 내는 비율",
     hours: "진료 시간",
     hoursHint: "진료하지 않는 요일은 끄세요. 점심시간은 비워 두면 없음으로 처리됩니다.",
     weekday: "요일",
