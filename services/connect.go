@@ -46,6 +46,11 @@ func ToConnect(ctx context.Context, logger *slog.Logger, procedure string, err e
 					out.AddDetail(detail)
 				}
 			}
+			if de.Problem != nil {
+				if detail, derr := connect.NewErrorDetail(de.Problem); derr == nil {
+					out.AddDetail(detail)
+				}
+			}
 			if de.RetryAfter > 0 {
 				out.Meta().Set("Retry-After", strconv.Itoa(int(de.RetryAfter.Seconds()+0.999)))
 			}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/services"
 )
 
@@ -293,5 +294,34 @@ func TestRequestIDMiddleware(t *testing.T) {
 	}
 	if id := services.RequestID(context.Background()); id != "" {
 		t.Errorf("RequestID outside a request = %q, want empty", id)
+	}
+}
+
+func TestToConnectProblemDetail(t *testing.T) {
+	t.Parallel()
+	p := &molarv1.Problem{Reason: molarv1.ProblemReason_PROBLEM_REASON_PAYMENT_EXCEEDS_BALANCE, Amount: 50000, Limit: 30000}
+	err := fmt.Errorf("paying: %w", services.Refuse(services.FailedPrecondition, p, "the payment (%d) is more than the balance (%d)", 50000, 30000))
+	if got := services.ProblemOf(err); !proto.Equal(got, p) {
+		t.Fatalf("ProblemOf = %v, want %v", got, p)
+	}
+	var ce *connect.Error
+	if !errors.As(services.ToConnect(context.Background(), discardLogger(), procedure, err), &ce) {
+		t.Fatal("not a connect error")
+	}
+	if ce.Code() != connect.CodeFailedPrecondition {
+		t.Errorf("code = %v", ce.Code())
+	}
+	var found []*molarv1.Problem
+	for _, d := range ce.Details() {
+		v, derr := d.Value()
+		if derr != nil {
+			t.Fatal(derr)
+		}
+		if got, ok := v.(*molarv1.Problem); ok {
+			found = append(found, got)
+		}
+	}
+	if len(found) != 1 || !proto.Equal(found[0], p) {
+		t.Errorf("problem details = %v, want exactly %v", found, p)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 )
 
 // Code classifies an error the way a caller can act on it. Anything that is not
@@ -50,6 +52,9 @@ type Error struct {
 	Code       Code
 	Message    string
 	Violations []Violation
+	// Problem is the typed detail a client renders in the user's language;
+	// nil for errors that need none.
+	Problem *molarv1.Problem
 	// RetryAfter is a hint for ResourceExhausted and Unavailable.
 	RetryAfter time.Duration
 	// Err is an optional cause, logged but never sent to the client.
@@ -68,6 +73,21 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errorf returns an *Error with the given code and formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Refuse returns an *Error with code that carries p as its typed detail; the
+// message is for logs and developers, clients render p.
+func Refuse(code Code, p *molarv1.Problem, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Problem: p}
+}
+
+// ProblemOf returns the typed detail of err, or nil.
+func ProblemOf(err error) *molarv1.Problem {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Problem
+	}
+	return nil
 }
 
 // InvalidFields returns an Invalid error listing the given violations.

@@ -2,6 +2,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import type { Path } from "@bufbuild/protobuf/reflect";
 import type { Violation } from "@bufbuild/protovalidate";
 import { ViolationsSchema, type FieldPath } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { type Problem as ProblemDetail, ProblemSchema } from "../gen/molar/v1/problem_pb.js";
 
 /** One broken rule, placed by the path of its field ("clinic.opening_hours[2]"). */
 export interface FieldProblem {
@@ -20,6 +21,8 @@ export interface Problem {
   fields: FieldProblem[];
   /** The request id the server logged this under, when it said one. */
   requestId?: string;
+  /** The typed detail of a refused rule or a conflict, rendered by its reason. */
+  rule?: ProblemDetail;
   /** Seconds the server asked us to wait (its Retry-After header), for rate limits and lockouts. */
   retryAfter?: number;
 }
@@ -35,7 +38,8 @@ export function toProblem(err: unknown): Problem {
   }
   const requestId = ce.metadata.get("x-request-id") ?? /\(request ([\w.-]+)\)/.exec(ce.rawMessage)?.[1];
   const retryAfter = retryAfterSeconds(ce.metadata.get("retry-after"));
-  return { code: ce.code, detail: ce.rawMessage, fields, requestId: requestId ?? undefined, retryAfter };
+  const rule = ce.findDetails(ProblemSchema)[0];
+  return { code: ce.code, detail: ce.rawMessage, fields, requestId: requestId ?? undefined, retryAfter, rule };
 }
 
 /** Seconds from a Retry-After value: either delay-seconds or an HTTP date. */
