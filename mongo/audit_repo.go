@@ -58,6 +58,9 @@ type auditDoc struct {
 func (r *AuditRepo) Append(ctx context.Context, e audit.Event) error {
 	_, err := r.coll.InsertOne(ctx, auditDoc{ID: e.ID, At: ms(e.Time), Action: int32(e.Action), ActorID: e.ActorID, ActorEmail: e.ActorEmail,
 		IP: e.IP, TargetType: e.TargetType, TargetID: e.TargetID, Detail: e.Detail, RequestID: e.RequestID})
+	if driver.IsDuplicateKeyError(err) {
+		return nil // appended before, by the commit's first projection
+	}
 	return storeError(err, "audit event")
 }
 
