@@ -2,97 +2,194 @@ package mongo
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-	"google.golang.org/protobuf/proto"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/services/billing"
 )
 
 const (
-	// invoice versions go to one collection per month of the invoice's
-	// creation (its UUIDv7 id names it): "invoices_202611", keyed
-	// "id:version". The newest version of each invoice is also kept in
-	// "invoice_heads" for loading at start.
-	invoicePrefix         = "invoices_"
-	invoiceHeadCollection = "invoice_heads"
-	// billedEntryCollection has one document per chart entry on a live
-	// invoice: inserting it is what stops a procedure being billed twice.
-	billedEntryCollection = "billed_entries"
+	// billingChangeCollection holds every committed change of every
+	// patient's account, keyed "<patient id>/<seq>": inserting the next
+	// number is the commit point of a billing change, atomic on every engine.
+	billingChangeCollection = "billing_changes"
+	// billingAccountCollection holds each patient's account as of some
+	// change (derived, keyed by patient id): the starting point of a read.
+	billingAccountCollection = "billing_accounts"
 )
 
-// InvoiceRepo stores invoices.
+// InvoiceRepo stores patients' accounts as numbered changes.
 type InvoiceRepo struct {
-	db *driver.Database
+	changes  *driver.Collection
+	accounts *driver.Collection
 }
 
 var _ billing.Store = (*InvoiceRepo)(nil)
 
 // NewInvoiceRepo returns an InvoiceRepo on db.
-func NewInvoiceRepo(db *DB) *InvoiceRepo { return &InvoiceRepo{db: db.Database} }
+func NewInvoiceRepo(db *DB) *InvoiceRepo {
+	return &InvoiceRepo{changes: db.Database.Collection(billingChangeCollection), accounts: db.Database.Collection(billingAccountCollection)}
+}
 
-func invoiceCollection(id string) string { return monthPartition(invoicePrefix, id) }
+// InvoiceIndexes are the indexes InvoiceRepo needs: pending changes for
+// recovery, and an invoice's account by invoice id.
+func InvoiceIndexes() []Index {
+	return []Index{
+		{Collection: billingChangeCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "pending", Value: 1}}, Options: options.Index().SetName("pending")}},
+		{Collection: billingAccountCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "invoices.id", Value: 1}}, Options: options.Index().SetName("invoice_id")}},
+	}
+}
 
-// Insert implements billing.Store.
-func (r *InvoiceRepo) Insert(ctx context.Context, inv *molarv1.Invoice) error {
-	data, err := proto.Marshal(inv)
+type billingChangeDoc struct {
+	ID        string       `bson:"_id"`
+	PatientID string       `bson:"patient_id"`
+	Seq       int64        `bson:"seq"`
+	At        time.Time    `bson:"at"`
+	Invoices  []invoiceDoc `bson:"invoices"`
+	Audit     *auditRecord `bson:"audit,omitempty"`
+	Pending   bool         `bson:"pending,omitempty"`
+}
+
+type billingAccountDoc struct {
+	ID       string       `bson:"_id"`
+	Seq      int64        `bson:"seq"`
+	Invoices []invoiceDoc `bson:"invoices"`
+}
+
+func billingChangeID(patientID string, seq int64) string {
+	return fmt.Sprintf("%s/%012d", patientID, seq)
+}
+
+func (d billingChangeDoc) change() billing.Change {
+	c := billing.Change{PatientID: d.PatientID, Seq: d.Seq, Time: d.At, Audit: d.Audit.event()}
+	for _, inv := range d.Invoices {
+		c.Invoices = append(c.Invoices, inv.invoice())
+	}
+	return c
+}
+
+// Account implements billing.Store: the head, then every change after it.
+func (r *InvoiceRepo) Account(ctx context.Context, patientID string) (billing.Account, error) {
+	acct := billing.Account{PatientID: patientID}
+	var head billingAccountDoc
+	switch err := r.accounts.FindOne(ctx, bson.D{{Key: "_id", Value: patientID}}).Decode(&head); {
+	case err == driver.ErrNoDocuments:
+	case err != nil:
+		return acct, storeError(err, "account")
+	default:
+		acct.Seq = head.Seq
+		for _, d := range head.Invoices {
+			acct.Invoices = append(acct.Invoices, d.invoice())
+		}
+	}
+	for {
+		var d billingChangeDoc
+		err := r.changes.FindOne(ctx, bson.D{{Key: "_id", Value: billingChangeID(patientID, acct.Seq+1)}}).Decode(&d)
+		if err == driver.ErrNoDocuments {
+			return acct, nil
+		}
+		if err != nil {
+			return acct, storeError(err, "account change")
+		}
+		merge(&acct, d.change())
+	}
+}
+
+// merge applies a change's invoices to an account.
+func merge(acct *billing.Account, c billing.Change) {
+	for _, inv := range c.Invoices {
+		if i := slices.IndexFunc(acct.Invoices, func(x *molarv1.Invoice) bool { return x.GetId() == inv.GetId() }); i >= 0 {
+			acct.Invoices[i] = inv
+		} else {
+			acct.Invoices = append(acct.Invoices, inv)
+		}
+	}
+	acct.Seq = c.Seq
+}
+
+// Commit implements billing.Store: one insert against the change's key.
+func (r *InvoiceRepo) Commit(ctx context.Context, c billing.Change) error {
+	d := billingChangeDoc{ID: billingChangeID(c.PatientID, c.Seq), PatientID: c.PatientID, Seq: c.Seq, At: ms(c.Time), Audit: toAuditRecord(c.Audit), Pending: true}
+	for _, inv := range c.Invoices {
+		d.Invoices = append(d.Invoices, toInvoiceDoc(inv))
+	}
+	_, err := r.changes.InsertOne(ctx, d)
+	return storeError(err, "account change")
+}
+
+// Apply implements billing.Store: the head becomes the account as of its
+// newest change. The head is only where reads start, so if two processes
+// race here and an older head wins, reads still see every change.
+func (r *InvoiceRepo) Apply(ctx context.Context, c billing.Change) error {
+	acct, err := r.Account(ctx, c.PatientID)
 	if err != nil {
 		return err
 	}
-	if _, err := r.db.Collection(invoiceCollection(inv.GetId())).InsertOne(ctx, storedDoc{ID: revisionID(inv.GetId(), inv.GetVersion()), Revision: inv.GetVersion(), Data: data}); err != nil {
-		return storeError(err, "invoice")
+	if acct.Seq < c.Seq {
+		return fmt.Errorf("account %s has no change %d", c.PatientID, c.Seq)
 	}
-	_, err = r.db.Collection(invoiceHeadCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: inv.GetId()}, {Key: "revision", Value: bson.D{{Key: "$lt", Value: inv.GetVersion()}}}},
-		storedDoc{ID: inv.GetId(), Revision: inv.GetVersion(), Data: data}, options.Replace().SetUpsert(true))
-	if err != nil && !driver.IsDuplicateKeyError(err) {
-		return storeError(err, "invoice head")
+	head := billingAccountDoc{ID: c.PatientID, Seq: acct.Seq, Invoices: []invoiceDoc{}}
+	for _, inv := range acct.Invoices {
+		head.Invoices = append(head.Invoices, toInvoiceDoc(inv))
 	}
-	return nil
+	_, err = r.accounts.ReplaceOne(ctx, bson.D{{Key: "_id", Value: c.PatientID}, {Key: "seq", Value: bson.D{{Key: "$lt", Value: acct.Seq}}}},
+		head, options.Replace().SetUpsert(true))
+	if driver.IsDuplicateKeyError(err) {
+		return nil // the head is at this change or newer already
+	}
+	return storeError(err, "account")
 }
 
-// Latest implements billing.Store.
-func (r *InvoiceRepo) Latest(ctx context.Context, id string, hint int64) (*molarv1.Invoice, error) {
-	coll := r.db.Collection(invoiceCollection(id))
-	v := max(hint, 1)
-	var best *storedDoc
-	for {
-		var d storedDoc
-		err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: revisionID(id, v)}}).Decode(&d)
-		if err == driver.ErrNoDocuments {
-			break
-		}
-		if err != nil {
-			return nil, storeError(err, "invoice")
-		}
-		best = &d
-		v++
+// Settle implements billing.Store.
+func (r *InvoiceRepo) Settle(ctx context.Context, patientID string, seq int64) error {
+	_, err := r.changes.UpdateOne(ctx, bson.D{{Key: "_id", Value: billingChangeID(patientID, seq)}}, bson.D{{Key: "$unset", Value: bson.D{{Key: "pending", Value: ""}}}})
+	return storeError(err, "account change")
+}
+
+// Pending implements billing.Store.
+func (r *InvoiceRepo) Pending(ctx context.Context) ([]billing.Change, error) {
+	return findAll(ctx, r.changes, bson.D{{Key: "pending", Value: true}}, "account changes", billingChangeDoc.change,
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+}
+
+// PatientOf implements billing.Store.
+func (r *InvoiceRepo) PatientOf(ctx context.Context, invoiceID string) (string, error) {
+	var d struct {
+		ID        string `bson:"_id"`
+		PatientID string `bson:"patient_id"`
 	}
-	if best == nil {
-		if hint > 1 {
-			return r.Latest(ctx, id, 1)
-		}
-		return nil, storeError(driver.ErrNoDocuments, "invoice")
+	err := r.accounts.FindOne(ctx, bson.D{{Key: "invoices.id", Value: invoiceID}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&d)
+	if err == nil {
+		return d.ID, nil
 	}
-	inv := &molarv1.Invoice{}
-	return inv, proto.Unmarshal(best.Data, inv)
+	if err != driver.ErrNoDocuments {
+		return "", storeError(err, "invoice")
+	}
+	// Committed but not applied yet (its process stopped in between).
+	err = r.changes.FindOne(ctx, bson.D{{Key: "invoices.id", Value: invoiceID}}, options.FindOne().SetProjection(bson.D{{Key: "patient_id", Value: 1}})).Decode(&d)
+	if err != nil {
+		return "", storeError(err, "invoice")
+	}
+	return d.PatientID, nil
 }
 
 // All implements billing.Store.
 func (r *InvoiceRepo) All(ctx context.Context) ([]*molarv1.Invoice, error) {
-	return loadAllProto(ctx, r.db.Collection(invoiceHeadCollection), func() *molarv1.Invoice { return &molarv1.Invoice{} })
-}
-
-// ClaimEntry implements billing.Store.
-func (r *InvoiceRepo) ClaimEntry(ctx context.Context, entryID, invoiceID string) error {
-	_, err := r.db.Collection(billedEntryCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: entryID}, {Key: "invoice_id", Value: invoiceID}})
-	return storeError(err, "billed entry")
-}
-
-// ReleaseEntry implements billing.Store.
-func (r *InvoiceRepo) ReleaseEntry(ctx context.Context, entryID, invoiceID string) error {
-	_, err := r.db.Collection(billedEntryCollection).DeleteOne(ctx, bson.D{{Key: "_id", Value: entryID}, {Key: "invoice_id", Value: invoiceID}})
-	return storeError(err, "billed entry")
+	heads, err := findAll(ctx, r.accounts, bson.D{}, "accounts", func(d billingAccountDoc) billingAccountDoc { return d })
+	if err != nil {
+		return nil, err
+	}
+	var out []*molarv1.Invoice
+	for _, h := range heads {
+		for _, d := range h.Invoices {
+			out = append(out, d.invoice())
+		}
+	}
+	return out, nil
 }

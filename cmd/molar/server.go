@@ -71,7 +71,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		db.Close(context.Background())
 		return nil, err
 	}
-	if err := a.billing.Load(ctx); err != nil {
+	if err := a.startBilling(ctx, db, logger); err != nil {
 		ln.Close()
 		db.Close(context.Background())
 		return nil, err

@@ -33,6 +33,7 @@ type app struct {
 	schedule    *schedule.Service
 	clinic      *clinic.Service
 	billing     *billing.Service
+	invoices    *mongo.InvoiceRepo
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -78,7 +79,8 @@ func newApp(cfg Config, db *mongo.DB, logger *slog.Logger, now func() time.Time)
 	a.clinic = clinic.NewService(mongo.NewClinicRepo(db), now)
 	a.schedule = schedule.NewService(schedule.Deps{Store: mongo.NewScheduleRepo(db), Clinic: a.clinic, Patients: a.patients, Audit: a.audit,
 		Now: now, NewID: newID, Logger: logger})
-	a.billing = billing.NewService(billing.Deps{Store: mongo.NewInvoiceRepo(db), Chart: billingChart{a.chart}, Patients: a.patients, Clinic: a.clinic,
+	a.invoices = mongo.NewInvoiceRepo(db)
+	a.billing = billing.NewService(billing.Deps{Store: a.invoices, Chart: billingChart{a.chart}, Patients: a.patients, Clinic: a.clinic,
 		Changes: a.changes, Audit: a.audit, Now: now, NewID: newID, Logger: logger})
 	return a, nil
 }
@@ -103,11 +105,27 @@ func (b billingChart) Completed(ctx context.Context, patientID string) ([]billin
 	return out, nil
 }
 
+// startBilling moves invoices of an older data layout into accounts,
+// finishes changes a stopped process left unsettled, and loads the rest.
+func (a *app) startBilling(ctx context.Context, db *mongo.DB, logger *slog.Logger) error {
+	n, err := a.invoices.MigrateInvoices(ctx, db)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		logger.Info("invoices moved into patient accounts", "patients", n)
+	}
+	if err := a.billing.Recover(ctx); err != nil {
+		return err
+	}
+	return a.billing.Load(ctx)
+}
+
 // follow keeps this process's in-memory state current with changes made by
 // any process on the database, until ctx ends.
 func (a *app) follow(ctx context.Context) {
 	a.changes.Follow(ctx, 500*time.Millisecond, func(cs []mongo.Change) {
-		var patients, invoices []string
+		var patients, accounts []string
 		catalog := false
 		for _, c := range cs {
 			switch c.Kind {
@@ -118,11 +136,11 @@ func (a *app) follow(ctx context.Context) {
 			case chart.ChangeKindCatalog:
 				catalog = true
 			case billing.ChangeKind:
-				invoices = append(invoices, c.Key)
+				accounts = append(accounts, c.Key)
 			}
 		}
 		a.patients.Refresh(ctx, patients)
-		a.billing.Refresh(ctx, invoices)
+		a.billing.Refresh(ctx, accounts)
 		if catalog {
 			_, _, _ = a.chart.ReloadCatalog(ctx)
 		}

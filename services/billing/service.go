@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
+	"github.com/cenkalti/backoff/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
@@ -21,10 +21,14 @@ import (
 // has not set one.
 const DefaultCopayPercent = 30
 
-// Service holds the billing rules. Every change to an invoice is a new
-// version that only one writer can store; a writer that loses starts again
-// from the winner's version and checks its rules again, so concurrent
-// payments never over-collect and none is lost.
+// Service holds the billing rules. A patient's account is a numbered
+// sequence of changes: each change (an invoice created, issued, discounted
+// or voided; a payment, with any credit it draws; a refund) is decided on
+// the account as of change n and committed as change n+1 in one atomic
+// write that also carries its audit record. A writer that loses the number
+// reads the account again and decides again, so concurrent payments never
+// over-collect, none is lost, and credit moves in the same write as the
+// payment it pays.
 type Service struct {
 	store    Store
 	chart    Chart
@@ -53,10 +57,27 @@ type Deps struct {
 	Logger   *slog.Logger
 }
 
-// NewService returns a Service; call Load before serving.
+// NewService returns a Service; call Recover and Load before serving.
 func NewService(d Deps) *Service {
 	return &Service{store: d.Store, chart: d.Chart, patients: d.Patients, clinic: d.Clinic, changes: d.Changes, audit: d.Audit,
 		now: d.Now, newID: d.NewID, logger: d.Logger, invoices: map[string]*molarv1.Invoice{}}
+}
+
+// Recover finishes what a process that stopped between a commit and its
+// derived copies left undone: every pending change is applied, its audit
+// record appended and the change settled. It is idempotent and safe to run
+// while other processes write.
+func (s *Service) Recover(ctx context.Context) error {
+	pending, err := s.store.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range pending {
+		if err := s.settle(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Load reads every invoice into memory.
@@ -71,28 +92,47 @@ func (s *Service) Load(ctx context.Context) error {
 	return nil
 }
 
-// Refresh rereads invoices another process changed.
-func (s *Service) Refresh(ctx context.Context, ids []string) {
-	for _, id := range ids {
-		if inv, err := s.latest(ctx, id); err == nil {
-			s.remember(inv)
+// Refresh rereads the accounts of patients another process changed.
+func (s *Service) Refresh(ctx context.Context, patientIDs []string) {
+	for _, id := range patientIDs {
+		if acct, err := s.account(ctx, id); err == nil {
+			s.rememberAccount(acct)
 		}
 	}
 }
 
-func (s *Service) remember(inv *molarv1.Invoice) {
+// remember keeps the newest version of each invoice in memory.
+func (s *Service) remember(invs ...*molarv1.Invoice) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cur, ok := s.invoices[inv.GetId()]; !ok || cur.GetVersion() < inv.GetVersion() {
-		s.invoices[inv.GetId()] = inv
+	for _, inv := range invs {
+		if cur, ok := s.invoices[inv.GetId()]; !ok || cur.GetVersion() < inv.GetVersion() {
+			s.invoices[inv.GetId()] = inv
+		}
 	}
 }
 
-func (s *Service) latest(ctx context.Context, id string) (*molarv1.Invoice, error) {
+func (s *Service) rememberAccount(a Account) { s.remember(a.Invoices...) }
+
+// account reads a patient's account as of its newest change.
+func (s *Service) account(ctx context.Context, patientID string) (Account, error) {
+	return s.store.Account(ctx, patientID)
+}
+
+// patientOf finds the patient of an invoice.
+func (s *Service) patientOf(ctx context.Context, invoiceID string) (string, error) {
 	s.mu.RLock()
-	hint := s.invoices[id].GetVersion()
+	inv, ok := s.invoices[invoiceID]
 	s.mu.RUnlock()
-	return s.store.Latest(ctx, id, hint)
+	if ok {
+		return inv.GetPatientId(), nil
+	}
+	return s.store.PatientOf(ctx, invoiceID)
+}
+
+// stamp is now, to the millisecond that storage keeps.
+func (s *Service) stamp() *timestamppb.Timestamp {
+	return timestamppb.New(s.now().Truncate(time.Millisecond))
 }
 
 func actor(ctx context.Context) string {
@@ -105,14 +145,100 @@ func actor(ctx context.Context) string {
 	return ""
 }
 
-// Get returns an invoice.
+// Get returns an invoice as of its account's newest change.
 func (s *Service) Get(ctx context.Context, id string) (*molarv1.Invoice, error) {
-	return s.latest(ctx, id)
+	patientID, err := s.patientOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := s.account(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	s.rememberAccount(acct)
+	if inv := acct.invoice(id); inv != nil {
+		return inv, nil
+	}
+	return nil, services.Errorf(services.NotFound, "invoice not found")
 }
 
-// Create builds a draft from completed entries not billed yet. Each entry
-// is claimed for the invoice by an insert, so two desks billing the same
-// visit at once cannot bill a procedure twice.
+// decision is what a change makes of an account: the invoices it touches
+// (the first is the one the caller asked about) and its audit record.
+type decision func(Account) ([]*molarv1.Invoice, audit.Event, error)
+
+// change decides on the newest account and commits the result as its next
+// change, deciding again from the winner's account when another writer
+// took the number first. Contention is retried with jittered back-off
+// within the request's deadline.
+func (s *Service) change(ctx context.Context, patientID string, decide decision) (*molarv1.Invoice, error) {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 5*time.Millisecond, 250*time.Millisecond
+	for attempt := 0; ; attempt++ {
+		acct, err := s.account(ctx, patientID)
+		if err != nil {
+			return nil, err
+		}
+		touched, ev, err := decide(acct)
+		if err == errUnchanged {
+			s.rememberAccount(acct)
+			if touched[0] == nil {
+				return nil, services.Errorf(services.NotFound, "invoice not found")
+			}
+			return touched[0], nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, inv := range touched {
+			inv.Version++
+			total(inv)
+		}
+		c := Change{PatientID: patientID, Seq: acct.Seq + 1, Invoices: touched, Audit: s.audit.Stamp(ctx, ev), Time: s.now()}
+		err = s.store.Commit(ctx, c)
+		if services.ErrorCode(err) == services.AlreadyExists {
+			wait := b.NextBackOff()
+			if attempt >= 50 || ctx.Err() != nil {
+				return nil, problem(services.Aborted, molarv1.ProblemReason_PROBLEM_REASON_BUSY, "the account is busy; try again")
+			}
+			select {
+			case <-ctx.Done():
+				return nil, problem(services.Aborted, molarv1.ProblemReason_PROBLEM_REASON_BUSY, "the account is busy; try again")
+			case <-time.After(wait):
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		// Committed: from here on nothing may turn the change into a failure.
+		if err := s.settle(context.WithoutCancel(ctx), c); err != nil {
+			s.logger.WarnContext(ctx, "billing change committed, derived copies left for recovery", "patient_change", c.Seq, "error", err.Error())
+		}
+		return touched[0], nil
+	}
+}
+
+// settle brings everything derived from a committed change up to date: the
+// newest invoices, this process's memory, the audit trail, the other
+// processes. Each step is idempotent; the change stays pending (and is
+// settled again by Recover) until they all succeed.
+func (s *Service) settle(ctx context.Context, c Change) error {
+	s.remember(c.Invoices...)
+	if err := s.store.Apply(ctx, c); err != nil {
+		return err
+	}
+	if err := s.audit.Project(ctx, c.Audit); err != nil {
+		return err
+	}
+	if err := s.changes.Publish(ctx, ChangeKind, c.PatientID, c.Seq); err != nil {
+		return err
+	}
+	return s.store.Settle(ctx, c.PatientID, c.Seq)
+}
+
+// Create builds a draft from the patient's completed entries that no live
+// invoice holds. The account's change number is the claim: two desks
+// billing the same visit at once cannot bill a procedure twice.
 func (s *Service) Create(ctx context.Context, patientID, appointmentID string, entryIDs []string) (*molarv1.Invoice, error) {
 	name, chartNo, err := s.patients.Label(ctx, patientID)
 	if err != nil {
@@ -122,12 +248,6 @@ func (s *Service) Create(ctx context.Context, patientID, appointmentID string, e
 	if err != nil {
 		return nil, err
 	}
-	if len(entryIDs) > 0 {
-		done = slices.DeleteFunc(done, func(e CompletedEntry) bool { return !slices.Contains(entryIDs, e.ID) })
-		if len(done) != len(entryIDs) {
-			return nil, services.InvalidFields(services.Violation{Field: "entry_ids", Rule: "billing.entries.completed", Message: "bill only completed procedures of this patient"})
-		}
-	}
 	c, err := s.clinic.Get(ctx)
 	if err != nil {
 		return nil, err
@@ -136,204 +256,60 @@ func (s *Service) Create(ctx context.Context, patientID, appointmentID string, e
 	if c.CopayPercent != nil {
 		copay = c.GetCopayPercent()
 	}
-	inv := &molarv1.Invoice{Id: s.newID(), PatientId: patientID, PatientName: name, ChartNumber: chartNo, AppointmentId: appointmentID,
-		CopayPercent: copay, Status: molarv1.InvoiceStatus_INVOICE_STATUS_DRAFT, CreateTime: timestamppb.New(s.now()), Version: 1}
-	var claimed []string
-	for _, e := range done {
-		err := s.store.ClaimEntry(ctx, e.ID, inv.GetId())
-		if services.ErrorCode(err) == services.AlreadyExists {
-			if len(entryIDs) > 0 {
-				s.release(ctx, claimed, inv.GetId())
-				return nil, services.Errorf(services.FailedPrecondition, "%s on %d is already on another invoice", e.Name, e.Tooth)
-			}
-			continue // billed before: not this invoice's
+	id := s.newID()
+	return s.change(ctx, patientID, func(a Account) ([]*molarv1.Invoice, audit.Event, error) {
+		inv := &molarv1.Invoice{Id: id, PatientId: patientID, PatientName: name, ChartNumber: chartNo, AppointmentId: appointmentID,
+			CopayPercent: copay, Status: molarv1.InvoiceStatus_INVOICE_STATUS_DRAFT, CreateTime: s.stamp()}
+		if err := a.draft(inv, done, entryIDs); err != nil {
+			return nil, audit.Event{}, err
 		}
-		if err != nil {
-			s.release(ctx, claimed, inv.GetId())
-			return nil, err
-		}
-		claimed = append(claimed, e.ID)
-		inv.Lines = append(inv.Lines, line(e, copay))
-	}
-	if len(inv.Lines) == 0 {
-		return nil, services.Errorf(services.FailedPrecondition, "there are no completed procedures left to bill")
-	}
-	total(inv)
-	if err := s.store.Insert(ctx, inv); err != nil {
-		s.release(ctx, claimed, inv.GetId())
+		total(inv)
+		return []*molarv1.Invoice{inv}, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_INVOICE_CREATED, TargetType: "patient", TargetID: patientID,
+			Detail: fmt.Sprintf("invoice %s, %d lines, patient share %d", id, len(inv.GetLines()), inv.GetPatientTotal())}, nil
+	})
+}
+
+// modify commits one change of one invoice: edit sees a copy of the invoice
+// at the version the caller saw (0: any) and may refuse.
+func (s *Service) modify(ctx context.Context, id string, version int64, action molarv1.AuditAction, what string, edit func(*molarv1.Invoice) error) (*molarv1.Invoice, error) {
+	patientID, err := s.patientOf(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	s.saved(ctx, inv)
-	return inv, s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_INVOICE_CREATED, TargetType: "patient", TargetID: patientID,
-		Detail: fmt.Sprintf("invoice %s, %d lines, patient share %d", inv.GetId(), len(inv.GetLines()), inv.GetPatientTotal())})
-}
-
-func (s *Service) release(ctx context.Context, entries []string, invoiceID string) {
-	for _, e := range entries {
-		if err := s.store.ReleaseEntry(context.WithoutCancel(ctx), e, invoiceID); err != nil {
-			s.logger.Warn("chart entry not released", "entry", e, "error", err.Error())
-		}
-	}
-}
-
-// line prices one procedure: the patient pays the co-pay of an insured fee,
-// rounded down to 10 won, and all of an uninsured one.
-func line(e CompletedEntry, copay int32) *molarv1.InvoiceLine {
-	l := &molarv1.InvoiceLine{EntryId: e.ID, ProcedureCode: e.Code, Name: e.Name, Tooth: e.Tooth, Surfaces: e.Surfaces, Fee: e.Fee,
-		Insured: e.Insured, Provider: e.Provider, PatientAmount: e.Fee}
-	if e.Insured {
-		l.PatientAmount = e.Fee * int64(copay) / 100 / 10 * 10
-		l.InsurerAmount = e.Fee - l.PatientAmount
-	}
-	return l
-}
-
-// total recomputes an invoice's sums and status from its parts.
-func total(inv *molarv1.Invoice) {
-	var fee, insurer, patient, discount, paid int64
-	for _, l := range inv.GetLines() {
-		fee += l.GetFee()
-		insurer += l.GetInsurerAmount()
-		patient += l.GetPatientAmount()
-	}
-	for _, a := range inv.GetAdjustments() {
-		discount += a.GetAmount()
-	}
-	for _, p := range inv.GetPayments() {
-		paid += p.GetAmount()
-	}
-	for _, r := range inv.GetRefunds() {
-		paid -= r.GetAmount()
-	}
-	inv.FeeTotal, inv.InsurerTotal, inv.PatientTotal, inv.DiscountTotal, inv.PaidTotal = fee, insurer, patient, discount, paid
-	inv.Balance = patient - discount - paid
-	switch inv.GetStatus() {
-	case molarv1.InvoiceStatus_INVOICE_STATUS_DRAFT, molarv1.InvoiceStatus_INVOICE_STATUS_VOID:
-	default:
-		switch {
-		case inv.Balance <= 0:
-			inv.Status = molarv1.InvoiceStatus_INVOICE_STATUS_PAID
-		case paid > 0:
-			inv.Status = molarv1.InvoiceStatus_INVOICE_STATUS_PARTIALLY_PAID
-		default:
-			inv.Status = molarv1.InvoiceStatus_INVOICE_STATUS_ISSUED
-		}
-	}
-}
-
-// modify applies change to the newest version of an invoice and stores the
-// next version, starting again if another writer won. change sees the
-// current invoice and may refuse; returning errUnchanged means the change is
-// already there (an idempotent retry).
-func (s *Service) modify(ctx context.Context, id string, change func(*molarv1.Invoice) error) (*molarv1.Invoice, error) {
-	for range 20 {
-		cur, err := s.latest(ctx, id)
+	return s.change(ctx, patientID, func(a Account) ([]*molarv1.Invoice, audit.Event, error) {
+		inv, err := a.editable(id, version)
 		if err != nil {
-			return nil, err
+			return nil, audit.Event{}, err
 		}
-		next := proto.CloneOf(cur)
-		if err := change(next); err == errUnchanged {
-			return cur, nil
-		} else if err != nil {
-			return nil, err
+		if err := edit(inv); err != nil {
+			return []*molarv1.Invoice{a.invoice(id)}, audit.Event{}, err
 		}
-		next.Version = cur.GetVersion() + 1
-		total(next)
-		err = s.store.Insert(ctx, next)
-		if services.ErrorCode(err) == services.AlreadyExists {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		s.saved(ctx, next)
-		return next, nil
-	}
-	return nil, services.Errorf(services.Aborted, "the invoice is busy; try again")
-}
-
-var errUnchanged = fmt.Errorf("unchanged")
-
-func (s *Service) saved(ctx context.Context, inv *molarv1.Invoice) {
-	s.remember(inv)
-	if err := s.changes.Publish(ctx, ChangeKind, inv.GetId(), inv.GetVersion()); err != nil {
-		s.logger.Warn("invoice change not published", "error", err.Error())
-	}
-}
-
-func stale(inv *molarv1.Invoice, version int64) error {
-	if inv.GetVersion() != version {
-		return services.Errorf(services.Aborted, "the invoice was changed by someone else; reload and try again")
-	}
-	return nil
+		return []*molarv1.Invoice{inv}, audit.Event{Action: action, TargetType: "patient", TargetID: patientID,
+			Detail: fmt.Sprintf("invoice %s %s", id, what)}, nil
+	})
 }
 
 // Issue makes a draft final.
 func (s *Service) Issue(ctx context.Context, id string, version int64) (*molarv1.Invoice, error) {
-	inv, err := s.modify(ctx, id, func(inv *molarv1.Invoice) error {
-		if err := stale(inv, version); err != nil {
-			return err
-		}
-		if inv.GetStatus() != molarv1.InvoiceStatus_INVOICE_STATUS_DRAFT {
-			return services.Errorf(services.FailedPrecondition, "only a draft can be issued")
-		}
-		inv.Status, inv.IssueTime = molarv1.InvoiceStatus_INVOICE_STATUS_ISSUED, timestamppb.New(s.now())
-		return nil
+	return s.modify(ctx, id, version, molarv1.AuditAction_AUDIT_ACTION_INVOICE_CHANGED, "issued", func(inv *molarv1.Invoice) error {
+		return issue(inv, s.stamp())
 	})
-	return s.audited(ctx, inv, err, molarv1.AuditAction_AUDIT_ACTION_INVOICE_CHANGED, "issued")
-}
-
-func (s *Service) audited(ctx context.Context, inv *molarv1.Invoice, err error, action molarv1.AuditAction, what string) (*molarv1.Invoice, error) {
-	if err != nil {
-		return nil, err
-	}
-	return inv, s.audit.Record(ctx, audit.Event{Action: action, TargetType: "patient", TargetID: inv.GetPatientId(),
-		Detail: fmt.Sprintf("invoice %s %s", inv.GetId(), what)})
 }
 
 // Adjust grants a discount; it cannot take the invoice below what was paid.
 func (s *Service) Adjust(ctx context.Context, id string, amount int64, reason string, version int64) (*molarv1.Invoice, error) {
-	inv, err := s.modify(ctx, id, func(inv *molarv1.Invoice) error {
-		if err := stale(inv, version); err != nil {
-			return err
-		}
-		if inv.GetStatus() == molarv1.InvoiceStatus_INVOICE_STATUS_VOID {
-			return services.Errorf(services.FailedPrecondition, "the invoice is void")
-		}
-		if amount > inv.GetBalance() {
-			return services.InvalidFields(services.Violation{Field: "amount", Rule: "billing.adjustment.max", Message: fmt.Sprintf("the discount cannot exceed the balance (%d)", inv.GetBalance())})
-		}
-		inv.Adjustments = append(inv.Adjustments, &molarv1.Adjustment{Id: s.newID(), Amount: amount, Reason: strings.TrimSpace(reason),
-			GrantedBy: actor(ctx), Time: timestamppb.New(s.now())})
-		return nil
+	adj := &molarv1.Adjustment{Id: s.newID(), Amount: amount, Reason: strings.TrimSpace(reason), GrantedBy: actor(ctx), Time: s.stamp()}
+	return s.modify(ctx, id, version, molarv1.AuditAction_AUDIT_ACTION_INVOICE_CHANGED, fmt.Sprintf("discount %d: %s", amount, reason), func(inv *molarv1.Invoice) error {
+		return adjust(inv, adj)
 	})
-	return s.audited(ctx, inv, err, molarv1.AuditAction_AUDIT_ACTION_INVOICE_CHANGED, fmt.Sprintf("discount %d: %s", amount, reason))
 }
 
-// Void voids an invoice and frees its procedures for a new one. An invoice
-// with money on it must be refunded first.
+// Void voids an invoice, which frees its procedures for a new one. An
+// invoice with money on it must be refunded first.
 func (s *Service) Void(ctx context.Context, id, reason string, version int64) (*molarv1.Invoice, error) {
-	inv, err := s.modify(ctx, id, func(inv *molarv1.Invoice) error {
-		if err := stale(inv, version); err != nil {
-			return err
-		}
-		if inv.GetStatus() == molarv1.InvoiceStatus_INVOICE_STATUS_VOID {
-			return services.Errorf(services.FailedPrecondition, "the invoice is void already")
-		}
-		if inv.GetPaidTotal() != 0 {
-			return services.Errorf(services.FailedPrecondition, "refund the payments before voiding")
-		}
-		inv.Status, inv.VoidReason = molarv1.InvoiceStatus_INVOICE_STATUS_VOID, strings.TrimSpace(reason)
-		return nil
+	return s.modify(ctx, id, version, molarv1.AuditAction_AUDIT_ACTION_INVOICE_CHANGED, "voided: "+reason, func(inv *molarv1.Invoice) error {
+		return void(inv, reason)
 	})
-	if err == nil {
-		var entries []string
-		for _, l := range inv.GetLines() {
-			entries = append(entries, l.GetEntryId())
-		}
-		s.release(ctx, entries, id)
-	}
-	return s.audited(ctx, inv, err, molarv1.AuditAction_AUDIT_ACTION_INVOICE_CHANGED, "voided: "+reason)
 }
 
 // Part is one method's share of a payment.
@@ -344,119 +320,35 @@ type Part struct {
 
 // Pay records a payment of one or more parts. The idempotency key makes a
 // retry harmless: a payment already recorded under it is not recorded
-// again. Paying more than the balance leaves the patient in credit; credit
-// itself (method CREDIT) is drawn from the patient's other invoices.
+// again. Paying more than the balance leaves the patient in credit, with
+// consent; credit (method CREDIT) is drawn from the patient's overpaid
+// invoices in the same commit as the payment.
 func (s *Service) Pay(ctx context.Context, id, key string, parts []Part, memo string, allowOverpayment bool) (*molarv1.Invoice, error) {
-	var credit int64
-	for _, p := range parts {
-		if p.Method == molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT {
-			credit += p.Amount
-		}
+	patientID, err := s.patientOf(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	if credit > 0 {
-		if err := s.drawCredit(ctx, id, key, credit); err != nil {
-			return nil, err
-		}
-	}
-	by, now := actor(ctx), timestamppb.New(s.now())
-	inv, err := s.modify(ctx, id, func(inv *molarv1.Invoice) error {
-		for _, p := range inv.GetPayments() {
-			if strings.HasPrefix(p.GetId(), key+"/") {
-				return errUnchanged
-			}
-		}
-		switch inv.GetStatus() {
-		case molarv1.InvoiceStatus_INVOICE_STATUS_DRAFT:
-			return services.Errorf(services.FailedPrecondition, "issue the invoice before taking payment")
-		case molarv1.InvoiceStatus_INVOICE_STATUS_VOID:
-			return services.Errorf(services.FailedPrecondition, "the invoice is void")
-		}
-		var sum int64
-		for _, p := range parts {
-			sum += p.Amount
-		}
-		if sum > inv.GetBalance() && !allowOverpayment {
-			return services.Errorf(services.FailedPrecondition, "the payment (%d) is more than the balance (%d)", sum, inv.GetBalance())
-		}
-		for i, p := range parts {
-			inv.Payments = append(inv.Payments, &molarv1.Payment{Id: fmt.Sprintf("%s/%d", key, i), Method: p.Method, Amount: p.Amount,
-				Time: now, ReceivedBy: by, Memo: strings.TrimSpace(memo)})
-		}
-		return nil
-	})
 	var sum int64
 	for _, p := range parts {
 		sum += p.Amount
 	}
-	return s.audited(ctx, inv, err, molarv1.AuditAction_AUDIT_ACTION_PAYMENT_RECORDED, fmt.Sprintf("payment %d", sum))
-}
-
-// drawCredit moves credit from the patient's overpaid invoices to this one:
-// each source gives it up as a refund-to-credit in its own version step, so
-// the same credit can never be spent twice.
-func (s *Service) drawCredit(ctx context.Context, target, key string, amount int64) error {
-	inv, err := s.latest(ctx, target)
-	if err != nil {
-		return err
-	}
-	need := amount
-	for _, src := range s.patientInvoices(inv.GetPatientId()) {
-		if need == 0 {
-			break
+	by, now := actor(ctx), s.stamp()
+	return s.change(ctx, patientID, func(a Account) ([]*molarv1.Invoice, audit.Event, error) {
+		touched, err := a.pay(id, key, parts, memo, by, now, allowOverpayment)
+		if err == errUnchanged {
+			return []*molarv1.Invoice{a.invoice(id)}, audit.Event{}, err
 		}
-		if src.GetId() == target || src.GetBalance() >= 0 {
-			continue
-		}
-		refID := key + "/credit"
-		var took int64
-		_, err := s.modify(ctx, src.GetId(), func(si *molarv1.Invoice) error {
-			for _, r := range si.GetRefunds() {
-				if r.GetId() == refID {
-					took = r.GetAmount()
-					return errUnchanged
-				}
-			}
-			took = min(need, -si.GetBalance())
-			if took <= 0 {
-				return errUnchanged
-			}
-			si.Refunds = append(si.Refunds, &molarv1.Refund{Id: refID, PaymentId: "credit", Amount: took, Reason: "credit used on invoice " + target,
-				Time: timestamppb.New(s.now()), By: actor(ctx)})
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		need -= took
-	}
-	if need > 0 {
-		return services.InvalidFields(services.Violation{Field: "parts", Rule: "billing.credit.available", Message: fmt.Sprintf("the patient has %d won less credit than that", need)})
-	}
-	return nil
+		return touched, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PAYMENT_RECORDED, TargetType: "patient", TargetID: patientID,
+			Detail: fmt.Sprintf("invoice %s payment %d", id, sum)}, err
+	})
 }
 
 // Refund gives back part or all of a payment.
 func (s *Service) Refund(ctx context.Context, id, paymentID string, amount int64, reason, key string) (*molarv1.Invoice, error) {
-	inv, err := s.modify(ctx, id, func(inv *molarv1.Invoice) error {
-		for _, r := range inv.GetRefunds() {
-			if r.GetId() == key {
-				return errUnchanged
-			}
-		}
-		i := slices.IndexFunc(inv.GetPayments(), func(p *molarv1.Payment) bool { return p.GetId() == paymentID })
-		if i < 0 {
-			return services.Errorf(services.NotFound, "payment not found")
-		}
-		p := inv.GetPayments()[i]
-		if amount > p.GetAmount()-p.GetRefunded() {
-			return services.InvalidFields(services.Violation{Field: "amount", Rule: "billing.refund.max", Message: fmt.Sprintf("at most %d won of this payment can be refunded", p.GetAmount()-p.GetRefunded())})
-		}
-		p.Refunded += amount
-		inv.Refunds = append(inv.Refunds, &molarv1.Refund{Id: key, PaymentId: paymentID, Amount: amount, Reason: strings.TrimSpace(reason),
-			Time: timestamppb.New(s.now()), By: actor(ctx)})
-		return nil
+	r := &molarv1.Refund{Id: key, PaymentId: paymentID, Amount: amount, Reason: strings.TrimSpace(reason), Time: s.stamp(), By: actor(ctx)}
+	return s.modify(ctx, id, 0, molarv1.AuditAction_AUDIT_ACTION_PAYMENT_REFUNDED, fmt.Sprintf("refund %d of %s", amount, paymentID), func(inv *molarv1.Invoice) error {
+		return refund(inv, paymentID, r)
 	})
-	return s.audited(ctx, inv, err, molarv1.AuditAction_AUDIT_ACTION_PAYMENT_REFUNDED, fmt.Sprintf("refund %d of %s", amount, paymentID))
 }
 
 func (s *Service) patientInvoices(patientID string) []*molarv1.Invoice {

@@ -4,25 +4,62 @@ package billing
 
 import (
 	"context"
+	"time"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services/audit"
 )
 
-// Store keeps invoices as numbered versions.
+// Account is everything billed to one patient, as of the account's change
+// number Seq: each invoice at its newest version, oldest invoice first.
+type Account struct {
+	PatientID string
+	// Seq is the number of the newest change committed to the account, 0
+	// for a patient never billed.
+	Seq      int64
+	Invoices []*molarv1.Invoice
+}
+
+// Change is one committed change to a patient's account: the new version
+// of every invoice it touches (a payment drawing credit touches the invoice
+// paid and each invoice the credit came from) and the change's audit record.
+// It is committed whole or not at all.
+type Change struct {
+	PatientID string
+	// Seq is the change's number in the account: the account's Seq + 1.
+	Seq int64
+	// Invoices are the new versions of the invoices the change touches.
+	Invoices []*molarv1.Invoice
+	// Audit is the change's record in the audit trail.
+	Audit audit.Event
+	// Time is when it was committed.
+	Time time.Time
+}
+
+// Store keeps patients' accounts as numbered changes. The committed change
+// is the only authority; the newest copy of each invoice and the account's
+// head are derived from the changes and may lag until Apply catches up.
 type Store interface {
-	// Insert stores inv as version inv.Version. Atomic: AlreadyExists if
-	// that version exists (someone else changed the invoice first).
-	Insert(ctx context.Context, inv *molarv1.Invoice) error
-	// Latest returns the newest version of an invoice at or after hint.
-	// NotFound if the invoice does not exist.
-	Latest(ctx context.Context, id string, hint int64) (*molarv1.Invoice, error)
-	// All returns the newest stored copy of every invoice.
+	// Account returns a patient's account as of its newest committed change.
+	Account(ctx context.Context, patientID string) (Account, error)
+	// Commit stores c as change c.Seq of its account, atomically with the
+	// invoices and the audit record it carries, and marks it pending until
+	// Settle. AlreadyExists if the account has a change c.Seq already
+	// (someone else changed it first): nothing is stored.
+	Commit(ctx context.Context, c Change) error
+	// Apply brings the derived copies (newest invoices, the account head) up
+	// to c. It is idempotent and never moves a copy back to an older change.
+	Apply(ctx context.Context, c Change) error
+	// Settle clears the pending mark of a change whose derived copies and
+	// audit record are in place.
+	Settle(ctx context.Context, patientID string, seq int64) error
+	// Pending returns the committed changes not settled yet, oldest first.
+	Pending(ctx context.Context) ([]Change, error)
+	// PatientOf returns the patient an invoice belongs to. NotFound if no
+	// settled change names it.
+	PatientOf(ctx context.Context, invoiceID string) (string, error)
+	// All returns the newest copy of every invoice.
 	All(ctx context.Context) ([]*molarv1.Invoice, error)
-	// ClaimEntry reserves a chart entry for an invoice. Atomic:
-	// AlreadyExists if another invoice holds it.
-	ClaimEntry(ctx context.Context, entryID, invoiceID string) error
-	// ReleaseEntry gives an entry back (when its invoice is voided).
-	ReleaseEntry(ctx context.Context, entryID, invoiceID string) error
 }
 
 // Chart tells which procedures were completed.
@@ -54,5 +91,6 @@ type Changes interface {
 	Publish(ctx context.Context, kind, key string, rev int64) error
 }
 
-// ChangeKind is the kind of change record invoices publish.
+// ChangeKind is the kind of change record billing publishes; its key is the
+// patient whose account changed and its revision the account's Seq.
 const ChangeKind = "invoice"

@@ -21,6 +21,7 @@ import {
   type RecordPaymentRequest,
 } from "../src/gen/molar/v1/billing_pb";
 import { Role } from "../src/gen/molar/v1/access_pb";
+import { ProblemReason, ProblemSchema } from "../src/gen/molar/v1/problem_pb";
 import { transportKey } from "../src/api/transport";
 import { createAppI18n } from "../src/i18n";
 import { createAppVuetify } from "../src/plugins/vuetify";
@@ -82,6 +83,8 @@ function draftInvoice(overrides: Partial<Omit<Invoice, "$typeName">> = {}): Invo
 
 /** A billing server holding one invoice, keeping payments once per idempotency key. */
 class FakeBilling {
+  /** The balance the server holds when another desk took a payment the screen has not seen yet. */
+  serverBalance: bigint | undefined = undefined;
   invoice = draftInvoice();
   payRequests: RecordPaymentRequest[] = [];
   createRequests: CreateInvoiceRequest[] = [];
@@ -98,7 +101,10 @@ class FakeBilling {
         getInvoice: () => ({ invoice: this.invoice }),
         createInvoice: (req) => {
           this.createRequests.push(req);
-          if (this.nothingToBill) throw new ConnectError("there are no completed procedures left to bill", Code.FailedPrecondition);
+          if (this.nothingToBill)
+            throw new ConnectError("there are no completed procedures left to bill", Code.FailedPrecondition, undefined, [
+              { desc: ProblemSchema, value: { reason: ProblemReason.NOTHING_TO_BILL } },
+            ]);
           return { invoice: this.invoice };
         },
         issueInvoice: (req) => {
@@ -114,8 +120,11 @@ class FakeBilling {
           }
           if (this.seenKeys.has(req.idempotencyKey)) return { invoice: this.invoice };
           const sum = req.parts.reduce((s, p) => s + p.amount, 0n);
-          if (sum > this.invoice.balance && !req.allowOverpayment) {
-            throw new ConnectError(`the payment (${sum}) is more than the balance (${this.invoice.balance})`, Code.FailedPrecondition);
+          const held = this.serverBalance ?? this.invoice.balance;
+          if (sum > held && !req.allowOverpayment) {
+            throw new ConnectError(`the payment (${sum}) is more than the balance (${held})`, Code.FailedPrecondition, undefined, [
+              { desc: ProblemSchema, value: { reason: ProblemReason.PAYMENT_EXCEEDS_BALANCE, amount: sum, limit: held } },
+            ]);
           }
           this.seenKeys.add(req.idempotencyKey);
           const payments = [
@@ -312,6 +321,26 @@ describe("invoice view", () => {
     await until(() => text(page, "invoice-balance") === "-₩10,000", "credit left");
     expect(fake.payRequests[0]!.allowOverpayment).toBe(true);
     expect(fake.payRequests[0]!.parts[0]!.amount).toBe(60000n);
+  });
+});
+
+describe("payment refused by the server", () => {
+  it("says in words, with the amounts, that the balance changed meanwhile", async () => {
+    const fake = new FakeBilling();
+    fake.invoice = draftInvoice({ status: InvoiceStatus.ISSUED });
+    fake.serverBalance = 30000n; // someone else took ₩20,000 a moment ago
+    const { wrapper } = await mountBilling(InvoiceView, fake.transport(), "/billing/invoices/inv-1", { id: "inv-1" });
+    const page = wrapper.element;
+    await until(() => text(page, "invoice-balance") === "₩50,000", "invoice shown");
+    buttonByText("결제", page).click();
+    await until(() => document.querySelector('[data-testid="payment-dialog"]') !== null, "payment dialog");
+    buttonByText("결제", dialog()).click();
+    await until(() => dialog().querySelector('[data-testid="payment-refused-over"]') !== null, "refusal shown");
+    const said = dialog().querySelector('[data-testid="problem"]')?.textContent ?? "";
+    expect(said).toContain("₩50,000");
+    expect(said).toContain("₩30,000");
+    expect(said).not.toContain("balance");
+    expect(fake.payRequests).toHaveLength(1);
   });
 });
 

@@ -1,6 +1,8 @@
 import { Code } from "@connectrpc/connect";
 import { useI18n } from "vue-i18n";
 import { problemsAt, type Problem } from "../api/errors";
+import { ProblemReason } from "../gen/molar/v1/problem_pb";
+import { formatWon } from "../components/billing/money";
 
 /** Snake-case names of Connect codes, as used in the errors.* messages. */
 const codeNames: Record<number, string> = {
@@ -37,13 +39,38 @@ export function useProblemText() {
     return te(key) ? t(key) : fallback;
   }
 
+  /** A rule by its id; failing that, the error's typed detail; failing that, the server's words. */
+  function ruleOrExplained(p: Problem | null, ruleId: string, fallback: string): string {
+    const key = `rules.${ruleId.replace(/\./g, "_")}`;
+    if (te(key)) return t(key);
+    return explain(p) ?? fallback;
+  }
+
   /**
    * Messages for one field (and anything below it), ready for :error-messages.
    * overrides words a rule differently for this field, by rule id.
    */
   function at(p: Problem | null, field: string, overrides: Record<string, string> = {}): string[] {
-    return [...new Set(problemsAt(p, field).map((f) => overrides[f.ruleId] ?? rule(f.ruleId, f.message)))];
+    return [...new Set(problemsAt(p, field).map((f) => overrides[f.ruleId] ?? ruleOrExplained(p, f.ruleId, f.message)))];
   }
 
-  return { summary, rule, at };
+  /**
+   * The typed refusal in words, by its reason: billing reasons under
+   * billing.problem, general ones under problems. Null when the error
+   * carries none or its reason has no words here (the caller then shows
+   * its own message or the summary).
+   */
+  function explain(p: Problem | null): string | null {
+    const r = p?.rule;
+    if (!r || r.reason === ProblemReason.UNSPECIFIED) return null;
+    const name = ProblemReason[r.reason];
+    if (name === undefined) return null;
+    const values = { amount: formatWon(r.amount), limit: formatWon(r.limit), label: r.label, date: r.date, from: r.windowStart, to: r.windowEnd };
+    for (const key of [`billing.problem.${name}`, `problems.${name}`]) {
+      if (te(key)) return t(key, values);
+    }
+    return null;
+  }
+
+  return { summary, rule, at, explain };
 }

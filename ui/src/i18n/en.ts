@@ -239,6 +239,10 @@ const en: typeof ko = {
     WEEKDAY_SATURDAY: "Saturday",
     WEEKDAY_SUNDAY: "Sunday",
   },
+  problems: {
+    STALE_VERSION: "Someone else changed this first. Reload, then try again.",
+    BUSY: "Too many changes at once. Please try again in a moment.",
+  },
   errors: {
     invalid_argument: "Please check what you entered.",
     aborted: "Someone else saved first. Reload, then make your change again.",

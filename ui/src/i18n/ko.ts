@@ -238,6 +238,10 @@ export default {
     WEEKDAY_SATURDAY: "토요일",
     WEEKDAY_SUNDAY: "일요일",
   },
+  problems: {
+    STALE_VERSION: "다른 사용자가 먼저 변경했습니다. 새로 불러온 뒤 다시 하세요.",
+    BUSY: "동시에 처리 중인 요청이 많습니다. 잠시 후 다시 시도하세요.",
+  },
   errors: {
     invalid_argument: "입력한 내용을 확인해 주세요.",
     aborted: "다른 사용자가 먼저 저장했습니다. 새로 불러온 뒤 다시 수정해 주세요.",

@@ -1,0 +1,448 @@
+package mongo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/mongo"
+	"github.com/molar-dental/molar/mongo/mongotest"
+	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
+	"github.com/molar-dental/molar/services/billing"
+)
+
+// faults counts the calls a billing command makes to everything it writes
+// through (the account store, the audit trail, the change log) and injects
+// one fault at call number at: a failed call, or a crash, after which the
+// process is gone and every later call of it fails too.
+type faults struct {
+	mu      sync.Mutex
+	calls   int
+	at      int
+	crash   bool
+	crashed bool
+}
+
+var errInjected = errors.New("injected fault")
+
+func (f *faults) hit() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.crashed {
+		return errInjected
+	}
+	f.calls++
+	if f.calls == f.at {
+		f.crashed = f.crash
+		return errInjected
+	}
+	return nil
+}
+
+type faultyStore struct {
+	billing.Store
+	f *faults
+}
+
+func (s faultyStore) Account(ctx context.Context, p string) (billing.Account, error) {
+	if err := s.f.hit(); err != nil {
+		return billing.Account{}, err
+	}
+	return s.Store.Account(ctx, p)
+}
+
+func (s faultyStore) Commit(ctx context.Context, c billing.Change) error {
+	if err := s.f.hit(); err != nil {
+		return err
+	}
+	return s.Store.Commit(ctx, c)
+}
+
+func (s faultyStore) Apply(ctx context.Context, c billing.Change) error {
+	if err := s.f.hit(); err != nil {
+		return err
+	}
+	return s.Store.Apply(ctx, c)
+}
+
+func (s faultyStore) Settle(ctx context.Context, p string, seq int64) error {
+	if err := s.f.hit(); err != nil {
+		return err
+	}
+	return s.Store.Settle(ctx, p, seq)
+}
+
+func (s faultyStore) PatientOf(ctx context.Context, id string) (string, error) {
+	if err := s.f.hit(); err != nil {
+		return "", err
+	}
+	return s.Store.PatientOf(ctx, id)
+}
+
+type faultyAudit struct {
+	audit.Store
+	f *faults
+}
+
+func (s faultyAudit) Append(ctx context.Context, e audit.Event) error {
+	if err := s.f.hit(); err != nil {
+		return err
+	}
+	return s.Store.Append(ctx, e)
+}
+
+type faultyChanges struct {
+	billing.Changes
+	f *faults
+}
+
+func (s faultyChanges) Publish(ctx context.Context, kind, key string, rev int64) error {
+	if err := s.f.hit(); err != nil {
+		return err
+	}
+	return s.Changes.Publish(ctx, kind, key, rev)
+}
+
+// The other domains billing asks, as plain values: they are not storage.
+type billingPatients struct{}
+
+func (billingPatients) Label(context.Context, string) (string, int64, error) {
+	return "김하늘", 1001, nil
+}
+
+type billingClinic struct{}
+
+func (billingClinic) Get(context.Context) (*molarv1.Clinic, error) {
+	return &molarv1.Clinic{TimeZone: "Asia/Seoul"}, nil
+}
+
+type billingChart map[string][]billing.CompletedEntry
+
+func (c billingChart) Completed(_ context.Context, p string) ([]billing.CompletedEntry, error) {
+	return c[p], nil
+}
+
+const faultPatient = "patient-1"
+
+// billingWorld is one database and what a server process builds on it.
+type billingWorld struct {
+	db    *mongo.DB
+	repo  *mongo.InvoiceRepo
+	trail *mongo.AuditRepo
+	log   *mongo.ChangeLog
+	chart billingChart
+	now   time.Time
+	ids   int
+}
+
+func newBillingWorld(t *testing.T) *billingWorld {
+	db := mongotest.DB(t)
+	w := &billingWorld{db: db, repo: mongo.NewInvoiceRepo(db), trail: mongo.NewAuditRepo(db),
+		now: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), chart: billingChart{faultPatient: {
+			{ID: "e1", Code: "IMPL", Name: "임플란트", Tooth: 36, Fee: 100000},
+			{ID: "e2", Code: "SCAL", Name: "스케일링", Fee: 20000, Insured: true},
+		}}}
+	w.log = mongo.NewChangeLog(db, func() time.Time { return w.now }, slog.New(slog.DiscardHandler))
+	return w
+}
+
+// process starts a server process's billing service; with f, everything it
+// writes through goes through f.
+func (w *billingWorld) process(t *testing.T, f *faults) *billing.Service {
+	var store billing.Store = w.repo
+	var trail audit.Store = w.trail
+	var changes billing.Changes = w.log
+	if f != nil {
+		store, trail, changes = faultyStore{store, f}, faultyAudit{trail, f}, faultyChanges{changes, f}
+	}
+	logger := slog.New(slog.DiscardHandler)
+	now := func() time.Time { return w.now }
+	newID := func() string { w.ids++; return fmt.Sprintf("id-%04d", w.ids) }
+	svc := billing.NewService(billing.Deps{Store: store, Chart: w.chart, Patients: billingPatients{}, Clinic: billingClinic{}, Changes: changes,
+		Audit: audit.NewRecorder(trail, now, newID, logger), Now: now, NewID: newID, Logger: logger})
+	return svc
+}
+
+// restart is a fresh process after a crash: recover, then load.
+func (w *billingWorld) restart(t *testing.T) *billing.Service {
+	t.Helper()
+	svc := w.process(t, nil)
+	ctx := context.Background()
+	if err := svc.Recover(ctx); err != nil {
+		t.Fatalf("recover: %v", err)
+	}
+	if err := svc.Load(ctx); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return svc
+}
+
+func (w *billingWorld) account(t *testing.T) billing.Account {
+	t.Helper()
+	a, err := w.repo.Account(context.Background(), faultPatient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// billingStep is one command of the front desk and how to tell, from the
+// account, that it took effect.
+type billingStep struct {
+	name string
+	run  func(ctx context.Context, svc *billing.Service, a billing.Account) error
+	done func(a billing.Account) bool
+}
+
+func invoiceWith(a billing.Account, entry string) *molarv1.Invoice {
+	for _, inv := range a.Invoices {
+		if slices.ContainsFunc(inv.GetLines(), func(l *molarv1.InvoiceLine) bool { return l.GetEntryId() == entry }) {
+			return inv
+		}
+	}
+	return nil
+}
+
+func hasPayment(a billing.Account, key string) int {
+	n := 0
+	for _, inv := range a.Invoices {
+		for _, p := range inv.GetPayments() {
+			if p.GetId() == key+"/0" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func hasRefund(a billing.Account, key string) bool {
+	for _, inv := range a.Invoices {
+		for _, r := range inv.GetRefunds() {
+			if r.GetId() == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// billingDay is a day at the desk: bill, pay too much with consent, bill
+// again and pay partly from the credit, refund part of a card payment,
+// discount, void an invoice.
+func billingDay(w *billingWorld) []billingStep {
+	cash, card, credit := molarv1.PaymentMethod_PAYMENT_METHOD_CASH, molarv1.PaymentMethod_PAYMENT_METHOD_CARD, molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT
+	pay := func(entry, key string, allow bool, parts ...billing.Part) billingStep {
+		return billingStep{name: "pay " + key,
+			run: func(ctx context.Context, svc *billing.Service, a billing.Account) error {
+				_, err := svc.Pay(ctx, invoiceWith(a, entry).GetId(), key, parts, "", allow)
+				return err
+			},
+			done: func(a billing.Account) bool { return hasPayment(a, key) > 0 }}
+	}
+	create := func(entry string) billingStep {
+		return billingStep{name: "create " + entry,
+			run: func(ctx context.Context, svc *billing.Service, a billing.Account) error {
+				_, err := svc.Create(ctx, faultPatient, "", []string{entry})
+				return err
+			},
+			done: func(a billing.Account) bool { return invoiceWith(a, entry) != nil }}
+	}
+	issue := func(entry string) billingStep {
+		return billingStep{name: "issue " + entry,
+			run: func(ctx context.Context, svc *billing.Service, a billing.Account) error {
+				inv := invoiceWith(a, entry)
+				_, err := svc.Issue(ctx, inv.GetId(), inv.GetVersion())
+				return err
+			},
+			done: func(a billing.Account) bool { return invoiceWith(a, entry).GetIssueTime() != nil }}
+	}
+	return []billingStep{
+		create("e1"), issue("e1"),
+		pay("e1", "k1", false, billing.Part{Method: card, Amount: 50000}),
+		pay("e1", "k2", true, billing.Part{Method: cash, Amount: 60000}), // 10,000 over: credit
+		create("e2"), issue("e2"), // insured 20,000 at 30%: 6,000
+		pay("e2", "k3", false, billing.Part{Method: credit, Amount: 4000}, billing.Part{Method: cash, Amount: 1000}),
+		{name: "refund r1",
+			run: func(ctx context.Context, svc *billing.Service, a billing.Account) error {
+				_, err := svc.Refund(ctx, invoiceWith(a, "e1").GetId(), "k1/0", 20000, "카드 일부 취소", "r1")
+				return err
+			},
+			done: func(a billing.Account) bool { return hasRefund(a, "r1") }},
+		{name: "discount",
+			run: func(ctx context.Context, svc *billing.Service, a billing.Account) error {
+				inv := invoiceWith(a, "e2")
+				_, err := svc.Adjust(ctx, inv.GetId(), 1000, "가족 할인", inv.GetVersion())
+				return err
+			},
+			done: func(a billing.Account) bool { return len(invoiceWith(a, "e2").GetAdjustments()) > 0 }},
+	}
+}
+
+// summary is what must come out of the day whatever happened on the way:
+// per invoice its lines, status, sums and the money on it.
+func summary(a billing.Account) []string {
+	var out []string
+	for _, inv := range a.Invoices {
+		s := fmt.Sprintf("%s %v fee=%d patient=%d discount=%d paid=%d balance=%d", inv.GetLines()[0].GetEntryId(), inv.GetStatus(),
+			inv.GetFeeTotal(), inv.GetPatientTotal(), inv.GetDiscountTotal(), inv.GetPaidTotal(), inv.GetBalance())
+		for _, p := range inv.GetPayments() {
+			s += fmt.Sprintf(" pay:%s:%v:%d-%d", p.GetId(), p.GetMethod(), p.GetAmount(), p.GetRefunded())
+		}
+		for _, r := range inv.GetRefunds() {
+			s += fmt.Sprintf(" refund:%s:%s:%d", r.GetId(), r.GetPaymentId(), r.GetAmount())
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkBooks checks the invariants of an account that hold after any fault:
+// each invoice's paid total is its payments less its refunds, and credit is
+// neither created nor destroyed (what was paid in equals what is owed less
+// what is still owed, plus what was refunded as money).
+func checkBooks(t *testing.T, a billing.Account) {
+	t.Helper()
+	var in, refunded, owed, balance int64
+	for _, inv := range a.Invoices {
+		var paid int64
+		for _, p := range inv.GetPayments() {
+			paid += p.GetAmount()
+			if p.GetMethod() != molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT {
+				in += p.GetAmount()
+			}
+		}
+		for _, r := range inv.GetRefunds() {
+			paid -= r.GetAmount()
+			if r.GetPaymentId() != "credit" {
+				refunded += r.GetAmount()
+			}
+		}
+		if paid != inv.GetPaidTotal() {
+			t.Errorf("invoice %s: paid total %d, payments less refunds %d", inv.GetId(), inv.GetPaidTotal(), paid)
+		}
+		if inv.GetStatus() != molarv1.InvoiceStatus_INVOICE_STATUS_DRAFT && inv.GetStatus() != molarv1.InvoiceStatus_INVOICE_STATUS_VOID {
+			owed += inv.GetPatientTotal() - inv.GetDiscountTotal()
+			balance += inv.GetBalance()
+		}
+	}
+	// Money in, less money out, is what was owed less what is still owed.
+	if in-refunded != owed-balance {
+		t.Errorf("money in %d - refunded %d != owed %d - balance %d: credit was created or destroyed", in, refunded, owed, balance)
+	}
+}
+
+// auditedChanges returns the billing audit events of the trail by id.
+func auditedChanges(t *testing.T, w *billingWorld) map[string]int {
+	t.Helper()
+	events, _, err := w.trail.List(context.Background(), audit.Filter{TargetID: faultPatient}, "", 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, e := range events {
+		ids[e.ID]++
+	}
+	return ids
+}
+
+// TestBillingSurvivesEveryFault runs a day at the desk once cleanly, counts
+// the store, audit and change-log calls it makes, then again with each call
+// failing in turn, and again with the process crashing at each call. After a
+// fault the process restarts and recovers, and the desk retries what it
+// was not told had succeeded (payments with the same idempotency key). The
+// books must balance after every fault, every acknowledged change must be
+// there, nothing may be recorded twice, and the day must end as the clean
+// run did, with one audit record per change.
+func TestBillingSurvivesEveryFault(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clean := newBillingWorld(t)
+	counter := &faults{}
+	svc := clean.process(t, counter)
+	for _, st := range billingDay(clean) {
+		if err := st.run(ctx, svc, clean.account(t)); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+	}
+	want := summary(clean.account(t))
+	calls := counter.calls
+	if n := len(auditedChanges(t, clean)); n != len(billingDay(clean)) {
+		t.Fatalf("clean run: %d audit records for %d changes", n, len(billingDay(clean)))
+	}
+	t.Logf("a clean day makes %d calls; balances: %v", calls, want)
+
+	for _, crash := range []bool{false, true} {
+		for at := 1; at <= calls; at++ {
+			name := fmt.Sprintf("fail call %d", at)
+			if crash {
+				name = fmt.Sprintf("crash at call %d", at)
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				w := newBillingWorld(t)
+				f := &faults{at: at, crash: crash}
+				svc := w.process(t, f)
+				for _, st := range billingDay(w) {
+					err := st.run(ctx, svc, w.account(t))
+					if err == nil {
+						if !st.done(w.account(t)) {
+							t.Fatalf("%s was acknowledged but is not in the account", st.name)
+						}
+						continue
+					}
+					if !errors.Is(err, errInjected) && services.ErrorCode(err) == 0 {
+						t.Logf("%s: %v", st.name, err)
+					}
+					// The process may be gone: start a new one, which
+					// recovers, and retry what did not happen.
+					svc = w.restart(t)
+					checkBooks(t, w.account(t))
+					if !st.done(w.account(t)) {
+						if err := st.run(ctx, svc, w.account(t)); err != nil {
+							t.Fatalf("%s retried after %v: %v", st.name, err, err)
+						}
+					}
+					if st.name[:3] == "pay" {
+						// A retry with the same key, as a client that lost
+						// the answer would send: recorded once.
+						if err := st.run(ctx, svc, w.account(t)); err != nil {
+							t.Fatalf("%s sent again: %v", st.name, err)
+						}
+						if n := hasPayment(w.account(t), st.name[4:]); n != 1 {
+							t.Fatalf("%s recorded %d times", st.name, n)
+						}
+					}
+				}
+				svc = w.restart(t)
+				got := w.account(t)
+				checkBooks(t, got)
+				if diff := cmp.Diff(want, summary(got)); diff != "" {
+					t.Errorf("the day ended differently (-clean +faulty):\n%s", diff)
+				}
+				audited := auditedChanges(t, w)
+				if len(audited) != int(got.Seq) {
+					t.Errorf("%d audit records for %d committed changes", len(audited), got.Seq)
+				}
+				for id, n := range audited {
+					if n != 1 {
+						t.Errorf("audit record %s appears %d times", id, n)
+					}
+				}
+				if p, err := w.repo.Pending(ctx); err != nil || len(p) != 0 {
+					t.Errorf("after recovery %d changes are still pending (%v)", len(p), err)
+				}
+				_ = svc
+			})
+		}
+	}
+}
