@@ -1,4 +1,7 @@
-package mongo_test
+// Package storetest is the contract every store adapter passes: the same
+// tests, racing and fault-injecting, run against each engine (SQLite, and
+// the MongoDB repositories on the MongoDB-protocol engine).
+package storetest
 
 import (
 	"context"
@@ -7,14 +10,14 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
-	"github.com/molar-dental/molar/mongo"
-	"github.com/molar-dental/molar/mongo/mongotest"
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/billing"
@@ -133,26 +136,36 @@ func (c billingChart) Completed(_ context.Context, p string) ([]billing.Complete
 
 const faultPatient = "patient-1"
 
+// Billing is what an engine gives the billing service: a fresh, empty
+// database's account store, audit trail and change log, all on one
+// database, dropped when the test ends.
+type Billing struct {
+	Store   billing.Store
+	Audit   audit.Store
+	Changes billing.Changes
+}
+
+// BillingEngine opens a fresh Billing for a test.
+type BillingEngine func(t *testing.T) Billing
+
 // billingWorld is one database and what a server process builds on it.
 type billingWorld struct {
-	db    *mongo.DB
-	repo  *mongo.InvoiceRepo
-	trail *mongo.AuditRepo
-	log   *mongo.ChangeLog
+	repo  billing.Store
+	trail audit.Store
+	log   billing.Changes
 	chart billingChart
 	now   time.Time
+	mu    sync.Mutex
 	ids   int
 }
 
-func newBillingWorld(t *testing.T) *billingWorld {
-	db := mongotest.DB(t)
-	w := &billingWorld{db: db, repo: mongo.NewInvoiceRepo(db), trail: mongo.NewAuditRepo(db),
+func newBillingWorld(t *testing.T, open BillingEngine) *billingWorld {
+	e := open(t)
+	return &billingWorld{repo: e.Store, trail: e.Audit, log: e.Changes,
 		now: time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC), chart: billingChart{faultPatient: {
 			{ID: "e1", Code: "IMPL", Name: "임플란트", Tooth: 36, Fee: 100000},
 			{ID: "e2", Code: "SCAL", Name: "스케일링", Fee: 20000, Insured: true},
 		}}}
-	w.log = mongo.NewChangeLog(db, func() time.Time { return w.now }, slog.New(slog.DiscardHandler))
-	return w
 }
 
 // process starts a server process's billing service; with f, everything it
@@ -166,7 +179,12 @@ func (w *billingWorld) process(t *testing.T, f *faults) *billing.Service {
 	}
 	logger := slog.New(slog.DiscardHandler)
 	now := func() time.Time { return w.now }
-	newID := func() string { w.ids++; return fmt.Sprintf("id-%04d", w.ids) }
+	newID := func() string {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.ids++
+		return fmt.Sprintf("id-%04d", w.ids)
+	}
 	svc := billing.NewService(billing.Deps{Store: store, Chart: w.chart, Patients: billingPatients{}, Clinic: billingClinic{}, Changes: changes,
 		Audit: audit.NewRecorder(trail, now, newID, logger), Now: now, NewID: newID, Logger: logger})
 	return svc
@@ -355,7 +373,7 @@ func auditedChanges(t *testing.T, w *billingWorld) map[string]int {
 	return ids
 }
 
-// TestBillingSurvivesEveryFault runs a day at the desk once cleanly, counts
+// billingSurvivesEveryFault runs a day at the desk once cleanly, counts
 // the store, audit and change-log calls it makes, then again with each call
 // failing in turn, and again with the process crashing at each call. After a
 // fault the process restarts and recovers, and the desk retries what it
@@ -363,10 +381,9 @@ func auditedChanges(t *testing.T, w *billingWorld) map[string]int {
 // books must balance after every fault, every acknowledged change must be
 // there, nothing may be recorded twice, and the day must end as the clean
 // run did, with one audit record per change.
-func TestBillingSurvivesEveryFault(t *testing.T) {
-	t.Parallel()
+func billingSurvivesEveryFault(t *testing.T, open BillingEngine) {
 	ctx := context.Background()
-	clean := newBillingWorld(t)
+	clean := newBillingWorld(t, open)
 	counter := &faults{}
 	svc := clean.process(t, counter)
 	for _, st := range billingDay(clean) {
@@ -389,7 +406,7 @@ func TestBillingSurvivesEveryFault(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				w := newBillingWorld(t)
+				w := newBillingWorld(t, open)
 				f := &faults{at: at, crash: crash}
 				svc := w.process(t, f)
 				for _, st := range billingDay(w) {
@@ -446,3 +463,170 @@ func TestBillingSurvivesEveryFault(t *testing.T) {
 		}
 	}
 }
+
+// TestBilling runs the billing contract against an engine.
+func TestBilling(t *testing.T, open BillingEngine) {
+	for name, test := range map[string]func(*testing.T, BillingEngine){
+		"commit is one winner":          accountCommitIsOneWinner,
+		"credit is spent once":          creditIsSpentOnce,
+		"refused payment moves nothing": refusedPaymentMovesNoCredit,
+		"survives every fault":          billingSurvivesEveryFault,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, open)
+		})
+	}
+}
+
+// accountCommitIsOneWinner races twenty writers for the same change
+// number: exactly one commits, the others are told AlreadyExists and
+// nothing of theirs is stored.
+func accountCommitIsOneWinner(t *testing.T, open BillingEngine) {
+	ctx := context.Background()
+	w := newBillingWorld(t, open)
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			inv := &molarv1.Invoice{Id: fmt.Sprintf("inv-%d", i), PatientId: faultPatient, Version: 1, Status: molarv1.InvoiceStatus_INVOICE_STATUS_DRAFT,
+				Lines: []*molarv1.InvoiceLine{{EntryId: "e1", Fee: 1000, PatientAmount: 1000}}}
+			switch err := w.repo.Commit(ctx, billing.Change{PatientID: faultPatient, Seq: 1, Invoices: []*molarv1.Invoice{inv}}); services.ErrorCode(err) {
+			case 0:
+				wins.Add(1)
+			case services.AlreadyExists:
+			default:
+				t.Errorf("commit: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d writers committed change 1", wins.Load())
+	}
+	a := w.account(t)
+	if a.Seq != 1 || len(a.Invoices) != 1 {
+		t.Fatalf("account after the race: seq %d, %d invoices", a.Seq, len(a.Invoices))
+	}
+	// Before Apply the invoice is found through its change; after, through
+	// the head, and Apply is idempotent.
+	id := a.Invoices[0].GetId()
+	if p, err := w.repo.PatientOf(ctx, id); err != nil || p != faultPatient {
+		t.Fatalf("PatientOf before apply: %q %v", p, err)
+	}
+	c := billing.Change{PatientID: faultPatient, Seq: 1}
+	for range 2 {
+		if err := w.repo.Apply(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := w.repo.PatientOf(ctx, id); err != nil || p != faultPatient {
+		t.Fatalf("PatientOf after apply: %q %v", p, err)
+	}
+	all, err := w.repo.All(ctx)
+	if err != nil || len(all) != 1 || !proto.Equal(all[0], a.Invoices[0]) {
+		t.Fatalf("All = %v, %v", all, err)
+	}
+	if _, err := w.repo.PatientOf(ctx, "nope"); services.ErrorCode(err) != services.NotFound {
+		t.Fatalf("PatientOf unknown: %v", err)
+	}
+}
+
+// creditIsSpentOnce races payments of two invoices that each want all
+// of the patient's credit: one gets it, the other is refused, and the credit
+// drawn is never more than there was.
+func creditIsSpentOnce(t *testing.T, open BillingEngine) {
+	ctx := context.Background()
+	w := newBillingWorld(t, open)
+	w.chart[faultPatient] = append(w.chart[faultPatient], billing.CompletedEntry{ID: "e3", Code: "CR", Name: "크라운", Fee: 30000})
+	svc := w.process(t, nil)
+	var ids []string
+	for _, e := range []string{"e1", "e2", "e3"} {
+		inv, err := svc.Create(ctx, faultPatient, "", []string{e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv, err = svc.Issue(ctx, inv.GetId(), inv.GetVersion()); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, inv.GetId())
+	}
+	cash := molarv1.PaymentMethod_PAYMENT_METHOD_CASH
+	if _, err := svc.Pay(ctx, ids[0], "over", []billing.Part{{Method: cash, Amount: 105000}}, "", true); err != nil {
+		t.Fatal(err)
+	}
+	var ok, refused atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			target := ids[1+i%2]
+			_, err := svc.Pay(ctx, target, fmt.Sprintf("credit-%d", i), []billing.Part{{Method: molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT, Amount: 5000}}, "", false)
+			switch services.ErrorCode(err) {
+			case 0:
+				ok.Add(1)
+			case services.Invalid, services.FailedPrecondition:
+				refused.Add(1)
+			default:
+				t.Errorf("pay: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 || refused.Load() != 9 {
+		t.Fatalf("%d payments drew the 5,000 of credit, %d were refused", ok.Load(), refused.Load())
+	}
+	a := w.account(t)
+	checkBooks(t, a)
+	if a.Credit() != 0 {
+		t.Fatalf("credit left %d, want 0", a.Credit())
+	}
+}
+
+// refusedPaymentMovesNoCredit is the payment a desk sends with more
+// credit than the balance: refused, and the credit stays where it was.
+func refusedPaymentMovesNoCredit(t *testing.T, open BillingEngine) {
+	ctx := context.Background()
+	w := newBillingWorld(t, open)
+	svc := w.process(t, nil)
+	first, _ := svc.Create(ctx, faultPatient, "", []string{"e1"})
+	first, _ = svc.Issue(ctx, first.GetId(), first.GetVersion())
+	if _, err := svc.Pay(ctx, first.GetId(), "over", []billing.Part{{Method: molarv1.PaymentMethod_PAYMENT_METHOD_CASH, Amount: 150000}}, "", true); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := svc.Create(ctx, faultPatient, "", []string{"e2"})
+	second, _ = svc.Issue(ctx, second.GetId(), second.GetVersion())
+	before := w.account(t)
+	_, err := svc.Pay(ctx, second.GetId(), "too-much", []billing.Part{{Method: molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT, Amount: 50000}}, "", false)
+	p := services.ProblemOf(err)
+	if p.GetReason() != molarv1.ProblemReason_PROBLEM_REASON_PAYMENT_EXCEEDS_BALANCE || p.GetAmount() != 50000 || p.GetLimit() != 6000 {
+		t.Fatalf("refusal = %v (%v), want PAYMENT_EXCEEDS_BALANCE 50000 > 6000", p, err)
+	}
+	after := w.account(t)
+	if after.Seq != before.Seq || after.Credit() != 50000 {
+		t.Fatalf("after the refusal: seq %d→%d, credit %d (want 50,000 untouched)", before.Seq, after.Seq, after.Credit())
+	}
+	// Voided and draft invoices are refused the same way, by type.
+	if _, err := svc.Void(ctx, second.GetId(), "잘못 발행", second.GetVersion()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Pay(ctx, second.GetId(), "void", []billing.Part{{Method: molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT, Amount: 100}}, "", false)
+	if services.ProblemOf(err).GetReason() != molarv1.ProblemReason_PROBLEM_REASON_INVOICE_VOID {
+		t.Fatalf("paying a void invoice: %v", err)
+	}
+	draft, err := svc.Create(ctx, faultPatient, "", []string{"e2"}) // freed by the void
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Pay(ctx, draft.GetId(), "draft", []billing.Part{{Method: molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT, Amount: 100}}, "", false)
+	if services.ProblemOf(err).GetReason() != molarv1.ProblemReason_PROBLEM_REASON_INVOICE_NOT_ISSUED {
+		t.Fatalf("paying a draft: %v", err)
+	}
+	if got := w.account(t).Credit(); got != 50000 {
+		t.Fatalf("credit %d after the refusals, want 50,000", got)
+	}
+}
+

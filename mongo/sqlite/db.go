@@ -1,0 +1,181 @@
+// Package sqlite is the embedded engine: Molar's stores in one SQLite
+// database file in write-ahead-log mode, with real indexes and
+// transactions, safe for several processes on one data directory. Each
+// change is one transaction; a transaction takes the write lock when it
+// begins (BEGIN IMMEDIATE), so writers never deadlock and readers are
+// never blocked by them.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/molar-dental/molar/services"
+)
+
+// DB is an open database.
+type DB struct {
+	sql *sql.DB
+}
+
+// Open opens (creating if need be) the database at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	q := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		// Every commit is on disk before it is acknowledged: money and
+		// records survive a power cut, not only a crash of the process.
+		"synchronous(FULL)",
+		"busy_timeout(10000)",
+		"foreign_keys(1)",
+	} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, err
+	}
+	d := &DB{sql: db}
+	if err := d.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.sql.Close() }
+
+// Ping checks that the database answers.
+func (d *DB) Ping(ctx context.Context) error { return d.sql.PingContext(ctx) }
+
+// write runs fn in one transaction, committed if fn returns nil and rolled
+// back otherwise: the one commit point of a change.
+func (d *DB) write(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return storeError(err, "transaction")
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return storeError(tx.Commit(), "commit")
+}
+
+// schema is every version of the schema in order; version n is reached by
+// running schema[n-1] on version n-1. Entries are never edited once
+// released, only appended.
+var schema = []string{
+	`CREATE TABLE audit_events (
+		id TEXT PRIMARY KEY,
+		at INTEGER NOT NULL,
+		action INTEGER NOT NULL,
+		actor_id TEXT NOT NULL DEFAULT '',
+		actor_email TEXT NOT NULL DEFAULT '',
+		ip TEXT NOT NULL DEFAULT '',
+		target_type TEXT NOT NULL DEFAULT '',
+		target_id TEXT NOT NULL DEFAULT '',
+		detail TEXT NOT NULL DEFAULT '',
+		request_id TEXT NOT NULL DEFAULT ''
+	) WITHOUT ROWID;
+	CREATE INDEX audit_at ON audit_events (at DESC, id DESC);
+	CREATE INDEX audit_actor_at ON audit_events (actor_id, at DESC, id DESC);
+	CREATE INDEX audit_target_at ON audit_events (target_id, at DESC, id DESC);
+
+	CREATE TABLE changes (
+		rev INTEGER PRIMARY KEY AUTOINCREMENT,
+		kind TEXT NOT NULL,
+		key TEXT NOT NULL,
+		key_rev INTEGER NOT NULL,
+		at INTEGER NOT NULL
+	);
+
+	CREATE TABLE billing_accounts (
+		patient_id TEXT PRIMARY KEY,
+		seq INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE billing_changes (
+		patient_id TEXT NOT NULL REFERENCES billing_accounts (patient_id),
+		seq INTEGER NOT NULL,
+		at INTEGER NOT NULL,
+		invoices TEXT NOT NULL,
+		audit_id TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (patient_id, seq)
+	) WITHOUT ROWID;
+	CREATE TABLE invoices (
+		id TEXT PRIMARY KEY,
+		patient_id TEXT NOT NULL REFERENCES billing_accounts (patient_id),
+		created INTEGER NOT NULL,
+		status TEXT NOT NULL,
+		balance INTEGER NOT NULL,
+		version INTEGER NOT NULL,
+		doc TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX invoices_patient ON invoices (patient_id, created);
+	CREATE INDEX invoices_owing ON invoices (balance) WHERE balance > 0;`,
+}
+
+// migrate brings the schema to the newest version, one transaction per
+// version, so a crash leaves it at a whole version.
+func (d *DB) migrate(ctx context.Context) error {
+	for {
+		var v int
+		if err := d.sql.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if v > len(schema) {
+			return fmt.Errorf("the database has schema version %d; this program knows up to %d: run the newer version", v, len(schema))
+		}
+		if v == len(schema) {
+			return nil
+		}
+		err := d.write(ctx, func(tx *sql.Tx) error {
+			var again int
+			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&again); err != nil {
+				return err
+			}
+			if again != v {
+				return nil // another process migrated meanwhile
+			}
+			if _, err := tx.ExecContext(ctx, schema[v]); err != nil {
+				return fmt.Errorf("schema version %d: %w", v+1, err)
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// storeError turns driver errors into the services' error vocabulary: no
+// row is NotFound, a unique key taken is AlreadyExists, a database still
+// busy after the timeout is Unavailable.
+func storeError(err error, what string) error {
+	var se *sqlite.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return services.Errorf(services.NotFound, "%s not found", what)
+	case errors.As(err, &se) && (se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE):
+		return services.Errorf(services.AlreadyExists, "%s already exists", what)
+	case errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED):
+		return &services.Error{Code: services.Unavailable, Message: "database busy", Err: err, RetryAfter: time.Second}
+	case strings.Contains(err.Error(), "database is closed"):
+		return &services.Error{Code: services.Unavailable, Message: "database closed", Err: err}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
