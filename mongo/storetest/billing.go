@@ -629,4 +629,3 @@ func refusedPaymentMovesNoCredit(t *testing.T, open BillingEngine) {
 		t.Fatalf("credit %d after the refusals, want 50,000", got)
 	}
 }
-
