@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"time"
 )
 
@@ -50,4 +51,68 @@ func (l *ChangeLog) Since(ctx context.Context, rev int64, limit int) ([]Change, 
 		out = append(out, c)
 	}
 	return out, storeError(rows.Err(), "changes")
+}
+
+// Oldest returns the lowest revision still kept, 0 if none.
+func (l *ChangeLog) Oldest(ctx context.Context) (int64, error) {
+	var rev sql.NullInt64
+	err := l.db.sql.QueryRowContext(ctx, `SELECT min(rev) FROM changes`).Scan(&rev)
+	return rev.Int64, storeError(err, "changes")
+}
+
+// Last returns the highest revision published, 0 if none.
+func (l *ChangeLog) Last(ctx context.Context) (int64, error) {
+	var rev sql.NullInt64
+	err := l.db.sql.QueryRowContext(ctx, `SELECT max(rev) FROM changes`).Scan(&rev)
+	return rev.Int64, storeError(err, "changes")
+}
+
+// Prune drops changes older than keep, always leaving the newest, so that
+// revisions keep counting up (AUTOINCREMENT never reuses one).
+func (l *ChangeLog) Prune(ctx context.Context, keep time.Duration) error {
+	_, err := l.db.sql.ExecContext(ctx, `DELETE FROM changes WHERE at < ? AND rev < (SELECT max(rev) FROM changes)`, l.now().Add(-keep).UnixMilli())
+	return storeError(err, "changes")
+}
+
+// Follower reads the log in order from a revision on.
+type Follower struct {
+	log *ChangeLog
+	rev int64
+}
+
+// Follow returns a follower that has seen everything up to now.
+func (l *ChangeLog) Follow(ctx context.Context) (*Follower, error) {
+	rev, err := l.Last(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Follower{log: l, rev: rev}, nil
+}
+
+// Next returns the changes published since the last call, oldest first. If
+// some of them were pruned before the follower read them, it returns
+// reload = true and no changes: the caller must reload what it keeps, and
+// the follower goes on from the newest revision.
+func (f *Follower) Next(ctx context.Context) (changes []Change, reload bool, err error) {
+	for {
+		batch, err := f.log.Since(ctx, f.rev, 500)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(batch) > 0 && batch[0].Rev != f.rev+1 {
+			last, err := f.log.Last(ctx)
+			if err != nil {
+				return nil, false, err
+			}
+			f.rev = last
+			return nil, true, nil
+		}
+		changes = append(changes, batch...)
+		if len(batch) > 0 {
+			f.rev = batch[len(batch)-1].Rev
+		}
+		if len(batch) < 500 {
+			return changes, false, nil
+		}
+	}
 }
