@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/schedule"
 )
 
@@ -28,12 +30,12 @@ const (
 	// scheduleEventCollection is the log: one document per revision, pruned
 	// to the last few thousand.
 	scheduleEventCollection = "schedule_events"
-	// appointmentVersionCollection has one document per version of each
-	// appointment: inserting it is the atomic step of a change.
-	appointmentVersionCollection = "appointment_versions"
-	providerCollection           = "providers"
-	chairCollection              = "chairs"
-	appointmentTypeCollection    = "appointment_types"
+	// scheduleMarkCollection keeps how far the log's audit records are
+	// known to be on the trail.
+	scheduleMarkCollection    = "schedule_marks"
+	providerCollection        = "providers"
+	chairCollection           = "chairs"
+	appointmentTypeCollection = "appointment_types"
 )
 
 // ScheduleRepo stores the appointment book.
@@ -50,55 +52,226 @@ func NewScheduleRepo(db *DB) *ScheduleRepo { return &ScheduleRepo{db: db.Databas
 // _id, and partitions keep scans small on the embedded engine.
 func ScheduleIndexes() []Index { return nil }
 
+// slotDoc is one claimed cell, keyed by column and minute: inserting it is
+// the atomic step of a claim. It names the claim (owner, operation, version,
+// when) and repeats the cell's fields, so nothing reads the key back.
 type slotDoc struct {
-	Key   string `bson:"_id"`
-	Owner string `bson:"owner"`
+	Key      string    `bson:"_id"`
+	Kind     int32     `bson:"kind,omitempty"`
+	Resource string    `bson:"resource,omitempty"`
+	Minute   int64     `bson:"minute,omitempty"`
+	Owner    string    `bson:"owner"`
+	Op       string    `bson:"op,omitempty"`
+	Version  int64     `bson:"version,omitempty"`
+	At       time.Time `bson:"at"`
 }
+
+// releaseDoc marks a claim being released, in the cell's day collection.
+// Inserting it gives the one right to delete that claim: a delete with a
+// filter is not atomic on the embedded engine (it reads, then deletes by
+// _id), so two deleters of one claim could delete a third party's fresh
+// claim of the same cell.
+type releaseDoc struct {
+	ID      string    `bson:"_id"`
+	Release bool      `bson:"release"`
+	Cell    string    `bson:"cell"`
+	Owner   string    `bson:"owner"`
+	Op      string    `bson:"op"`
+	At      time.Time `bson:"at"`
+}
+
+const releasePrefix = "x|"
 
 func slotCollection(day string) string { return slotPrefix + strings.ReplaceAll(day, "-", "") }
 
+// slotKey is a cell's _id: its column and minute.
+func slotKey(s schedule.Slot) string {
+	kind := "c"
+	if s.Kind == molarv1.ResourceKind_RESOURCE_KIND_PROVIDER {
+		kind = "p"
+	}
+	return kind + "|" + s.Resource + "|" + strconv.FormatInt(s.Minute, 10)
+}
+
+func newSlotDoc(s schedule.Slot, c schedule.Claim) slotDoc {
+	return slotDoc{Key: slotKey(s), Kind: int32(s.Kind), Resource: s.Resource, Minute: s.Minute, Owner: c.Owner, Op: c.Op, Version: c.Version, At: ms(c.At)}
+}
+
+func (d slotDoc) claim() schedule.Claim {
+	return schedule.Claim{Owner: d.Owner, Op: d.Op, Version: d.Version, At: d.At}
+}
+
 // ClaimSlots implements schedule.Store.
-func (r *ScheduleRepo) ClaimSlots(ctx context.Context, owner string, slots []schedule.Slot) error {
+func (r *ScheduleRepo) ClaimSlots(ctx context.Context, c schedule.Claim, slots []schedule.Slot, judge func(schedule.Holding) schedule.Hold) error {
 	var taken []schedule.Slot
+	giveBack := func() {
+		_ = r.ReleaseSlots(context.WithoutCancel(ctx), schedule.Release{Owner: c.Owner, Op: c.Op, At: c.At}, taken)
+	}
 	for _, s := range slots {
 		coll := r.db.Collection(slotCollection(s.Day))
-		_, err := coll.InsertOne(ctx, slotDoc{Key: s.Key, Owner: owner})
-		if err == nil {
-			taken = append(taken, s)
-			continue
+		for attempt := 0; ; attempt++ {
+			_, err := coll.InsertOne(ctx, newSlotDoc(s, c))
+			if err == nil {
+				taken = append(taken, s)
+				break
+			}
+			if !driver.IsDuplicateKeyError(err) {
+				giveBack()
+				return storeError(err, "slot")
+			}
+			var held slotDoc
+			err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: slotKey(s)}}).Decode(&held)
+			if err == driver.ErrNoDocuments && attempt < 3 {
+				continue // given up meanwhile
+			}
+			if err != nil {
+				giveBack()
+				return storeError(err, "slot")
+			}
+			h := schedule.Holding{Slot: s, Claim: held.claim()}
+			verdict := judge(h)
+			if verdict == schedule.HeldByMe {
+				break
+			}
+			if verdict == schedule.HeldByNobody && attempt < 3 {
+				if err := r.releaseClaim(ctx, coll, held, c.At); err != nil {
+					giveBack()
+					return err
+				}
+				continue
+			}
+			giveBack()
+			return &schedule.ConflictError{Slot: s, Holder: h.Claim}
 		}
-		if !driver.IsDuplicateKeyError(err) {
-			_ = r.ReleaseSlots(context.WithoutCancel(ctx), owner, taken)
-			return storeError(err, "slot")
-		}
-		var held slotDoc
-		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: s.Key}}).Decode(&held); err == nil && held.Owner == owner {
-			continue // ours already
-		}
-		_ = r.ReleaseSlots(context.WithoutCancel(ctx), owner, taken)
-		return &schedule.ConflictError{Key: s.Key, Holder: held.Owner}
 	}
 	return nil
+}
+
+// releaseClaim deletes one claim of a cell, if this caller wins the right
+// to; someone else releasing the same claim is left to finish.
+func (r *ScheduleRepo) releaseClaim(ctx context.Context, coll *driver.Collection, d slotDoc, at time.Time) error {
+	_, err := coll.InsertOne(ctx, releaseDoc{ID: releasePrefix + d.Key + "|" + d.Owner + "|" + d.Op, Release: true, Cell: d.Key, Owner: d.Owner, Op: d.Op, At: ms(at)})
+	if driver.IsDuplicateKeyError(err) {
+		return nil
+	}
+	if err != nil {
+		return storeError(err, "slot release")
+	}
+	_, err = coll.DeleteOne(ctx, claimFilter(d.Key, d.Owner, d.Op))
+	return storeError(err, "slot")
+}
+
+// claimFilter selects one claim of a cell; claims from before operations
+// were recorded have none.
+func claimFilter(key, owner, op string) bson.D {
+	var opv any = op
+	if op == "" {
+		opv = bson.D{{Key: "$exists", Value: false}}
+	}
+	return bson.D{{Key: "_id", Value: key}, {Key: "owner", Value: owner}, {Key: "op", Value: opv}}
 }
 
 // ReleaseSlots implements schedule.Store.
-func (r *ScheduleRepo) ReleaseSlots(ctx context.Context, owner string, slots []schedule.Slot) error {
+func (r *ScheduleRepo) ReleaseSlots(ctx context.Context, rel schedule.Release, slots []schedule.Slot) error {
 	byDay := map[string][]string{}
 	for _, s := range slots {
-		byDay[s.Day] = append(byDay[s.Day], s.Key)
+		byDay[s.Day] = append(byDay[s.Day], slotKey(s))
 	}
 	for day, keys := range byDay {
-		if _, err := r.db.Collection(slotCollection(day)).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}, {Key: "owner", Value: owner}}); err != nil {
+		coll := r.db.Collection(slotCollection(day))
+		cur, err := coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}, {Key: "owner", Value: rel.Owner}})
+		if err != nil {
 			return storeError(err, "slots")
+		}
+		var held []slotDoc
+		if err := cur.All(ctx, &held); err != nil {
+			return storeError(err, "slots")
+		}
+		for _, d := range held {
+			if (rel.Op != "" && d.Op != rel.Op) || (rel.UpTo > 0 && d.Version > rel.UpTo) {
+				continue
+			}
+			if err := r.releaseClaim(ctx, coll, d, rel.At); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// ClaimVersion implements schedule.Store.
-func (r *ScheduleRepo) ClaimVersion(ctx context.Context, id string, v int64) error {
-	_, err := r.db.Collection(appointmentVersionCollection).InsertOne(ctx, bson.D{{Key: "_id", Value: revisionID(id, v)}})
-	return storeError(err, "appointment version")
+// slotCollections lists the day collections of cells, with their days.
+func (r *ScheduleRepo) slotCollections(ctx context.Context) (map[string]string, error) {
+	names, err := r.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return nil, storeError(err, "collections")
+	}
+	out := map[string]string{}
+	for _, n := range names {
+		d, ok := strings.CutPrefix(n, slotPrefix)
+		if !ok || len(d) != 8 {
+			continue
+		}
+		out[n] = d[:4] + "-" + d[4:6] + "-" + d[6:]
+	}
+	return out, nil
+}
+
+// Holdings implements schedule.Store.
+func (r *ScheduleRepo) Holdings(ctx context.Context, fromDay string) ([]schedule.Holding, error) {
+	colls, err := r.slotCollections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []schedule.Holding
+	for n, day := range colls {
+		if day < fromDay {
+			continue
+		}
+		cur, err := r.db.Collection(n).Find(ctx, bson.D{})
+		if err != nil {
+			return nil, storeError(err, "slots")
+		}
+		var docs []slotDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return nil, storeError(err, "slots")
+		}
+		for _, d := range docs {
+			if d.Kind == 0 || strings.HasPrefix(d.Key, releasePrefix) {
+				continue // a release mark, or a cell claimed before cells named their fields
+			}
+			out = append(out, schedule.Holding{Slot: schedule.Slot{Day: day, Kind: molarv1.ResourceKind(d.Kind), Resource: d.Resource, Minute: d.Minute}, Claim: d.claim()})
+		}
+	}
+	return out, nil
+}
+
+// SweepReleases implements schedule.Store.
+func (r *ScheduleRepo) SweepReleases(ctx context.Context, before time.Time) error {
+	colls, err := r.slotCollections(ctx)
+	if err != nil {
+		return err
+	}
+	for n := range colls {
+		coll := r.db.Collection(n)
+		cur, err := coll.Find(ctx, bson.D{{Key: "release", Value: true}, {Key: "at", Value: bson.D{{Key: "$lt", Value: ms(before)}}}})
+		if err != nil {
+			return storeError(err, "slot releases")
+		}
+		var docs []releaseDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return storeError(err, "slot releases")
+		}
+		for _, d := range docs {
+			// Its releaser had the whole lease to finish, and did not.
+			if _, err := coll.DeleteOne(ctx, claimFilter(d.Cell, d.Owner, d.Op)); err != nil {
+				return storeError(err, "slot")
+			}
+			if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}}); err != nil {
+				return storeError(err, "slot release")
+			}
+		}
+	}
+	return nil
 }
 
 // eventDoc stores an event's payload as protobuf bytes: the log is read back
@@ -108,11 +281,17 @@ type scheduleEventDoc struct {
 	At          time.Time `bson:"at"`
 	Appointment []byte    `bson:"appointment,omitempty"`
 	Blockout    []byte    `bson:"blockout,omitempty"`
+	Op          string    `bson:"op,omitempty"`
+	Audit       *auditDoc `bson:"audit,omitempty"`
 }
 
 // AppendEvent implements schedule.Store.
 func (r *ScheduleRepo) AppendEvent(ctx context.Context, e schedule.Event) error {
-	d := scheduleEventDoc{Revision: e.Revision, At: ms(time.Now())}
+	d := scheduleEventDoc{Revision: e.Revision, At: ms(time.Now()), Op: e.Op}
+	if a := e.Audit; a.ID != "" {
+		d.Audit = &auditDoc{ID: a.ID, At: ms(a.Time), Action: int32(a.Action), ActorID: a.ActorID, ActorEmail: a.ActorEmail,
+			IP: a.IP, TargetType: a.TargetType, TargetID: a.TargetID, Detail: a.Detail, RequestID: a.RequestID}
+	}
 	var err error
 	if e.Appointment != nil {
 		if d.Appointment, err = proto.Marshal(e.Appointment); err != nil {
@@ -129,7 +308,11 @@ func (r *ScheduleRepo) AppendEvent(ctx context.Context, e schedule.Event) error 
 }
 
 func (d scheduleEventDoc) event() (schedule.Event, error) {
-	e := schedule.Event{Revision: d.Revision}
+	e := schedule.Event{Revision: d.Revision, Op: d.Op}
+	if a := d.Audit; a != nil {
+		e.Audit = audit.Event{ID: a.ID, Time: a.At, Action: molarv1.AuditAction(a.Action), ActorID: a.ActorID, ActorEmail: a.ActorEmail,
+			IP: a.IP, TargetType: a.TargetType, TargetID: a.TargetID, Detail: a.Detail, RequestID: a.RequestID}
+	}
 	if d.Appointment != nil {
 		e.Appointment = &molarv1.Appointment{}
 		if err := proto.Unmarshal(d.Appointment, e.Appointment); err != nil {
@@ -174,6 +357,32 @@ func (r *ScheduleRepo) LastRevision(ctx context.Context) (int64, error) {
 // OldestRevision implements schedule.Store.
 func (r *ScheduleRepo) OldestRevision(ctx context.Context) (int64, error) {
 	return r.edgeRevision(ctx, 1)
+}
+
+type markDoc struct {
+	ID       string `bson:"_id"`
+	Revision int64  `bson:"revision"`
+}
+
+// AuditMark implements schedule.Store.
+func (r *ScheduleRepo) AuditMark(ctx context.Context) (int64, error) {
+	var d markDoc
+	err := r.db.Collection(scheduleMarkCollection).FindOne(ctx, bson.D{{Key: "_id", Value: "audit"}}).Decode(&d)
+	if err == driver.ErrNoDocuments {
+		return 0, nil
+	}
+	return d.Revision, storeError(err, "audit mark")
+}
+
+// SetAuditMark implements schedule.Store. A mark lower than the stored one
+// changes nothing.
+func (r *ScheduleRepo) SetAuditMark(ctx context.Context, rev int64) error {
+	_, err := r.db.Collection(scheduleMarkCollection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: "audit"}, {Key: "revision", Value: bson.D{{Key: "$lt", Value: rev}}}},
+		markDoc{ID: "audit", Revision: rev}, options.Replace().SetUpsert(true))
+	if driver.IsDuplicateKeyError(err) {
+		return nil // a higher mark is there
+	}
+	return storeError(err, "audit mark")
 }
 
 // PruneEvents implements schedule.Store.
@@ -346,12 +555,12 @@ func (r *ScheduleRepo) SaveType(ctx context.Context, t *molarv1.AppointmentType)
 	return r.saveResource(ctx, appointmentTypeCollection, t.GetId(), t)
 }
 
-// InsertSlots claims many cells at once for demo data and imports; owners[i]
+// InsertSlots claims many cells at once for demo data and imports; claims[i]
 // holds slots[i]. It assumes the cells are free.
-func (r *ScheduleRepo) InsertSlots(ctx context.Context, slots []schedule.Slot, owners []string) error {
+func (r *ScheduleRepo) InsertSlots(ctx context.Context, slots []schedule.Slot, claims []schedule.Claim) error {
 	byDay := map[string][]any{}
 	for i, s := range slots {
-		byDay[s.Day] = append(byDay[s.Day], slotDoc{Key: s.Key, Owner: owners[i]})
+		byDay[s.Day] = append(byDay[s.Day], newSlotDoc(s, claims[i]))
 	}
 	for day, docs := range byDay {
 		if _, err := r.db.Collection(slotCollection(day)).InsertMany(ctx, docs); err != nil {

@@ -155,17 +155,18 @@ func seedSchedule(ctx context.Context, db *mongo.DB, a *app, now time.Time) (str
 // insertAppointments stores appointments and their cells in bulk.
 func insertAppointments(ctx context.Context, repo *mongo.ScheduleRepo, svc *schedule.Service, appts []*molarv1.Appointment) error {
 	var slots []schedule.Slot
-	var owners []string
+	var claims []schedule.Claim
+	now := time.Now()
 	for _, ap := range appts {
 		if ap.GetStatus() == molarv1.AppointmentStatus_APPOINTMENT_STATUS_NO_SHOW || ap.GetStatus() == molarv1.AppointmentStatus_APPOINTMENT_STATUS_CANCELLED {
 			continue
 		}
 		for _, s := range svc.Cells(ap) {
 			slots = append(slots, s)
-			owners = append(owners, ap.GetId())
+			claims = append(claims, schedule.Claim{Owner: ap.GetId(), Op: "import", Version: ap.GetVersion(), At: now})
 		}
 	}
-	if err := repo.InsertSlots(ctx, slots, owners); err != nil {
+	if err := repo.InsertSlots(ctx, slots, claims); err != nil {
 		return err
 	}
 	return repo.SaveAppointments(ctx, appts)

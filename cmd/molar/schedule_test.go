@@ -414,3 +414,130 @@ func TestStreamEndsWhenSessionEnds(t *testing.T) {
 		t.Fatalf("stream after logout: %v after %v, want unauthenticated at once", stream.Err(), time.Since(start))
 	}
 }
+
+// TestChangeRace: many front desks change one appointment at once, all from
+// the same version: moves to different free times, status changes, and
+// changes the status flow forbids. Exactly one valid change wins, the other
+// valid ones are told the appointment changed, the forbidden ones are
+// refused, and afterwards the appointment is not locked and every time a
+// losing move reached for is free.
+func TestChangeRace(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBookTest(t)
+	c := b.client("")
+	a, err := b.book(ctx, c, 0, "dr-kim", "chair-1", 9, 0, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const moves = 8
+	var wins, stale, refused atomic.Int32
+	var wg sync.WaitGroup
+	race := func(call func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := call()
+			var ce *connect.Error
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.As(err, &ce) && ce.Code() == connect.CodeAborted:
+				stale.Add(1)
+			case errors.As(err, &ce) && ce.Code() == connect.CodeFailedPrecondition:
+				refused.Add(1)
+			default:
+				t.Errorf("change: %v", err)
+			}
+		}()
+	}
+	for i := range moves {
+		race(func() error {
+			_, err := c.MoveAppointment(ctx, connect.NewRequest(&molarv1.MoveAppointmentRequest{Id: a.GetId(), ProviderId: "dr-park",
+				ChairId: fmt.Sprintf("chair-%d", 2+i%3), StartTime: b.at(10+i/3, 20*(i%3)), Minutes: 20, Version: a.GetVersion()}))
+			return err
+		})
+	}
+	for _, to := range []molarv1.AppointmentStatus{molarv1.AppointmentStatus_APPOINTMENT_STATUS_CONFIRMED, molarv1.AppointmentStatus_APPOINTMENT_STATUS_ARRIVED,
+		molarv1.AppointmentStatus_APPOINTMENT_STATUS_COMPLETED, molarv1.AppointmentStatus_APPOINTMENT_STATUS_IN_CHAIR} {
+		race(func() error {
+			_, err := c.SetAppointmentStatus(ctx, connect.NewRequest(&molarv1.SetAppointmentStatusRequest{Id: a.GetId(), Status: to, Version: a.GetVersion()}))
+			return err
+		})
+	}
+	wg.Wait()
+	// A forbidden change is refused, or found stale if the winner came first.
+	if wins.Load() != 1 || stale.Load()+refused.Load() != moves+4-1 || stale.Load() < moves+2-1 {
+		t.Fatalf("wins %d, stale %d, refused %d; want 1 win of %d", wins.Load(), stale.Load(), refused.Load(), moves+4)
+	}
+	// Not locked: a change from the current version goes through.
+	list, err := c.ListSchedule(ctx, connect.NewRequest(&molarv1.ListScheduleRequest{StartDate: b.day.Format(time.DateOnly), EndDate: b.day.Format(time.DateOnly)}))
+	if err != nil || len(list.Msg.GetAppointments()) != 1 {
+		t.Fatalf("book %v %v", list, err)
+	}
+	cur := list.Msg.GetAppointments()[0]
+	if cur.GetVersion() != a.GetVersion()+1 {
+		t.Fatalf("version %d after one winning change of %d", cur.GetVersion(), a.GetVersion())
+	}
+	moved, err := c.MoveAppointment(ctx, connect.NewRequest(&molarv1.MoveAppointmentRequest{Id: a.GetId(), ProviderId: "dr-lee", ChairId: "chair-5",
+		StartTime: b.at(16, 0), Minutes: 30, Version: cur.GetVersion()}))
+	if err != nil {
+		t.Fatalf("appointment locked after the race: %v", err)
+	}
+	// Every time a move reached for is free again, whoever won.
+	for i := range moves {
+		if _, err := b.book(ctx, c, 1+i, "dr-park", fmt.Sprintf("chair-%d", 2+i%3), 10+i/3, 20*(i%3), 20); err != nil {
+			t.Errorf("time of move %d not free: %v", i, err)
+		}
+	}
+	if _, err := c.SetAppointmentStatus(ctx, connect.NewRequest(&molarv1.SetAppointmentStatusRequest{Id: a.GetId(),
+		Status: molarv1.AppointmentStatus_APPOINTMENT_STATUS_NO_SHOW, Version: moved.Msg.GetAppointment().GetVersion()})); err != nil {
+		t.Fatalf("status after the race: %v", err)
+	}
+}
+
+// TestProblemsAreTyped: a conflict and a broken rule reach the client as a
+// typed Problem detail, not as prose to parse.
+func TestProblemsAreTyped(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBookTest(t)
+	c := b.client("")
+	a, err := b.book(ctx, c, 0, "dr-kim", "chair-1", 10, 0, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problem := func(err error) *molarv1.Problem {
+		t.Helper()
+		var ce *connect.Error
+		if !errors.As(err, &ce) {
+			t.Fatalf("not a connect error: %v", err)
+		}
+		for _, d := range ce.Details() {
+			if m, derr := d.Value(); derr == nil {
+				if p, ok := m.(*molarv1.Problem); ok {
+					return p
+				}
+			}
+		}
+		t.Fatalf("no Problem detail on %v", err)
+		return nil
+	}
+	_, err = b.book(ctx, c, 1, "dr-kim", "chair-2", 10, 10, 30)
+	if p := problem(err); p.GetReason() != molarv1.ProblemReason_PROBLEM_REASON_SLOT_TAKEN || p.GetResourceId() != "dr-kim" || p.GetResourceName() != "김하늘 원장" ||
+		p.GetSubjectId() != a.GetId() || p.GetChartNumber() != a.GetChartNumber() || !p.GetTime().AsTime().Equal(b.at(10, 10).AsTime()) {
+		t.Errorf("conflict: %v", p)
+	}
+	_, err = b.book(ctx, c, 1, "dr-park", "chair-2", 13, 0, 30)
+	if p := problem(err); p.GetReason() != molarv1.ProblemReason_PROBLEM_REASON_LUNCH_BREAK || p.GetWindowStart() != "13:00" || p.GetWindowEnd() != "14:00" || !p.GetOverridable() {
+		t.Errorf("lunch: %v", p)
+	}
+	_, err = c.SetAppointmentStatus(ctx, connect.NewRequest(&molarv1.SetAppointmentStatusRequest{Id: a.GetId(), Status: molarv1.AppointmentStatus_APPOINTMENT_STATUS_COMPLETED, Version: a.GetVersion()}))
+	if p := problem(err); p.GetReason() != molarv1.ProblemReason_PROBLEM_REASON_STATUS_TRANSITION || p.GetState() != "BOOKED" || p.GetWantedState() != "COMPLETED" || p.GetOverridable() {
+		t.Errorf("transition: %v", p)
+	}
+	_, err = c.SetAppointmentStatus(ctx, connect.NewRequest(&molarv1.SetAppointmentStatusRequest{Id: a.GetId(), Status: molarv1.AppointmentStatus_APPOINTMENT_STATUS_CONFIRMED, Version: a.GetVersion() + 5}))
+	if p := problem(err); p.GetReason() != molarv1.ProblemReason_PROBLEM_REASON_STALE_VERSION {
+		t.Errorf("stale: %v", p)
+	}
+}

@@ -82,6 +82,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		db.Close(context.Background())
 		return nil, err
 	}
+	if err := a.schedule.Recover(ctx); err != nil {
+		logger.Warn("schedule recovery incomplete; it runs again every minute", "error", err.Error())
+	}
 	go a.schedule.Follow(base, 100*time.Millisecond)
 
 	var protocols http.Protocols

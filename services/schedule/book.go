@@ -59,8 +59,9 @@ func (b *Book) load(appts []*molarv1.Appointment, blocks []*molarv1.Blockout, re
 }
 
 // apply adds the next event. Events must come in revision order; one that
-// is not newer than the book, or not newer than the thing it changes, is
-// ignored (it is already in).
+// is not newer than the book is ignored (it is already in). One older than
+// the stored copy it changes (loaded at start) is remembered but changes
+// nothing.
 func (b *Book) apply(e Event) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -69,22 +70,26 @@ func (b *Book) apply(e Event) {
 	}
 	b.rev = e.Revision
 	var old proto.Message
+	newer := true
 	switch {
 	case e.Appointment != nil:
 		if cur, ok := b.appts[e.Appointment.GetId()]; ok {
 			old = cur
-			if cur.GetRevision() >= e.Revision {
-				return
-			}
+			newer = cur.GetRevision() < e.Revision
 		}
-		b.putLocked(e.Appointment)
+		if newer {
+			b.putLocked(e.Appointment)
+		}
 	case e.Blockout != nil:
 		if cur, ok := b.blocks[e.Blockout.GetId()]; ok {
 			old = cur
+			newer = cur.GetRevision() < e.Revision
 		}
-		if e.Blockout.GetDeleted() {
+		switch {
+		case !newer:
+		case e.Blockout.GetDeleted():
 			delete(b.blocks, e.Blockout.GetId())
-		} else {
+		default:
 			b.blocks[e.Blockout.GetId()] = e.Blockout
 		}
 	}
@@ -92,13 +97,28 @@ func (b *Book) apply(e Event) {
 	if len(b.recent) > b.keep {
 		b.recent = slices.Delete(b.recent, 0, len(b.recent)-b.keep)
 	}
-	for w := range b.subs {
-		if w.f.wants(e, old, b.loc) {
-			w.push(e)
+	if newer {
+		for w := range b.subs {
+			if w.f.wants(e, old, b.loc) {
+				w.push(e)
+			}
 		}
 	}
 	close(b.changed)
 	b.changed = make(chan struct{})
+}
+
+// since returns the remembered events after rev, oldest first.
+func (b *Book) since(rev int64) []Event {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out []Event
+	for _, r := range b.recent {
+		if r.e.Revision > rev {
+			out = append(out, r.e)
+		}
+	}
+	return out
 }
 
 // putLocked stores an appointment and keeps the day index right.
@@ -116,27 +136,6 @@ func (b *Book) putLocked(a *molarv1.Appointment) {
 
 func (b *Book) dayOf(a *molarv1.Appointment) string {
 	return a.GetStartTime().AsTime().In(b.loc).Format(time.DateOnly)
-}
-
-// waitPast returns once the book is at rev or later, or the deadline passes.
-func (b *Book) waitPast(rev int64, deadline time.Time) {
-	for {
-		b.mu.RLock()
-		cur, ch := b.rev, b.changed
-		b.mu.RUnlock()
-		if cur >= rev {
-			return
-		}
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return
-		}
-		select {
-		case <-ch:
-		case <-time.After(wait):
-			return
-		}
-	}
 }
 
 // applied is an event with the state it replaced.

@@ -17,7 +17,8 @@ import {
 } from "../src/gen/molar/v1/schedule_pb";
 import { reconnectDelay, startOf, useScheduleStore } from "../src/stores/schedule";
 import { movedStart, resizedMinutes, rowAt, assignLanes, hoursOn, gridBounds } from "../src/components/schedule/layout";
-import { conflictLine, preconditionLine } from "../src/components/schedule/problemText";
+import { ruleLine } from "../src/components/schedule/problemText";
+import { ProblemReason, ProblemSchema, ResourceKind } from "../src/gen/molar/v1/problem_pb";
 import { instantAt, zoned, mondayOf, addDays } from "../src/components/schedule/time";
 import { piniaWith, until } from "./helpers";
 import { savedClinic } from "./fixtures";
@@ -295,7 +296,20 @@ describe("schedule store: actions", () => {
     const store = liveBook(
       {
         move: () => {
-          throw new ConnectError("1번 체어 is already booked at 2025-03-03 11:00 (appointment a2, chart 7)", Code.AlreadyExists);
+          throw new ConnectError("chair chair-1 is already booked", Code.AlreadyExists, undefined, [
+            {
+              desc: ProblemSchema,
+              value: {
+                reason: ProblemReason.SLOT_TAKEN,
+                resourceKind: ResourceKind.CHAIR,
+                resourceId: "chair-1",
+                resourceName: "1번 체어",
+                time: timestampFromDate(seoul(day, "11:00")),
+                subjectId: "a2",
+                chartNumber: 7n,
+              },
+            },
+          ]);
         },
       },
       [appt("a1", day, "10:00", { version: 3n })],
@@ -307,6 +321,7 @@ describe("schedule store: actions", () => {
     expect(zoned(startOf(store.appointments.get("a1")!), "Asia/Seoul").minutes).toBe(10 * 60);
     expect(store.appointments.get("a1")?.version).toBe(3n);
     expect(store.actionProblem?.code).toBe(Code.AlreadyExists);
+    expect(store.actionProblem?.rule?.reason).toBe(ProblemReason.SLOT_TAKEN);
   });
 
   it("changes the status with the appointment's version and a reason for cancelling", async () => {
@@ -387,17 +402,33 @@ describe("schedule helpers", () => {
     expect(lanes.get(c)).toEqual({ lane: 0, lanes: 1 });
   });
 
-  it("says what the server found in the way, in Korean", () => {
+  it("says what the server found in the way, by the typed detail", () => {
     const t = (key: string, v?: Record<string, unknown>) => `${key}${v ? JSON.stringify(v) : ""}`;
-    expect(conflictLine("1번 체어 is already booked at 2025-03-03 10:00 (appointment x, chart 101)", t)).toBe(
-      'schedule.conflict.bookedChart{"what":"1번 체어","time":"2025-03-03 10:00","chart":"101"}',
-    );
-    expect(preconditionLine("during the lunch break (13:00-14:00); someone with the override permission can book it anyway", t)).toBe(
+    const rule = (o: Parameters<typeof create<typeof ProblemSchema>>[1]) => create(ProblemSchema, o);
+    expect(
+      ruleLine(
+        rule({
+          reason: ProblemReason.SLOT_TAKEN,
+          resourceKind: ResourceKind.CHAIR,
+          resourceId: "chair-1",
+          resourceName: "1번 체어",
+          time: timestampFromDate(seoul("2025-03-03", "10:00")),
+          subjectId: "x",
+          chartNumber: 101n,
+        }),
+        t,
+        "Asia/Seoul",
+      ),
+    ).toBe('schedule.conflict.bookedChart{"what":"1번 체어","time":"2025-03-03 10:00","chart":"101"}');
+    expect(ruleLine(rule({ reason: ProblemReason.LUNCH_BREAK, windowStart: "13:00", windowEnd: "14:00", overridable: true }), t, "Asia/Seoul")).toBe(
       'schedule.precondition.lunch{"from":"13:00","to":"14:00"}',
     );
-    expect(preconditionLine("blocked (회의) from 15:00 to 16:00; someone with the override permission can book it anyway", t)).toBe(
+    expect(ruleLine(rule({ reason: ProblemReason.BLOCKED, label: "회의", windowStart: "15:00", windowEnd: "16:00" }), t, "Asia/Seoul")).toBe(
       'schedule.precondition.blocked{"reason":"회의","from":"15:00","to":"16:00"}',
     );
-    expect(preconditionLine("something new", t)).toBeNull();
+    expect(ruleLine(rule({ reason: ProblemReason.STATUS_TRANSITION, state: "BOOKED", wantedState: "COMPLETED" }), t, "Asia/Seoul")).toBe(
+      'schedule.precondition.transition{"state":"schedule.status.BOOKED","wanted":"schedule.status.COMPLETED"}',
+    );
+    expect(ruleLine(rule({ reason: ProblemReason.PAYMENT_EXCEEDS_BALANCE }), t, "Asia/Seoul")).toBeNull();
   });
 });

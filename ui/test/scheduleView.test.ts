@@ -22,6 +22,7 @@ import { transportKey } from "../src/api/transport";
 import { createAppI18n } from "../src/i18n";
 import { createAppVuetify } from "../src/plugins/vuetify";
 import { scheduleEn, scheduleKo } from "../src/i18n/schedule";
+import { ProblemReason, ProblemSchema, ResourceKind } from "../src/gen/molar/v1/problem_pb";
 import { scheduleRoutes } from "../src/router/schedule";
 import { useAuthStore } from "../src/stores/auth";
 import { todayIn } from "../src/components/schedule/time";
@@ -193,7 +194,21 @@ describe("ScheduleView", () => {
     const transport = server([], {
       book: (req) => {
         sent.push(req);
-        if (sent.length === 1) throw new ConnectError("김하늘 원장 is already booked at 2025-03-03 10:00 (appointment zz, chart 555)", Code.AlreadyExists);
+        if (sent.length === 1)
+          throw new ConnectError("provider dr-kim is already booked", Code.AlreadyExists, undefined, [
+            {
+              desc: ProblemSchema,
+              value: {
+                reason: ProblemReason.SLOT_TAKEN,
+                resourceKind: ResourceKind.PROVIDER,
+                resourceId: "dr-kim",
+                resourceName: "김하늘 원장",
+                time: timestampFromDate(seoul(day, "10:00")),
+                subjectId: "zz",
+                chartNumber: 555n,
+              },
+            },
+          ]);
         return appt("new-1", "10:00", { patientId: req.patientId, patientName: "김민지", chartNumber: 102n, revision: 6n });
       },
     });
@@ -258,7 +273,18 @@ describe("ScheduleView", () => {
         move: async (req) => {
           sent = req;
           await answered;
-          throw new ConnectError("2번 체어 is already booked at 2025-03-03 11:30", Code.AlreadyExists);
+          throw new ConnectError("chair chair-2 is already booked", Code.AlreadyExists, undefined, [
+            {
+              desc: ProblemSchema,
+              value: {
+                reason: ProblemReason.SLOT_TAKEN,
+                resourceKind: ResourceKind.CHAIR,
+                resourceId: "chair-2",
+                resourceName: "2번 체어",
+                time: timestampFromDate(seoul(day, "11:30")),
+              },
+            },
+          ]);
         },
       }),
     );
