@@ -25,7 +25,7 @@ func TestBillingContract(t *testing.T) {
 	storetest.TestBilling(t, func(t *testing.T) storetest.Billing {
 		db := mongotest.DB(t)
 		return storetest.Billing{Store: mongo.NewInvoiceRepo(db), Audit: mongo.NewAuditRepo(db),
-			Changes: mongo.NewChangeLog(db, time.Now, slog.New(slog.DiscardHandler))}
+			Changes: mongo.NewChangeLog(db, time.Now, slog.New(slog.DiscardHandler)), Sparse: true}
 	})
 }
 

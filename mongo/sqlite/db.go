@@ -124,6 +124,72 @@ var schema = []string{
 	) WITHOUT ROWID;
 	CREATE INDEX invoices_patient ON invoices (patient_id, created);
 	CREATE INDEX invoices_owing ON invoices (balance) WHERE balance > 0;`,
+
+	// 2: the appointment book (mongo/sqlite/schedule.go).
+	`CREATE TABLE schedule_cells (
+		kind INTEGER NOT NULL,
+		resource TEXT NOT NULL,
+		minute INTEGER NOT NULL,
+		day TEXT NOT NULL,
+		owner TEXT NOT NULL,
+		op TEXT NOT NULL DEFAULT '',
+		version INTEGER NOT NULL DEFAULT 0,
+		at INTEGER NOT NULL,
+		PRIMARY KEY (kind, resource, minute)
+	) WITHOUT ROWID;
+	CREATE INDEX schedule_cells_day ON schedule_cells (day);
+
+	CREATE TABLE schedule_events (
+		revision INTEGER PRIMARY KEY,
+		at INTEGER NOT NULL,
+		op TEXT NOT NULL DEFAULT '',
+		appointment TEXT,
+		blockout TEXT,
+		audit_id TEXT NOT NULL DEFAULT ''
+	);
+	CREATE TABLE schedule_marks (
+		name TEXT PRIMARY KEY,
+		revision INTEGER NOT NULL
+	) WITHOUT ROWID;
+
+	CREATE TABLE appointments (
+		id TEXT PRIMARY KEY,
+		provider_id TEXT NOT NULL,
+		chair_id TEXT NOT NULL,
+		patient_id TEXT NOT NULL,
+		start INTEGER NOT NULL,
+		minutes INTEGER NOT NULL,
+		status TEXT NOT NULL,
+		revision INTEGER NOT NULL,
+		doc TEXT NOT NULL
+	);
+	CREATE INDEX appointments_provider_start ON appointments (provider_id, start);
+	CREATE INDEX appointments_chair_start ON appointments (chair_id, start);
+	CREATE INDEX appointments_patient_start ON appointments (patient_id, start);
+	CREATE TABLE blockouts (
+		id TEXT PRIMARY KEY,
+		provider_id TEXT NOT NULL DEFAULT '',
+		chair_id TEXT NOT NULL DEFAULT '',
+		start INTEGER NOT NULL,
+		minutes INTEGER NOT NULL,
+		deleted INTEGER NOT NULL DEFAULT 0,
+		revision INTEGER NOT NULL,
+		doc TEXT NOT NULL
+	);
+	CREATE INDEX blockouts_live_start ON blockouts (start) WHERE deleted = 0;
+
+	CREATE TABLE providers (
+		id TEXT PRIMARY KEY,
+		doc TEXT NOT NULL
+	);
+	CREATE TABLE chairs (
+		id TEXT PRIMARY KEY,
+		doc TEXT NOT NULL
+	);
+	CREATE TABLE appointment_types (
+		id TEXT PRIMARY KEY,
+		doc TEXT NOT NULL
+	);`,
 }
 
 // migrate brings the schema to the newest version, one transaction per
