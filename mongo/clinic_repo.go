@@ -11,6 +11,7 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/clinic"
 )
 
@@ -34,8 +35,9 @@ func NewClinicRepo(db *DB) *ClinicRepo {
 	return &ClinicRepo{coll: db.Database.Collection(clinicCollection)}
 }
 
-// ClinicIndexes are the indexes ClinicRepo needs: none beyond _id.
-func ClinicIndexes() []Index { return nil }
+// ClinicIndexes are the indexes ClinicRepo needs beyond _id: the one
+// recovery finds pending revisions with.
+func ClinicIndexes() []Index { return []Index{pendingIndex(clinicCollection)} }
 
 type clinicDoc struct {
 	Version                    int64            `bson:"_id"`
@@ -48,6 +50,8 @@ type clinicDoc struct {
 	ClosedDays                 []closedDayDoc   `bson:"closed"`
 	UpdateTime                 time.Time        `bson:"updated"`
 	CopayPercent               *int32           `bson:"copay_percent,omitempty"`
+	Audit                      *carriedAuditDoc `bson:"audit,omitempty"`
+	AuditPending               bool             `bson:"audit_pending,omitempty"`
 }
 
 type openingHourDoc struct {
@@ -73,10 +77,12 @@ func (r *ClinicRepo) Get(ctx context.Context) (*molarv1.Clinic, error) {
 	return d.proto(), nil
 }
 
-// Save implements clinic.Store.
-func (r *ClinicRepo) Save(ctx context.Context, c *molarv1.Clinic) (*molarv1.Clinic, error) {
+// Save implements clinic.Store. The insert of the revision is the commit,
+// and it carries ev.
+func (r *ClinicRepo) Save(ctx context.Context, c *molarv1.Clinic, ev audit.Event) (*molarv1.Clinic, error) {
 	d := clinicDocOf(c)
 	d.Version = c.GetVersion() + 1
+	d.Audit, d.AuditPending = carriedAudit(ev)
 	_, err := r.coll.InsertOne(ctx, d)
 	if services.ErrorCode(storeError(err, "clinic")) == services.AlreadyExists {
 		return nil, services.Errorf(services.Aborted, "the clinic profile was changed by someone else; reload and try again")
@@ -85,6 +91,18 @@ func (r *ClinicRepo) Save(ctx context.Context, c *molarv1.Clinic) (*molarv1.Clin
 		return nil, storeError(err, "clinic")
 	}
 	return d.proto(), nil
+}
+
+// AuditProjected implements clinic.Store.
+func (r *ClinicRepo) AuditProjected(ctx context.Context, version int64) error {
+	return clearPending(ctx, r.coll, version)
+}
+
+// ReprojectAudit projects the audit events of every revision still marked
+// pending (the process stopped between commit and projection). Nothing else
+// derives from a revision.
+func (r *ClinicRepo) ReprojectAudit(ctx context.Context, project func(audit.Event) error) error {
+	return reprojectPending(ctx, r.coll, project, nil)
 }
 
 func clinicDocOf(c *molarv1.Clinic) clinicDoc {

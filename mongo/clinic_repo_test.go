@@ -17,6 +17,7 @@ import (
 	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/mongo/mongotest"
 	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/clinic"
 )
 
@@ -37,7 +38,7 @@ func TestClinicRepo(t *testing.T) {
 	c.ClosedDays = []*molarv1.ClosedDay{{Date: "2026-09-24", Reason: "추석 연휴"}}
 	c.UpdateTime = timestamppb.New(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
 
-	saved, err := repo.Save(ctx, c)
+	saved, err := repo.Save(ctx, c, audit.Event{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,7 @@ func TestClinicRepo(t *testing.T) {
 	// A save based on an old version changes nothing.
 	stale := proto.CloneOf(c)
 	stale.Name = "stale"
-	if _, err := repo.Save(ctx, stale); services.ErrorCode(err) != services.Aborted {
+	if _, err := repo.Save(ctx, stale, audit.Event{}); services.ErrorCode(err) != services.Aborted {
 		t.Fatalf("save from version 0 after version 1: got %v, want Aborted", err)
 	}
 	if got, _ := repo.Get(ctx); got.Name != c.Name {
@@ -71,7 +72,7 @@ func TestClinicRepoRace(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	repo := mongo.NewClinicRepo(mongotest.DB(t))
-	base, err := repo.Save(ctx, clinic.Default())
+	base, err := repo.Save(ctx, clinic.Default(), audit.Event{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestClinicRepoRace(t *testing.T) {
 			defer wg.Done()
 			c := proto.CloneOf(base)
 			c.Address = string(rune('A' + i))
-			_, err := repo.Save(ctx, c)
+			_, err := repo.Save(ctx, c, audit.Event{})
 			switch services.ErrorCode(err) {
 			case 0:
 				if err == nil {

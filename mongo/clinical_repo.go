@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -9,7 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
-	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/chart"
 )
 
@@ -21,11 +22,15 @@ const (
 	// version is, so finding it takes a lookup or two rather than a scan.
 	clinicalHeadCollection = "clinical_heads"
 	catalogCollection      = "procedures"
+	// catalogChangeCollection has one document per change to the catalog,
+	// keyed by the id of its audit event: inserting it commits the change,
+	// and the procedure in catalogCollection follows it.
+	catalogChangeCollection = "procedure_changes"
 )
 
 // ClinicalRepo stores clinical records and the catalog.
 type ClinicalRepo struct {
-	records, heads, catalog *driver.Collection
+	records, heads, catalog, catalogChanges *driver.Collection
 }
 
 var (
@@ -36,7 +41,17 @@ var (
 // NewClinicalRepo returns a ClinicalRepo on db.
 func NewClinicalRepo(db *DB) *ClinicalRepo {
 	return &ClinicalRepo{records: db.Database.Collection(clinicalCollection), heads: db.Database.Collection(clinicalHeadCollection),
-		catalog: db.Database.Collection(catalogCollection)}
+		catalog: db.Database.Collection(catalogCollection), catalogChanges: db.Database.Collection(catalogChangeCollection)}
+}
+
+// ClinicalIndexes are the indexes ClinicalRepo needs beyond _id: the ones
+// recovery finds pending changes with, and a catalog change's procedure.
+func ClinicalIndexes() []Index {
+	return []Index{
+		pendingIndex(clinicalCollection),
+		pendingIndex(catalogChangeCollection),
+		{Collection: catalogChangeCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "code", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("code_id")}},
+	}
 }
 
 type entryDoc struct {
@@ -88,11 +103,13 @@ type noteDoc struct {
 }
 
 type clinicalDoc struct {
-	ID        string     `bson:"_id"`
-	PatientID string     `bson:"patient_id"`
-	Version   int64      `bson:"version"`
-	Events    []eventDoc `bson:"events"`
-	Notes     []noteDoc  `bson:"notes"`
+	ID           string           `bson:"_id"`
+	PatientID    string           `bson:"patient_id"`
+	Version      int64            `bson:"version"`
+	Events       []eventDoc       `bson:"events"`
+	Notes        []noteDoc        `bson:"notes"`
+	Audit        *carriedAuditDoc `bson:"audit,omitempty"`
+	AuditPending bool             `bson:"audit_pending,omitempty"`
 }
 
 func surfacesIn(s []molarv1.Surface) []int32 {
@@ -192,17 +209,23 @@ func (r *ClinicalRepo) Latest(ctx context.Context, patientID string, hint int64)
 	}
 }
 
-// Insert implements chart.Store.
-func (r *ClinicalRepo) Insert(ctx context.Context, rec chart.Record) error {
-	if _, err := r.records.InsertOne(ctx, clinicalDocOf(rec)); err != nil {
+// Insert implements chart.Store. The insert of the version is the commit;
+// the head only speeds up finding it.
+func (r *ClinicalRepo) Insert(ctx context.Context, rec chart.Record, ev audit.Event) error {
+	d := clinicalDocOf(rec)
+	d.Audit, d.AuditPending = carriedAudit(ev)
+	if _, err := r.records.InsertOne(ctx, d); err != nil {
 		return storeError(err, "clinical record")
 	}
-	_, err := r.heads.UpdateOne(ctx, bson.D{{Key: "_id", Value: rec.PatientID}},
+	// Committed: a head that fails to move only makes Latest look further.
+	_, _ = r.heads.UpdateOne(ctx, bson.D{{Key: "_id", Value: rec.PatientID}},
 		bson.D{{Key: "$max", Value: bson.D{{Key: "version", Value: rec.Version}}}}, options.UpdateOne().SetUpsert(true))
-	if err != nil && services.ErrorCode(storeError(err, "")) != services.AlreadyExists {
-		return storeError(err, "clinical head")
-	}
 	return nil
+}
+
+// AuditProjected implements chart.Store.
+func (r *ClinicalRepo) AuditProjected(ctx context.Context, patientID string, version int64) error {
+	return clearPending(ctx, r.records, revisionID(patientID, version))
 }
 
 type procedureDoc struct {
@@ -225,12 +248,77 @@ func (r *ClinicalRepo) List(ctx context.Context) ([]*molarv1.Procedure, error) {
 	})
 }
 
-// Save implements chart.Catalog.
-func (r *ClinicalRepo) Save(ctx context.Context, p *molarv1.Procedure) error {
+// catalogChangeDoc is one committed change to the catalog.
+type catalogChangeDoc struct {
+	ID           string           `bson:"_id"`
+	Code         string           `bson:"code"`
+	Procedure    procedureDoc     `bson:"procedure"`
+	Audit        *carriedAuditDoc `bson:"audit,omitempty"`
+	AuditPending bool             `bson:"audit_pending,omitempty"`
+}
+
+// Save implements chart.Catalog. The insert of the change document is the
+// commit; the procedure document follows it (last change wins, as before).
+func (r *ClinicalRepo) Save(ctx context.Context, p *molarv1.Procedure, ev audit.Event) error {
+	if ev.ID == "" {
+		return errors.New("procedure: a catalog change needs its audit event")
+	}
 	d := procedureDoc{Code: p.GetCode(), NameKo: p.GetNameKo(), NameEn: p.GetNameEn(), Category: int32(p.GetCategory()), Fee: p.GetFee(),
 		Insured: p.GetInsured(), RequiresTooth: p.GetRequiresTooth(), RequiresSurfaces: p.GetRequiresSurfaces(), Active: p.GetActive()}
-	_, err := r.catalog.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.Code}}, d, options.Replace().SetUpsert(true))
-	return storeError(err, "procedure")
+	change := catalogChangeDoc{ID: ev.ID, Code: d.Code, Procedure: d}
+	change.Audit, change.AuditPending = carriedAudit(ev)
+	if _, err := r.catalogChanges.InsertOne(ctx, change); err != nil {
+		return storeError(err, "procedure")
+	}
+	// Committed: the change stands even if this write fails; the procedure
+	// catches up when the mark is cleared, or at recovery.
+	_, _ = r.catalog.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.Code}}, d, options.Replace().SetUpsert(true))
+	return nil
+}
+
+// CatalogAuditProjected implements chart.Catalog. The procedure document is
+// brought up to the newest change of its code first, so that the mark stays
+// on a change whose last step failed until recovery finishes it.
+func (r *ClinicalRepo) CatalogAuditProjected(ctx context.Context, eventID string) error {
+	var change catalogChangeDoc
+	if err := r.catalogChanges.FindOne(ctx, bson.D{{Key: "_id", Value: eventID}}).Decode(&change); err != nil {
+		return storeError(err, "procedure change")
+	}
+	if err := r.applyNewestChange(ctx, change.Code); err != nil {
+		return err
+	}
+	return clearPending(ctx, r.catalogChanges, eventID)
+}
+
+// applyNewestChange writes the newest committed change of code (event ids
+// are time-ordered) to the procedure document.
+func (r *ClinicalRepo) applyNewestChange(ctx context.Context, code string) error {
+	var newest catalogChangeDoc
+	err := r.catalogChanges.FindOne(ctx, bson.D{{Key: "code", Value: code}}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&newest)
+	if err != nil {
+		return storeError(err, "procedure change")
+	}
+	_, err = r.catalog.ReplaceOne(ctx, bson.D{{Key: "_id", Value: code}}, newest.Procedure, options.Replace().SetUpsert(true))
+	if err != nil && !driver.IsDuplicateKeyError(err) {
+		return storeError(err, "procedure")
+	}
+	return nil
+}
+
+// ReprojectAudit projects the audit events of every clinical record version
+// and catalog change still marked pending (the process stopped between
+// commit and projection); a catalog change's procedure is brought up to date
+// first.
+func (r *ClinicalRepo) ReprojectAudit(ctx context.Context, project func(audit.Event) error) error {
+	errRecords := reprojectPending(ctx, r.records, project, nil)
+	errCatalog := reprojectPending(ctx, r.catalogChanges, project, func(p pendingDoc) error {
+		var change catalogChangeDoc
+		if err := bson.Unmarshal(p.Raw, &change); err != nil {
+			return storeError(err, "procedure change")
+		}
+		return r.applyNewestChange(ctx, change.Code)
+	})
+	return errors.Join(errRecords, errCatalog)
 }
 
 // InsertMany stores first versions of clinical records in bulk.

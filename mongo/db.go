@@ -155,6 +155,7 @@ func AllIndexes() []Index {
 	all = append(all, AuditIndexes()...)
 	all = append(all, ChangeIndexes()...)
 	all = append(all, PatientIndexes()...)
+	all = append(all, ClinicalIndexes()...)
 	all = append(all, InvoiceIndexes()...)
 	return all
 }

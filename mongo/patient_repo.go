@@ -10,6 +10,7 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/patient"
 )
 
@@ -39,7 +40,10 @@ func NewPatientRepo(db *DB) *PatientRepo {
 // PatientIndexes are the indexes PatientRepo needs. Searches are served from
 // memory; the database is read by _id, or whole at start-up.
 func PatientIndexes() []Index {
-	return []Index{{Collection: patientCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "chart_number", Value: 1}}, Options: options.Index().SetName("chart_number_unique").SetUnique(true)}}}
+	return []Index{
+		{Collection: patientCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "chart_number", Value: 1}}, Options: options.Index().SetName("chart_number_unique").SetUnique(true)}},
+		pendingIndex(patientRevisionCollection),
+	}
 }
 
 type alertsDoc struct {
@@ -117,64 +121,164 @@ func (r *PatientRepo) ClaimChartNumber(ctx context.Context, n int64, patientID s
 	return storeError(err, "chart number")
 }
 
-// Create implements patient.Store.
-func (r *PatientRepo) Create(ctx context.Context, rec patient.Record) error {
+// Create implements patient.Store. The commit point is the insert of
+// revision 1, which carries ev; the current document follows it.
+func (r *PatientRepo) Create(ctx context.Context, rec patient.Record, ev audit.Event) error {
 	d := patientDocOf(rec)
-	if _, err := r.revisions.InsertOne(ctx, revisionDoc(d)); err != nil {
+	if _, err := r.revisions.InsertOne(ctx, revisionDocOf(d, ev)); err != nil {
 		return storeError(err, "patient")
 	}
 	_, err := r.patients.InsertOne(ctx, d)
+	if services.ErrorCode(storeError(err, "")) == services.AlreadyExists {
+		return nil // a reader rolled the current document forward first
+	}
 	return storeError(err, "patient")
 }
 
-func revisionDoc(d patientDoc) bson.D {
-	return bson.D{{Key: "_id", Value: revisionID(d.ID, d.Version)}, {Key: "patient", Value: d}}
+// patientRevisionDoc is one saved version of a patient. Inserting it is the
+// commit of that version: its _id ("id:version") lets only one writer have
+// each version.
+type patientRevisionDoc struct {
+	ID           string           `bson:"_id"`
+	Patient      patientDoc       `bson:"patient"`
+	Audit        *carriedAuditDoc `bson:"audit,omitempty"`
+	AuditPending bool             `bson:"audit_pending,omitempty"`
+}
+
+func revisionDocOf(d patientDoc, ev audit.Event) patientRevisionDoc {
+	a, pending := carriedAudit(ev)
+	return patientRevisionDoc{ID: revisionID(d.ID, d.Version), Patient: d, Audit: a, AuditPending: pending}
 }
 
 func revisionID(id string, v int64) string { return id + ":" + formatVersion(v) }
 
-// Get implements patient.Store.
+// Get implements patient.Store. The current document may lag behind its
+// newest revision (a writer between its two steps, or a stale write that
+// landed late on an engine whose conditional replace is not atomic), so the
+// revisions after it are looked up too: Get never answers with a version
+// older than one already committed.
 func (r *PatientRepo) Get(ctx context.Context, id string) (patient.Record, error) {
-	var d patientDoc
-	if err := r.patients.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
-		return patient.Record{}, storeError(err, "patient")
+	d, err := r.settle(ctx, id)
+	if err != nil {
+		return patient.Record{}, err
 	}
 	return d.record(), nil
 }
 
-// Save implements patient.Store. The revision insert decides who wins; if
-// the current document lags behind its newest revision (a writer stopped
-// between the two steps), it is rolled forward before answering Aborted.
-func (r *PatientRepo) Save(ctx context.Context, rec patient.Record) (patient.Record, error) {
+// Save implements patient.Store. The insert of revision n+1 decides who
+// wins; a loser changes nothing and gets Aborted. The current document then
+// follows the newest revision, never moving back.
+func (r *PatientRepo) Save(ctx context.Context, rec patient.Record, ev audit.Event) (patient.Record, error) {
 	d := patientDocOf(rec)
 	d.Version = rec.Version + 1
-	if _, err := r.revisions.InsertOne(ctx, revisionDoc(d)); err != nil {
+	if _, err := r.revisions.InsertOne(ctx, revisionDocOf(d, ev)); err != nil {
 		if services.ErrorCode(storeError(err, "patient")) == services.AlreadyExists {
-			r.rollForward(ctx, rec.ID, d.Version)
+			_, _ = r.settle(ctx, rec.ID)
 			return patient.Record{}, services.Errorf(services.Aborted, "the patient was changed by someone else; reload and try again")
 		}
 		return patient.Record{}, storeError(err, "patient")
 	}
-	if _, err := r.patients.ReplaceOne(ctx, bson.D{{Key: "_id", Value: rec.ID}}, d); err != nil {
-		return patient.Record{}, storeError(err, "patient")
-	}
+	// Committed: whatever happens to the current document now, this version
+	// stands, and the next reader or writer rolls the current document forward.
+	_, _ = r.settle(ctx, rec.ID)
 	return d.record(), nil
 }
 
-// rollForward makes the current document the newest revision from v on.
-func (r *PatientRepo) rollForward(ctx context.Context, id string, v int64) {
-	var latest *patientDoc
-	for ; ; v++ {
-		var rev struct {
-			Patient patientDoc `bson:"patient"`
+// AuditProjected implements patient.Store. The mark stays until the
+// current document has caught up with the version too, so that recovery
+// also finishes a save whose last step failed.
+func (r *PatientRepo) AuditProjected(ctx context.Context, id string, version int64) error {
+	var cur patientDoc
+	if err := r.patients.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur); err != nil || cur.Version < version {
+		if _, err := r.settle(ctx, id); err != nil {
+			return err
 		}
-		if err := r.revisions.FindOne(ctx, bson.D{{Key: "_id", Value: revisionID(id, v)}}).Decode(&rev); err != nil {
-			break
+		if err := r.patients.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur); err != nil {
+			return storeError(err, "patient")
+		}
+		if cur.Version < version {
+			return services.Errorf(services.Unavailable, "patient %s not yet at version %d", id, version)
+		}
+	}
+	return clearPending(ctx, r.revisions, revisionID(id, version))
+}
+
+// ReprojectAudit projects the audit events of every revision still marked
+// pending (the process stopped between commit and projection), after rolling
+// the patient's current document forward to its newest revision.
+func (r *PatientRepo) ReprojectAudit(ctx context.Context, project func(audit.Event) error) error {
+	return reprojectPending(ctx, r.revisions, project, func(p pendingDoc) error {
+		var rev patientRevisionDoc
+		if err := bson.Unmarshal(p.Raw, &rev); err != nil {
+			return storeError(err, "patient revision")
+		}
+		_, err := r.settle(ctx, rev.Patient.ID)
+		return err
+	})
+}
+
+// settle makes the current document of id its newest revision and returns
+// that revision. Writes to the current document are conditional on its
+// version, which the embedded engine does not apply atomically: a stale
+// write may land after a newer one. So settle reads again after writing and
+// repeats until the current document shows the newest revision; every writer
+// settles after writing, so the last write to land is always checked.
+// Whatever the current document holds, settle answers with the newest
+// revision it found. NotFound if the patient has no revision.
+func (r *PatientRepo) settle(ctx context.Context, id string) (patientDoc, error) {
+	var newest *patientDoc // the newest revision found so far
+	for range 8 {
+		var cur patientDoc
+		err := r.patients.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur)
+		if err != nil && err != driver.ErrNoDocuments {
+			return patientDoc{}, storeError(err, "patient")
+		}
+		exists := err == nil
+		from := cur.Version
+		if newest != nil {
+			from = max(from, newest.Version)
+		}
+		ahead, err := r.revisionsAfter(ctx, id, from)
+		if err != nil {
+			return patientDoc{}, err
+		}
+		if ahead != nil {
+			newest = ahead
+		}
+		switch {
+		case newest == nil && exists:
+			return cur, nil
+		case newest == nil:
+			return patientDoc{}, services.Errorf(services.NotFound, "patient not found")
+		case exists && cur.Version >= newest.Version:
+			return cur, nil
+		}
+		if !exists {
+			_, err = r.patients.InsertOne(ctx, *newest)
+		} else {
+			_, err = r.patients.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: bson.D{{Key: "$lt", Value: newest.Version}}}}, *newest)
+		}
+		if err != nil && !driver.IsDuplicateKeyError(err) {
+			return *newest, nil // the answer stands; the next reader or writer retries the write
+		}
+	}
+	return *newest, nil
+}
+
+// revisionsAfter returns the newest revision of id after version v, nil if
+// there is none. Versions are consecutive, so it looks them up one by one.
+func (r *PatientRepo) revisionsAfter(ctx context.Context, id string, v int64) (*patientDoc, error) {
+	var latest *patientDoc
+	for v++; ; v++ {
+		var rev patientRevisionDoc
+		err := r.revisions.FindOne(ctx, bson.D{{Key: "_id", Value: revisionID(id, v)}}).Decode(&rev)
+		if err == driver.ErrNoDocuments {
+			return latest, nil
+		}
+		if err != nil {
+			return nil, storeError(err, "patient revision")
 		}
 		latest = &rev.Patient
-	}
-	if latest != nil {
-		_, _ = r.patients.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: bson.D{{Key: "$lt", Value: latest.Version}}}}, *latest)
 	}
 }
 
@@ -204,7 +308,7 @@ func (r *PatientRepo) InsertMany(ctx context.Context, recs []patient.Record) err
 		for _, rec := range recs[start:end] {
 			d := patientDocOf(rec)
 			docs = append(docs, d)
-			revs = append(revs, revisionDoc(d))
+			revs = append(revs, revisionDocOf(d, audit.Event{}))
 			nums = append(nums, bson.D{{Key: "_id", Value: rec.ChartNumber}, {Key: "patient_id", Value: rec.ID}})
 		}
 		for coll, batch := range map[*driver.Collection][]any{r.numbers: nums, r.revisions: revs, r.patients: docs} {

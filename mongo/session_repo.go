@@ -8,6 +8,7 @@ import (
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
 )
 
@@ -18,11 +19,15 @@ const (
 	// its hash: inserting it is the atomic "use once" step on every engine.
 	refreshUseCollection = "refresh_token_uses"
 	failureCollection    = "login_failures"
+	// revocationCollection has one document per ended session, keyed by the
+	// session id: inserting it is the commit of the end (once, on every
+	// engine), and the session's revoked_at follows it.
+	revocationCollection = "session_revocations"
 )
 
 // SessionRepo stores sessions, refresh-token hashes and failed sign-ins.
 type SessionRepo struct {
-	sessions, tokens, uses, failures *driver.Collection
+	sessions, tokens, uses, failures, revocations *driver.Collection
 }
 
 var (
@@ -35,6 +40,7 @@ func NewSessionRepo(db *DB) *SessionRepo {
 	return &SessionRepo{
 		sessions: db.Database.Collection(sessionCollection), tokens: db.Database.Collection(refreshTokenCollection),
 		uses: db.Database.Collection(refreshUseCollection), failures: db.Database.Collection(failureCollection),
+		revocations: db.Database.Collection(revocationCollection),
 	}
 }
 
@@ -48,6 +54,7 @@ func SessionIndexes() []Index {
 		{Collection: failureCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "staff_id", Value: 1}, {Key: "at", Value: -1}}, Options: options.Index().SetName("staff_at")}},
 		{Collection: refreshTokenCollection, MongoDBOnly: true, Model: driver.IndexModel{Keys: bson.D{{Key: "expires", Value: 1}}, Options: options.Index().SetName("expires_ttl").SetExpireAfterSeconds(0)}},
 		{Collection: failureCollection, MongoDBOnly: true, Model: driver.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}, Options: options.Index().SetName("at_ttl").SetExpireAfterSeconds(7 * 24 * 3600)}},
+		pendingIndex(revocationCollection),
 	}
 }
 
@@ -91,11 +98,58 @@ func (r *SessionRepo) Touch(ctx context.Context, id string, lastUsed, expires ti
 	return storeError(err, "session")
 }
 
+// revocationDoc is the committed end of a session.
+type revocationDoc struct {
+	ID           string           `bson:"_id"`
+	At           time.Time        `bson:"at"`
+	Reason       string           `bson:"reason"`
+	Audit        *carriedAuditDoc `bson:"audit,omitempty"`
+	AuditPending bool             `bson:"audit_pending,omitempty"`
+}
+
 // Revoke implements auth.SessionStore.
-func (r *SessionRepo) Revoke(ctx context.Context, id string, at time.Time, reason string) error {
-	_, err := r.sessions.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revoked_at", Value: time.Time{}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: ms(at)}, {Key: "reason", Value: reason}}}})
+func (r *SessionRepo) Revoke(ctx context.Context, id string, at time.Time, reason string, ev audit.Event) (bool, error) {
+	d := revocationDoc{ID: id, At: ms(at), Reason: reason}
+	d.Audit, d.AuditPending = carriedAudit(ev)
+	if _, err := r.revocations.InsertOne(ctx, d); err != nil {
+		if !driver.IsDuplicateKeyError(err) {
+			return false, storeError(err, "session")
+		}
+		// Ended before: make sure the session shows it (the first call may
+		// have stopped after its commit).
+		var first revocationDoc
+		if err := r.revocations.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&first); err != nil {
+			return false, storeError(err, "session")
+		}
+		return false, r.markRevoked(ctx, first)
+	}
+	return true, r.markRevoked(ctx, d)
+}
+
+// markRevoked records a committed end on the session document; it changes
+// nothing if the session shows an end already.
+func (r *SessionRepo) markRevoked(ctx context.Context, d revocationDoc) error {
+	_, err := r.sessions.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "revoked_at", Value: time.Time{}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: d.At}, {Key: "reason", Value: d.Reason}}}})
 	return storeError(err, "session")
+}
+
+// AuditProjected implements auth.SessionStore.
+func (r *SessionRepo) AuditProjected(ctx context.Context, id string) error {
+	return clearPending(ctx, r.revocations, id)
+}
+
+// ReprojectAudit projects the audit events of every session end still
+// marked pending (the process stopped between commit and projection), after
+// recording the end on the session.
+func (r *SessionRepo) ReprojectAudit(ctx context.Context, project func(audit.Event) error) error {
+	return reprojectPending(ctx, r.revocations, project, func(p pendingDoc) error {
+		var d revocationDoc
+		if err := bson.Unmarshal(p.Raw, &d); err != nil {
+			return storeError(err, "session revocation")
+		}
+		return r.markRevoked(ctx, d)
+	})
 }
 
 // ListActive implements auth.SessionStore.

@@ -14,6 +14,9 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
+	"github.com/molar-dental/molar/mongo"
+	"github.com/molar-dental/molar/services/audit"
+	"github.com/molar-dental/molar/services/patient"
 )
 
 // clinicStaff signs in one account per role on ts and returns their tokens.
@@ -310,5 +313,47 @@ func TestCatalogConditionalGet(t *testing.T) {
 	}
 	if res := get(etag, tok); res.StatusCode != 200 || res.Header.Get("ETag") == etag {
 		t.Fatalf("after a change: %d, etag %q", res.StatusCode, res.Header.Get("ETag"))
+	}
+}
+
+// TestPatientAuditRecoveredAtStart: a process that stopped right after
+// committing a registration (the event inside the commit, never appended to
+// the trail) leaves the event pending. The next server to start on the
+// database serves the patient and puts the event in the trail; one more
+// start adds nothing.
+func TestPatientAuditRecoveredAtStart(t *testing.T) {
+	ts := startServer(t)
+	ctx := context.Background()
+	now := time.Now()
+	repo := mongo.NewPatientRepo(ts.db)
+	rec := patient.Record{ID: newID(), ChartNumber: 1, Details: &molarv1.PatientInput{Name: "이서준", BirthDate: "1985-07-01", MobilePhone: "010-2222-3333"},
+		Active: true, Created: now, Updated: now, Version: 1}
+	ev := audit.Event{ID: newID(), Time: now, Action: molarv1.AuditAction_AUDIT_ACTION_PATIENT_CREATED, ActorID: "desk-1", TargetType: "patient", TargetID: rec.ID}
+	if err := repo.ClaimChartNumber(ctx, 1, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.Create(ctx, rec, ev); err != nil {
+		t.Fatal(err)
+	}
+	trail := func(s *testServer) []audit.Event {
+		t.Helper()
+		got, _, err := mongo.NewAuditRepo(s.db).List(ctx, audit.Filter{TargetID: rec.ID}, "", 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := trail(ts); len(got) != 0 {
+		t.Fatalf("%d events before a restart, want none (the commit's event was never projected)", len(got))
+	}
+	for start := range 2 {
+		restarted := startServer(t, func(c *Config) { c.Database = ts.cfg.Database })
+		got := trail(restarted)
+		if len(got) != 1 || got[0].ID != ev.ID || got[0].Action != ev.Action || got[0].ActorID != "desk-1" {
+			t.Fatalf("start %d: trail %+v, want the one committed event", start+1, got)
+		}
+		if restarted.app.patients.Count() != 1 {
+			t.Fatalf("start %d: %d patients loaded, want the registered one", start+1, restarted.app.patients.Count())
+		}
 	}
 }

@@ -62,6 +62,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	s := &Server{cfg: cfg, logger: logger, db: db, app: a, ln: ln}
 	base, stop := context.WithCancel(context.Background())
 	s.stop = stop
+	if err := recoverAudit(ctx, db, a.audit); err != nil {
+		logger.Warn("audit events of earlier changes not all projected; they stay pending", "error", err.Error())
+	}
 	if err := a.revocations.Sync(ctx); err != nil {
 		logger.Warn("session revocations not loaded", "error", err.Error())
 	}

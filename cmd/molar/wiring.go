@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -145,4 +146,19 @@ func (a *app) follow(ctx context.Context) {
 			_, _, _ = a.chart.ReloadCatalog(ctx)
 		}
 	})
+}
+
+// recoverAudit projects into the trail the audit events that changes
+// committed inside themselves but that a stopped process did not project,
+// and finishes what derives from those changes. Appending is idempotent, so
+// running it beside live processes is safe.
+func recoverAudit(ctx context.Context, db *mongo.DB, rec *audit.Recorder) error {
+	project := func(e audit.Event) error { return rec.Project(ctx, e) }
+	var errs []error
+	for _, repo := range []interface {
+		ReprojectAudit(context.Context, func(audit.Event) error) error
+	}{mongo.NewPatientRepo(db), mongo.NewClinicalRepo(db), mongo.NewClinicRepo(db), mongo.NewStaffRepo(db), mongo.NewSessionRepo(db)} {
+		errs = append(errs, repo.ReprojectAudit(ctx, project))
+	}
+	return errors.Join(errs...)
 }

@@ -259,7 +259,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*Grant, error) {
 		if services.ErrorCode(err) != services.AlreadyExists {
 			return nil, err
 		}
-		if err := s.revoke(ctx, sess.ID, "refresh token reused"); err != nil {
+		if err := s.revoke(ctx, sess.ID, "refresh token reused", audit.Event{}); err != nil {
 			return nil, err
 		}
 		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_TOKEN_REUSE, ActorID: sess.StaffID,
@@ -271,7 +271,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*Grant, error) {
 		return nil, err
 	}
 	if acct.Disabled {
-		_ = s.revoke(ctx, sess.ID, "account disabled")
+		_ = s.revoke(ctx, sess.ID, "account disabled", audit.Event{})
 		return nil, errNoSession
 	}
 	expires := now.Add(s.cfg.RefreshTTL)
@@ -298,18 +298,36 @@ func (s *Service) Logout(ctx context.Context, refresh string) error {
 	if err != nil || sess.Revoked() {
 		return nil
 	}
-	if err := s.revoke(ctx, sess.ID, "signed out"); err != nil {
-		return err
-	}
-	return s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGOUT, ActorID: sess.StaffID, TargetType: "session", TargetID: sess.ID})
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGOUT, ActorID: sess.StaffID, TargetType: "session", TargetID: sess.ID})
+	return s.revoke(ctx, sess.ID, "signed out", ev)
 }
 
-func (s *Service) revoke(ctx context.Context, sessionID, reason string) error {
-	if err := s.sessions.Revoke(ctx, sessionID, s.now(), reason); err != nil {
-		return err
+// revoke ends a session, its end carrying ev (none if ev.ID is empty). Only
+// the call that ends it projects ev: a session ends once. An error after the
+// end is committed is returned (the session may still work until its end is
+// recorded on it), and calling again finishes it without a second event.
+func (s *Service) revoke(ctx context.Context, sessionID, reason string, ev audit.Event) error {
+	ended, err := s.sessions.Revoke(ctx, sessionID, s.now(), reason, ev)
+	if ended || err == nil {
+		s.revocations.Add(sessionID)
 	}
-	s.revocations.Add(sessionID)
-	return nil
+	if ended && ev.ID != "" && s.audit.Project(ctx, ev) == nil && err == nil {
+		if err := s.sessions.AuditProjected(context.WithoutCancel(ctx), sessionID); err != nil {
+			s.logger.Warn("session audit mark not cleared", "session_id", sessionID, "error", err.Error())
+		}
+	}
+	return err
+}
+
+// projectAccount appends the event committed with version a of an account
+// to the trail and clears its mark. Nothing here can fail the change.
+func (s *Service) projectAccount(ctx context.Context, a Account, ev audit.Event) {
+	if s.audit.Project(ctx, ev) != nil {
+		return // logged by the recorder; recovery projects it again
+	}
+	if err := s.accounts.AuditProjected(context.WithoutCancel(ctx), a.ID, a.Version); err != nil {
+		s.logger.Warn("staff audit mark not cleared", "staff_id", a.ID, "error", err.Error())
+	}
 }
 
 // revokeAll ends every session of staffID except keep.
@@ -320,7 +338,7 @@ func (s *Service) revokeAll(ctx context.Context, staffID, keep, reason string) e
 	}
 	for _, sess := range active {
 		if sess.ID != keep {
-			if err := s.revoke(ctx, sess.ID, reason); err != nil {
+			if err := s.revoke(ctx, sess.ID, reason, audit.Event{}); err != nil {
 				return err
 			}
 		}
@@ -363,13 +381,16 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		return err
 	}
 	acct.PasswordHash, acct.MustChangePassword, acct.Updated = hash, false, s.now()
-	if _, err := s.accounts.Update(ctx, acct); err != nil {
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PASSWORD_CHANGED, TargetType: "staff", TargetID: acct.ID})
+	saved, err := s.accounts.Update(ctx, acct, ev)
+	if err != nil {
 		return err
 	}
-	if err := s.revokeAll(ctx, acct.ID, p.SessionID, "password changed"); err != nil {
-		return err
-	}
-	return s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PASSWORD_CHANGED, TargetType: "staff", TargetID: acct.ID})
+	// The password is changed whatever happens next. The other sessions end
+	// first, and a failure to end them is reported, as they may go on working.
+	err = s.revokeAll(ctx, acct.ID, p.SessionID, "password changed")
+	s.projectAccount(ctx, saved, ev)
+	return err
 }
 
 // checkNewPassword applies the password policy: long enough, and not the
@@ -408,11 +429,9 @@ func (s *Service) RevokeSession(ctx context.Context, id string) error {
 	if sess.StaffID != p.StaffID && !p.Can(molarv1.Permission_PERMISSION_STAFF_MANAGE) {
 		return services.Errorf(services.NotFound, "session not found")
 	}
-	if err := s.revoke(ctx, id, "revoked by "+p.Email); err != nil {
-		return err
-	}
-	return s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_SESSION_REVOKED, TargetType: "session", TargetID: id,
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_SESSION_REVOKED, TargetType: "session", TargetID: id,
 		Detail: "session of staff " + sess.StaffID})
+	return s.revoke(ctx, id, "revoked by "+p.Email, ev)
 }
 
 // CreateAccount creates a staff account. With mustChange the password is
@@ -430,15 +449,16 @@ func (s *Service) CreateAccount(ctx context.Context, email, name string, roles [
 		return Account{}, err
 	}
 	acct.PasswordHash = hash
-	if err := s.accounts.Create(ctx, acct); err != nil {
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_STAFF_CREATED, TargetType: "staff", TargetID: acct.ID,
+		Detail: "roles " + roleList(acct.Roles)})
+	if err := s.accounts.Create(ctx, acct, ev); err != nil {
 		if services.ErrorCode(err) == services.AlreadyExists {
 			return Account{}, services.InvalidFields(services.Violation{Field: "email", Rule: "staff.email.taken", Message: "an account with this email exists"})
 		}
 		return Account{}, err
 	}
-	err = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_STAFF_CREATED, TargetType: "staff", TargetID: acct.ID,
-		Detail: "roles " + roleList(acct.Roles)})
-	return acct, err
+	s.projectAccount(ctx, acct, ev)
+	return acct, nil
 }
 
 // UpdateAccount changes name and roles. An admin cannot remove their own
@@ -457,13 +477,14 @@ func (s *Service) UpdateAccount(ctx context.Context, id, name string, roles []mo
 	}
 	before := roleList(acct.Roles)
 	acct.DisplayName, acct.Roles, acct.Updated = strings.TrimSpace(name), roles, s.now()
-	acct, err = s.accounts.Update(ctx, acct)
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_STAFF_UPDATED, TargetType: "staff", TargetID: id,
+		Detail: fmt.Sprintf("roles %s → %s", before, roleList(roles))})
+	acct, err = s.accounts.Update(ctx, acct, ev)
 	if err != nil {
 		return Account{}, err
 	}
-	err = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_STAFF_UPDATED, TargetType: "staff", TargetID: id,
-		Detail: fmt.Sprintf("roles %s → %s", before, roleList(roles))})
-	return acct, err
+	s.projectAccount(ctx, acct, ev)
+	return acct, nil
 }
 
 // SetDisabled disables (ending every session) or enables an account.
@@ -476,20 +497,32 @@ func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (Ac
 		return Account{}, services.Errorf(services.FailedPrecondition, "you cannot disable your own account")
 	}
 	if acct.Disabled == disabled {
+		if disabled {
+			// A retry finishes a disable whose sessions were not all ended.
+			return acct, s.revokeAll(ctx, id, "", "account disabled")
+		}
 		return acct, nil
 	}
 	acct.Disabled, acct.Updated = disabled, s.now()
-	if acct, err = s.accounts.Update(ctx, acct); err != nil {
-		return Account{}, err
-	}
 	action := molarv1.AuditAction_AUDIT_ACTION_STAFF_ENABLED
 	if disabled {
 		action = molarv1.AuditAction_AUDIT_ACTION_STAFF_DISABLED
-		if err := s.revokeAll(ctx, id, "", "account disabled"); err != nil {
-			return Account{}, err
-		}
 	}
-	return acct, s.audit.Record(ctx, audit.Event{Action: action, TargetType: "staff", TargetID: id})
+	ev := s.audit.Stamp(ctx, audit.Event{Action: action, TargetType: "staff", TargetID: id})
+	if acct, err = s.accounts.Update(ctx, acct, ev); err != nil {
+		return Account{}, err
+	}
+	if disabled {
+		// Disabled whatever happens next. The sessions end first, and a
+		// failure to end them is reported, as they may go on working; a retry
+		// ends them.
+		err = s.revokeAll(ctx, id, "", "account disabled")
+	}
+	s.projectAccount(ctx, acct, ev)
+	if err != nil {
+		return Account{}, err
+	}
+	return acct, nil
 }
 
 // ResetPassword sets a temporary password, forces a change and ends the
@@ -507,13 +540,18 @@ func (s *Service) ResetPassword(ctx context.Context, id, temporary string) (Acco
 		return Account{}, err
 	}
 	acct.PasswordHash, acct.MustChangePassword, acct.Updated = hash, true, s.now()
-	if acct, err = s.accounts.Update(ctx, acct); err != nil {
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PASSWORD_RESET, TargetType: "staff", TargetID: id})
+	if acct, err = s.accounts.Update(ctx, acct, ev); err != nil {
 		return Account{}, err
 	}
-	if err := s.revokeAll(ctx, id, "", "password reset"); err != nil {
+	// Reset whatever happens next. The sessions end first, and a failure to
+	// end them is reported, as they may go on working.
+	err = s.revokeAll(ctx, id, "", "password reset")
+	s.projectAccount(ctx, acct, ev)
+	if err != nil {
 		return Account{}, err
 	}
-	return acct, s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PASSWORD_RESET, TargetType: "staff", TargetID: id})
+	return acct, nil
 }
 
 // ListAccounts lists every account by display name.

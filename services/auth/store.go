@@ -5,6 +5,7 @@ import (
 	"time"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services/audit"
 )
 
 // Account is a staff account with its credentials.
@@ -24,18 +25,28 @@ type Account struct {
 
 // AccountStore keeps staff accounts.
 type AccountStore interface {
-	// Create stores a new account (Version 1). AlreadyExists if the email is taken.
-	Create(ctx context.Context, a Account) error
-	// Get returns an account by id. NotFound if there is none.
+	// Create stores a new account (Version 1). AlreadyExists if the email is
+	// taken. The one insert that commits it carries ev, marked pending until
+	// AuditProjected.
+	Create(ctx context.Context, a Account, ev audit.Event) error
+	// Get returns the newest committed version of an account by id. NotFound
+	// if there is none.
 	Get(ctx context.Context, id string) (Account, error)
-	// GetByEmail returns an account by lower-case email. NotFound if there is none.
+	// GetByEmail returns an account by lower-case email, as Get. NotFound if
+	// there is none.
 	GetByEmail(ctx context.Context, email string) (Account, error)
 	// List returns every account.
 	List(ctx context.Context) ([]Account, error)
-	// Update stores a (all fields but ID, Email, Created) if the stored
-	// version is still a.Version and returns it with the version incremented.
-	// Aborted if it changed meanwhile, NotFound if there is no such account.
-	Update(ctx context.Context, a Account) (Account, error)
+	// Update stores a (all fields but ID, Email, Created, LastLogin) as
+	// version a.Version+1 if the stored version is still a.Version, and
+	// returns it. Atomic: of concurrent updates from one version exactly one
+	// wins; the others get Aborted and change nothing. NotFound if there is no
+	// such account. The one insert that commits the version carries ev,
+	// marked pending until AuditProjected.
+	Update(ctx context.Context, a Account, ev audit.Event) (Account, error)
+	// AuditProjected clears the pending mark of the event committed with
+	// version of account id, once it is in the trail.
+	AuditProjected(ctx context.Context, id string, version int64) error
 	// SetLastLogin records a successful sign-in.
 	SetLastLogin(ctx context.Context, id string, at time.Time) error
 }
@@ -72,8 +83,16 @@ type SessionStore interface {
 	Get(ctx context.Context, id string) (Session, error)
 	// Touch records a refresh and the session's new expiry.
 	Touch(ctx context.Context, id string, lastUsed, expires time.Time) error
-	// Revoke ends a session; ending an ended one changes nothing.
-	Revoke(ctx context.Context, id string, at time.Time, reason string) error
+	// Revoke ends a session and reports whether this call ended it: of any
+	// number of calls for one session exactly one does, and ending an ended
+	// one changes nothing. The one insert that commits the end carries ev
+	// (none if ev.ID is empty), marked pending until AuditProjected. An error
+	// with true means the end is committed but the session not yet marked;
+	// calling again finishes it.
+	Revoke(ctx context.Context, id string, at time.Time, reason string, ev audit.Event) (bool, error)
+	// AuditProjected clears the pending mark of the event committed with the
+	// end of session id, once it is in the trail.
+	AuditProjected(ctx context.Context, id string) error
 	// ListActive returns the sessions of staffID not ended and not expired at
 	// now, newest first.
 	ListActive(ctx context.Context, staffID string, now time.Time) ([]Session, error)

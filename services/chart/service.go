@@ -77,9 +77,11 @@ func (s *Service) latest(ctx context.Context, patientID string) (Record, error) 
 }
 
 // modify applies change to the newest version and saves the result as the
-// next one. If another writer saved first it starts again from theirs: chart
-// changes are independent of each other, so nobody's work is lost.
-func (s *Service) modify(ctx context.Context, patientID string, change func(*Record) error) (Record, error) {
+// next one, carrying the audit event change returns. If another writer saved
+// first it starts again from theirs: chart changes are independent of each
+// other, so nobody's work is lost. Once the version is stored the change
+// stands: projecting its event cannot fail it.
+func (s *Service) modify(ctx context.Context, patientID string, change func(*Record) (audit.Event, error)) (Record, error) {
 	for range 8 {
 		cur, err := s.latest(ctx, patientID)
 		if err != nil {
@@ -87,11 +89,14 @@ func (s *Service) modify(ctx context.Context, patientID string, change func(*Rec
 		}
 		next := cur.clone()
 		next.PatientID = patientID
-		if err := change(&next); err != nil {
+		e, err := change(&next)
+		if err != nil {
 			return Record{}, err
 		}
 		next.Version = cur.Version + 1
-		err = s.store.Insert(ctx, next)
+		e.TargetType, e.TargetID = "patient", patientID
+		ev := s.audit.Stamp(ctx, e)
+		err = s.store.Insert(ctx, next, ev)
 		if services.ErrorCode(err) == services.AlreadyExists {
 			s.Heard(patientID, next.Version)
 			continue
@@ -102,6 +107,11 @@ func (s *Service) modify(ctx context.Context, patientID string, change func(*Rec
 		s.Heard(patientID, next.Version)
 		if err := s.changes.Publish(ctx, ChangeKindRecord, patientID, next.Version); err != nil {
 			s.logger.Warn("chart change not published", "patient_id", patientID, "error", err.Error())
+		}
+		if s.audit.Project(ctx, ev) == nil {
+			if err := s.store.AuditProjected(context.WithoutCancel(ctx), patientID, next.Version); err != nil {
+				s.logger.Warn("chart audit mark not cleared", "patient_id", patientID, "error", err.Error())
+			}
 		}
 		return next, nil
 	}
@@ -176,14 +186,13 @@ func (s *Service) AddEntry(ctx context.Context, patientID string, in AddEntryInp
 	if e.Status == molarv1.EntryStatus_ENTRY_STATUS_COMPLETED {
 		e.Completed = now
 	}
-	if _, err := s.modify(ctx, patientID, func(r *Record) error {
+	if _, err := s.modify(ctx, patientID, func(r *Record) (audit.Event, error) {
 		r.Events = append(r.Events, Event{Type: EventAdd, At: now, By: id, ByName: name, Entry: e})
-		return nil
+		return audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CHART_CHANGED, Detail: fmt.Sprintf("added %s on %d", describe(e), e.Tooth)}, nil
 	}); err != nil {
 		return Entry{}, err
 	}
-	return e, s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CHART_CHANGED, TargetType: "patient", TargetID: patientID,
-		Detail: fmt.Sprintf("added %s on %d", describe(e), e.Tooth)})
+	return e, nil
 }
 
 func describe(e Entry) string {
@@ -197,43 +206,39 @@ func describe(e Entry) string {
 func (s *Service) SetStatus(ctx context.Context, patientID, entryID string, status molarv1.EntryStatus) (Entry, error) {
 	id, name := actor(ctx)
 	now := s.now()
-	r, err := s.modify(ctx, patientID, func(r *Record) error {
+	r, err := s.modify(ctx, patientID, func(r *Record) (audit.Event, error) {
 		entries, _ := r.ChartAt(time.Time{})
 		i := slices.IndexFunc(entries, func(x Entry) bool { return x.ID == entryID })
 		if i < 0 {
-			return services.Errorf(services.NotFound, "no such entry on the chart")
+			return audit.Event{}, services.Errorf(services.NotFound, "no such entry on the chart")
 		}
 		if entries[i].ProcedureCode == "" {
-			return services.Errorf(services.FailedPrecondition, "conditions have no status")
+			return audit.Event{}, services.Errorf(services.FailedPrecondition, "conditions have no status")
 		}
 		r.Events = append(r.Events, Event{Type: EventStatus, At: now, By: id, ByName: name, EntryID: entryID, Status: status})
-		return nil
+		return audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CHART_CHANGED,
+			Detail: fmt.Sprintf("%s on %d now %s", entries[i].ProcedureCode, entries[i].Tooth, strings.TrimPrefix(status.String(), "ENTRY_STATUS_"))}, nil
 	})
 	if err != nil {
 		return Entry{}, err
 	}
 	entries, _ := r.ChartAt(time.Time{})
-	e := entries[slices.IndexFunc(entries, func(x Entry) bool { return x.ID == entryID })]
-	return e, s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CHART_CHANGED, TargetType: "patient", TargetID: patientID,
-		Detail: fmt.Sprintf("%s on %d now %s", e.ProcedureCode, e.Tooth, strings.TrimPrefix(status.String(), "ENTRY_STATUS_"))})
+	return entries[slices.IndexFunc(entries, func(x Entry) bool { return x.ID == entryID })], nil
 }
 
 // RemoveEntry takes an entry off the chart; the history keeps it.
 func (s *Service) RemoveEntry(ctx context.Context, patientID, entryID, reason string) error {
 	id, name := actor(ctx)
 	now := s.now()
-	_, err := s.modify(ctx, patientID, func(r *Record) error {
+	_, err := s.modify(ctx, patientID, func(r *Record) (audit.Event, error) {
 		entries, _ := r.ChartAt(time.Time{})
 		if !slices.ContainsFunc(entries, func(x Entry) bool { return x.ID == entryID }) {
-			return services.Errorf(services.NotFound, "no such entry on the chart")
+			return audit.Event{}, services.Errorf(services.NotFound, "no such entry on the chart")
 		}
 		r.Events = append(r.Events, Event{Type: EventRemove, At: now, By: id, ByName: name, EntryID: entryID, Reason: reason})
-		return nil
+		return audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CHART_CHANGED, Detail: "removed an entry: " + reason}, nil
 	})
-	if err != nil {
-		return err
-	}
-	return s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CHART_CHANGED, TargetType: "patient", TargetID: patientID, Detail: "removed an entry: " + reason})
+	return err
 }
 
 // Notes lists a patient's notes newest first, a page at a time. The page
@@ -277,13 +282,13 @@ func (s *Service) AddNote(ctx context.Context, patientID, title, content string,
 	now := s.now()
 	n := Note{ID: patientID + "." + s.newID(), Title: strings.TrimSpace(title), Content: content, Tags: tags, AuthorID: id, AuthorName: name,
 		Created: now, Updated: now, UpdatedBy: name, Version: 1}
-	if _, err := s.modify(ctx, patientID, func(r *Record) error {
+	if _, err := s.modify(ctx, patientID, func(r *Record) (audit.Event, error) {
 		r.Notes = append(r.Notes, n)
-		return nil
+		return audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_NOTE_ADDED, Detail: "note " + n.ID}, nil
 	}); err != nil {
 		return Note{}, err
 	}
-	return n, s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_NOTE_ADDED, TargetType: "patient", TargetID: patientID, Detail: "note " + n.ID})
+	return n, nil
 }
 
 // AmendNote replaces a note's text, keeping the earlier version. It fails
@@ -320,20 +325,20 @@ func (s *Service) changeNote(ctx context.Context, noteID string, action molarv1.
 		return Note{}, services.Errorf(services.NotFound, "note not found")
 	}
 	var out Note
-	if _, err := s.modify(ctx, patientID, func(r *Record) error {
+	if _, err := s.modify(ctx, patientID, func(r *Record) (audit.Event, error) {
 		i := slices.IndexFunc(r.Notes, func(n Note) bool { return n.ID == noteID })
 		if i < 0 {
-			return services.Errorf(services.NotFound, "note not found")
+			return audit.Event{}, services.Errorf(services.NotFound, "note not found")
 		}
 		if err := change(&r.Notes[i]); err != nil {
-			return err
+			return audit.Event{}, err
 		}
 		out = r.Notes[i]
-		return nil
+		return audit.Event{Action: action, Detail: "note " + noteID}, nil
 	}); err != nil {
 		return Note{}, err
 	}
-	return out, s.audit.Record(ctx, audit.Event{Action: action, TargetType: "patient", TargetID: patientID, Detail: "note " + noteID})
+	return out, nil
 }
 
 // Procedures returns the catalog by code and its entity tag.
@@ -372,18 +377,25 @@ func (s *Service) ReloadCatalog(ctx context.Context) ([]*molarv1.Procedure, stri
 	return procs, etag, nil
 }
 
-// SaveProcedure creates or replaces a catalog entry.
+// SaveProcedure creates or replaces a catalog entry. Once stored the change
+// stands: reloading, announcing and projecting its audit event cannot fail it.
 func (s *Service) SaveProcedure(ctx context.Context, p *molarv1.Procedure) error {
-	if err := s.catalog.Save(ctx, p); err != nil {
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CATALOG_CHANGED, TargetType: "procedure", TargetID: p.GetCode()})
+	if err := s.catalog.Save(ctx, p, ev); err != nil {
 		return err
 	}
 	if _, _, err := s.ReloadCatalog(ctx); err != nil {
-		return err
+		s.logger.Warn("catalog not reloaded", "error", err.Error())
 	}
 	if err := s.changes.Publish(ctx, ChangeKindCatalog, p.GetCode(), 0); err != nil {
 		s.logger.Warn("catalog change not published", "error", err.Error())
 	}
-	return s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CATALOG_CHANGED, TargetType: "procedure", TargetID: p.GetCode()})
+	if s.audit.Project(ctx, ev) == nil {
+		if err := s.catalog.CatalogAuditProjected(context.WithoutCancel(ctx), ev.ID); err != nil {
+			s.logger.Warn("catalog audit mark not cleared", "error", err.Error())
+		}
+	}
+	return nil
 }
 
 func (s *Service) procedure(ctx context.Context, code string) (*molarv1.Procedure, error) {

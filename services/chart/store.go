@@ -4,6 +4,7 @@ import (
 	"context"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services/audit"
 )
 
 // Store keeps versions of clinical records.
@@ -13,16 +14,25 @@ type Store interface {
 	// empty Record at version 0.
 	Latest(ctx context.Context, patientID string, hint int64) (Record, error)
 	// Insert stores r as version r.Version. Atomic: AlreadyExists if that
-	// version exists, meaning someone else saved first.
-	Insert(ctx context.Context, r Record) error
+	// version exists, meaning someone else saved first, and then nothing
+	// changed. The insert carries ev, marked pending until AuditProjected.
+	Insert(ctx context.Context, r Record, ev audit.Event) error
+	// AuditProjected clears the pending mark of the event committed with
+	// version of patientID's record, once it is in the trail.
+	AuditProjected(ctx context.Context, patientID string, version int64) error
 }
 
 // Catalog keeps the procedure catalog.
 type Catalog interface {
 	// List returns every procedure.
 	List(ctx context.Context) ([]*molarv1.Procedure, error)
-	// Save creates or replaces a procedure by code.
-	Save(ctx context.Context, p *molarv1.Procedure) error
+	// Save creates or replaces a procedure by code. The one insert that
+	// commits the change carries ev (required: its id keys the change),
+	// marked pending until CatalogAuditProjected.
+	Save(ctx context.Context, p *molarv1.Procedure, ev audit.Event) error
+	// CatalogAuditProjected clears the pending mark of the catalog change
+	// that carried the event eventID, once it is in the trail.
+	CatalogAuditProjected(ctx context.Context, eventID string) error
 }
 
 // Patients tells whether a patient exists.

@@ -2,7 +2,6 @@ package clinic
 
 import (
 	"context"
-	"fmt"
 
 	"connectrpc.com/connect"
 
@@ -33,12 +32,8 @@ func (h *Handler) GetClinic(ctx context.Context, _ *connect.Request[molarv1.GetC
 
 // UpdateClinic implements molarv1connect.ClinicServiceHandler.
 func (h *Handler) UpdateClinic(ctx context.Context, req *connect.Request[molarv1.UpdateClinicRequest]) (*connect.Response[molarv1.UpdateClinicResponse], error) {
-	c, err := h.svc.Update(ctx, req.Msg.GetClinic())
+	c, err := h.svc.UpdateRecorded(ctx, req.Msg.GetClinic(), h.audit)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CLINIC_UPDATED, TargetType: "clinic",
-		TargetID: "clinic", Detail: fmt.Sprintf("version %d", c.GetVersion())}); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&molarv1.UpdateClinicResponse{Clinic: c}), nil

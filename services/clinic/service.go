@@ -11,6 +11,7 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
 )
 
 // DefaultTimeZone is where Molar's first clinics work.
@@ -37,14 +38,34 @@ func (s *Service) Get(ctx context.Context) (*molarv1.Clinic, error) {
 	return c, err
 }
 
-// Update checks c against the rules beyond the schema and saves it.
+// Update checks c against the rules beyond the schema and saves it, without
+// an audit record (the set-up of demo data).
 func (s *Service) Update(ctx context.Context, c *molarv1.Clinic) (*molarv1.Clinic, error) {
+	return s.UpdateRecorded(ctx, c, nil)
+}
+
+// UpdateRecorded is Update for a person: the revision that commits the
+// change carries its audit event, which rec then projects into the trail.
+// Once the revision is stored the change stands; projecting cannot fail it.
+func (s *Service) UpdateRecorded(ctx context.Context, c *molarv1.Clinic, rec *audit.Recorder) (*molarv1.Clinic, error) {
 	if err := Check(c); err != nil {
 		return nil, err
 	}
 	c = proto.CloneOf(c)
 	c.UpdateTime = timestamppb.New(s.now())
-	return s.store.Save(ctx, c)
+	var ev audit.Event
+	if rec != nil {
+		ev = rec.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_CLINIC_UPDATED, TargetType: "clinic", TargetID: "clinic",
+			Detail: fmt.Sprintf("version %d", c.GetVersion()+1)})
+	}
+	saved, err := s.store.Save(ctx, c, ev)
+	if err != nil || rec == nil {
+		return saved, err
+	}
+	if rec.Project(ctx, ev) == nil {
+		_ = s.store.AuditProjected(context.WithoutCancel(ctx), saved.GetVersion()) // a mark left only means one more projection at start
+	}
+	return saved, nil
 }
 
 // Default is the profile of a clinic nobody has set up yet: open on weekdays

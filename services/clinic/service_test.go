@@ -12,6 +12,7 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/clinic"
 )
 
@@ -163,7 +164,7 @@ func (s *memStore) Get(context.Context) (*molarv1.Clinic, error) {
 	return proto.CloneOf(s.saved), nil
 }
 
-func (s *memStore) Save(_ context.Context, c *molarv1.Clinic) (*molarv1.Clinic, error) {
+func (s *memStore) Save(_ context.Context, c *molarv1.Clinic, _ audit.Event) (*molarv1.Clinic, error) {
 	if c.GetVersion() != s.saved.GetVersion() {
 		return nil, services.Errorf(services.Aborted, "changed by someone else")
 	}
@@ -172,6 +173,8 @@ func (s *memStore) Save(_ context.Context, c *molarv1.Clinic) (*molarv1.Clinic, 
 	s.saved.Version++
 	return proto.CloneOf(s.saved), nil
 }
+
+func (s *memStore) AuditProjected(context.Context, int64) error { return nil }
 
 func TestServiceUpdate(t *testing.T) {
 	t.Parallel()
@@ -229,6 +232,8 @@ func TestServiceGetPassesStoreFailuresOn(t *testing.T) {
 type failingStore struct{ err error }
 
 func (s failingStore) Get(context.Context) (*molarv1.Clinic, error) { return nil, s.err }
-func (s failingStore) Save(context.Context, *molarv1.Clinic) (*molarv1.Clinic, error) {
+func (s failingStore) Save(context.Context, *molarv1.Clinic, audit.Event) (*molarv1.Clinic, error) {
 	return nil, s.err
 }
+
+func (s failingStore) AuditProjected(context.Context, int64) error { return s.err }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services/audit"
 )
 
 // Store keeps the one clinic profile.
@@ -14,5 +15,10 @@ type Store interface {
 	// Save stores c if the stored version still equals c.Version (0: nothing
 	// stored yet) and returns it with the version incremented. If the stored
 	// version differs it returns an error with code Aborted and changes nothing.
-	Save(ctx context.Context, c *molarv1.Clinic) (*molarv1.Clinic, error)
+	// The one insert that commits the version carries ev (none if ev.ID is
+	// empty), marked pending until AuditProjected.
+	Save(ctx context.Context, c *molarv1.Clinic, ev audit.Event) (*molarv1.Clinic, error)
+	// AuditProjected clears the pending mark of the event committed with
+	// version, once it is in the trail.
+	AuditProjected(ctx context.Context, version int64) error
 }

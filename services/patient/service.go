@@ -187,12 +187,27 @@ func (s *Service) Create(ctx context.Context, in *molarv1.PatientInput, allowDup
 		return Record{}, err
 	}
 	r.ChartNumber = n
-	if err := s.store.Create(ctx, r); err != nil {
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PATIENT_CREATED, TargetType: "patient", TargetID: r.ID})
+	if err := s.store.Create(ctx, r, ev); err != nil {
 		return Record{}, err
 	}
+	s.committed(ctx, r, ev)
+	return r, nil
+}
+
+// committed follows a committed change: this process's copy, the other
+// processes, and the audit trail. None of it can fail the change, which
+// stands; what does not happen here is caught up by the others' change-log
+// polls and by the store's audit recovery.
+func (s *Service) committed(ctx context.Context, r Record, ev audit.Event) {
 	s.remember(r)
 	s.publish(ctx, r)
-	return r, s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PATIENT_CREATED, TargetType: "patient", TargetID: r.ID})
+	if err := s.audit.Project(ctx, ev); err != nil {
+		return // logged by the recorder; the event stays pending in the store
+	}
+	if err := s.store.AuditProjected(context.WithoutCancel(ctx), r.ID, r.Version); err != nil {
+		s.logger.Warn("patient audit mark not cleared", "patient_id", r.ID, "error", err.Error())
+	}
 }
 
 // claimChartNumber takes the next free number: each candidate is claimed by
@@ -239,13 +254,13 @@ func (s *Service) Update(ctx context.Context, id string, in *molarv1.PatientInpu
 		return Record{}, err
 	}
 	r.Updated = s.now()
-	saved, err := s.store.Save(ctx, r)
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PATIENT_UPDATED, TargetType: "patient", TargetID: id})
+	saved, err := s.store.Save(ctx, r, ev)
 	if err != nil {
 		return Record{}, err
 	}
-	s.remember(saved)
-	s.publish(ctx, saved)
-	return saved, s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PATIENT_UPDATED, TargetType: "patient", TargetID: id})
+	s.committed(ctx, saved, ev)
+	return saved, nil
 }
 
 // SetActive deactivates (with a reason) or reactivates a patient.
@@ -261,17 +276,17 @@ func (s *Service) SetActive(ctx context.Context, id string, active bool, reason 
 	if active {
 		r.DeactivationReason = ""
 	}
-	saved, err := s.store.Save(ctx, r)
-	if err != nil {
-		return Record{}, err
-	}
-	s.remember(saved)
-	s.publish(ctx, saved)
 	action := molarv1.AuditAction_AUDIT_ACTION_PATIENT_REACTIVATED
 	if !active {
 		action = molarv1.AuditAction_AUDIT_ACTION_PATIENT_DEACTIVATED
 	}
-	return saved, s.audit.Record(ctx, audit.Event{Action: action, TargetType: "patient", TargetID: id, Detail: r.DeactivationReason})
+	ev := s.audit.Stamp(ctx, audit.Event{Action: action, TargetType: "patient", TargetID: id, Detail: r.DeactivationReason})
+	saved, err := s.store.Save(ctx, r, ev)
+	if err != nil {
+		return Record{}, err
+	}
+	s.committed(ctx, saved, ev)
+	return saved, nil
 }
 
 // RevealRRN decrypts a patient's registration number and records that it

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services/audit"
 )
 
 // Record is a patient as stored. Details never carry the registration
@@ -30,13 +31,21 @@ type Store interface {
 	// ClaimChartNumber reserves n for patientID. Atomic: AlreadyExists if n
 	// is taken.
 	ClaimChartNumber(ctx context.Context, n int64, patientID string) error
-	// Create stores a new record at Version 1.
-	Create(ctx context.Context, r Record) error
-	// Get returns a record. NotFound if there is none.
+	// Create stores a new record at Version 1. The one insert that commits
+	// it carries ev, marked pending until AuditProjected.
+	Create(ctx context.Context, r Record, ev audit.Event) error
+	// Get returns the newest committed version of a record. NotFound if there
+	// is none.
 	Get(ctx context.Context, id string) (Record, error)
 	// Save stores r as version r.Version+1 if the stored version is r.Version,
-	// keeping the earlier version; Aborted if someone saved in between.
-	Save(ctx context.Context, r Record) (Record, error)
+	// keeping the earlier version; Aborted if someone saved in between, and
+	// then nothing changed. The one insert that commits the version carries
+	// ev, marked pending until AuditProjected. A save never moves a record
+	// back to an older version.
+	Save(ctx context.Context, r Record, ev audit.Event) (Record, error)
+	// AuditProjected clears the pending mark of the event committed with
+	// version of record id, once it is in the trail.
+	AuditProjected(ctx context.Context, id string, version int64) error
 	// All returns every record.
 	All(ctx context.Context) ([]Record, error)
 }
