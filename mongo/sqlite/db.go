@@ -190,6 +190,142 @@ var schema = []string{
 		id TEXT PRIMARY KEY,
 		doc TEXT NOT NULL
 	);`,
+
+	// 3: patients, their clinical records and the procedure catalog
+	// (mongo/sqlite/patient.go, chart.go).
+	`CREATE TABLE chart_numbers (
+		number INTEGER PRIMARY KEY,
+		patient_id TEXT NOT NULL
+	);
+	CREATE TABLE patients (
+		id TEXT PRIMARY KEY,
+		chart_number INTEGER NOT NULL UNIQUE,
+		name TEXT NOT NULL,
+		phone TEXT NOT NULL DEFAULT '',
+		birth_date TEXT NOT NULL DEFAULT '',
+		active INTEGER NOT NULL,
+		deactivation_reason TEXT NOT NULL DEFAULT '',
+		created INTEGER NOT NULL,
+		updated INTEGER NOT NULL,
+		version INTEGER NOT NULL,
+		rrn_kid TEXT NOT NULL DEFAULT '',
+		rrn_sealed BLOB,
+		rrn_masked TEXT NOT NULL DEFAULT '',
+		details TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE patient_versions (
+		patient_id TEXT NOT NULL REFERENCES patients (id),
+		version INTEGER NOT NULL,
+		chart_number INTEGER NOT NULL,
+		name TEXT NOT NULL,
+		phone TEXT NOT NULL DEFAULT '',
+		birth_date TEXT NOT NULL DEFAULT '',
+		active INTEGER NOT NULL,
+		deactivation_reason TEXT NOT NULL DEFAULT '',
+		created INTEGER NOT NULL,
+		updated INTEGER NOT NULL,
+		rrn_kid TEXT NOT NULL DEFAULT '',
+		rrn_sealed BLOB,
+		rrn_masked TEXT NOT NULL DEFAULT '',
+		details TEXT NOT NULL,
+		audit_id TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (patient_id, version)
+	) WITHOUT ROWID;
+
+	CREATE TABLE clinical_versions (
+		patient_id TEXT NOT NULL,
+		version INTEGER NOT NULL,
+		at INTEGER NOT NULL,
+		events INTEGER NOT NULL,
+		notes INTEGER NOT NULL,
+		doc TEXT NOT NULL,
+		audit_id TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (patient_id, version)
+	);
+
+	CREATE TABLE procedures (
+		code TEXT PRIMARY KEY,
+		category INTEGER NOT NULL,
+		active INTEGER NOT NULL,
+		change_id TEXT NOT NULL,
+		doc TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE procedure_changes (
+		id TEXT PRIMARY KEY,
+		code TEXT NOT NULL,
+		at INTEGER NOT NULL,
+		doc TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX procedure_changes_code ON procedure_changes (code, id);`,
+
+	// 4: staff accounts, sessions, refresh tokens, failed sign-ins and the
+	// clinic profile (mongo/sqlite/staff.go, session.go, clinic.go).
+	`CREATE TABLE staff (
+		id TEXT PRIMARY KEY,
+		email TEXT NOT NULL UNIQUE,
+		display_name TEXT NOT NULL,
+		roles TEXT NOT NULL,
+		disabled INTEGER NOT NULL,
+		must_change_password INTEGER NOT NULL,
+		password_hash TEXT NOT NULL,
+		created INTEGER NOT NULL,
+		updated INTEGER NOT NULL,
+		last_login INTEGER,
+		version INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE staff_versions (
+		staff_id TEXT NOT NULL REFERENCES staff (id),
+		version INTEGER NOT NULL,
+		at INTEGER NOT NULL,
+		display_name TEXT NOT NULL,
+		roles TEXT NOT NULL,
+		disabled INTEGER NOT NULL,
+		must_change_password INTEGER NOT NULL,
+		audit_id TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (staff_id, version)
+	) WITHOUT ROWID;
+
+	CREATE TABLE sessions (
+		id TEXT PRIMARY KEY,
+		staff_id TEXT NOT NULL,
+		created INTEGER NOT NULL,
+		last_used INTEGER NOT NULL,
+		expires INTEGER NOT NULL,
+		ip TEXT NOT NULL DEFAULT '',
+		user_agent TEXT NOT NULL DEFAULT '',
+		revoked_at INTEGER,
+		reason TEXT NOT NULL DEFAULT '',
+		audit_id TEXT NOT NULL DEFAULT ''
+	) WITHOUT ROWID;
+	CREATE INDEX sessions_open_staff_created ON sessions (staff_id, created DESC, id DESC) WHERE revoked_at IS NULL;
+	CREATE INDEX sessions_revoked_at ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
+
+	CREATE TABLE refresh_tokens (
+		hash TEXT PRIMARY KEY,
+		session_id TEXT NOT NULL,
+		expires INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX refresh_tokens_expires ON refresh_tokens (expires);
+	CREATE TABLE refresh_token_uses (
+		hash TEXT PRIMARY KEY,
+		at INTEGER NOT NULL,
+		expires INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX refresh_token_uses_expires ON refresh_token_uses (expires);
+
+	CREATE TABLE login_failures (
+		staff_id TEXT NOT NULL,
+		at INTEGER NOT NULL
+	);
+	CREATE INDEX login_failures_staff_at ON login_failures (staff_id, at);
+	CREATE INDEX login_failures_at ON login_failures (at);
+
+	CREATE TABLE clinic_revisions (
+		version INTEGER PRIMARY KEY,
+		at INTEGER NOT NULL,
+		doc TEXT NOT NULL,
+		audit_id TEXT NOT NULL DEFAULT ''
+	);`,
 }
 
 // migrate brings the schema to the newest version, one transaction per

@@ -1,0 +1,80 @@
+package sqlite_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/molar-dental/molar/mongo/sqlite"
+	"github.com/molar-dental/molar/mongo/storetest"
+	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/auth"
+)
+
+// TestAuthContract runs the staff, session and sign-in failure contract on
+// SQLite.
+func TestAuthContract(t *testing.T) {
+	t.Parallel()
+	storetest.TestAuth(t, func(t *testing.T) storetest.Auth {
+		db := open(t)
+		sessions := sqlite.NewSessionStore(db)
+		return storetest.Auth{Accounts: sqlite.NewStaffStore(db), Sessions: sessions, Failures: sessions, Audit: sqlite.NewAuditStore(db),
+			AuditInCommit: true}
+	})
+}
+
+// TestSessionStorePrunes shows what replaces MongoDB's TTL indexes: a use
+// of a refresh token forgets the tokens, and their uses, that expired over
+// an hour before it; a failed sign-in forgets the failures of anyone older
+// than a week before it. What is younger stays.
+func TestSessionStorePrunes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := sqlite.NewSessionStore(open(t))
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+
+	for _, tok := range []auth.RefreshToken{
+		{Hash: "old", SessionID: "s", Expires: now.Add(-61 * time.Minute)},
+		{Hash: "recent", SessionID: "s", Expires: now.Add(-59 * time.Minute)},
+		{Hash: "live", SessionID: "s", Expires: now.Add(12 * time.Hour)},
+	} {
+		if err := st.AddToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.UseToken(ctx, "old", now.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.UseToken(ctx, "live", now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.GetToken(ctx, "old"); services.ErrorCode(err) != services.NotFound {
+		t.Errorf("token expired 61 minutes before the use: %v, want NotFound", err)
+	}
+	if err := st.UseToken(ctx, "old", now); err != nil {
+		t.Errorf("the use of the forgotten token was kept: %v", err)
+	}
+	for _, h := range []string{"recent", "live"} {
+		if _, err := st.GetToken(ctx, h); err != nil {
+			t.Errorf("token %s: %v", h, err)
+		}
+	}
+	if err := st.UseToken(ctx, "live", now.Add(time.Minute)); services.ErrorCode(err) != services.AlreadyExists {
+		t.Errorf("second use of a kept token: %v, want AlreadyExists", err)
+	}
+
+	week := 7 * 24 * time.Hour
+	for _, f := range []struct {
+		staff string
+		at    time.Time
+	}{{"a", now.Add(-week - time.Second)}, {"b", now.Add(-week - time.Second)}, {"a", now.Add(-week + time.Second)}, {"b", now}} {
+		if err := st.AddFailure(ctx, f.staff, f.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for staff, want := range map[string]int{"a": 1, "b": 1} {
+		if got, err := st.Failures(ctx, staff, now.Add(-30*24*time.Hour)); err != nil || len(got) != want {
+			t.Errorf("failures of %s: %v, %v; want %d", staff, got, err, want)
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/molar-dental/molar/services/audit"
+	"github.com/molar-dental/molar/services/auth"
+)
+
+// SessionStore keeps sessions, refresh-token hashes and failed sign-ins.
+// The end of a session is one transaction: the conditional update that
+// sets its end (only one call finds it still open) and the end's audit
+// record, so nothing is ever pending. Using a refresh token is the insert
+// of its hash into a table keyed by it, which succeeds once.
+//
+// Where MongoDB removes expired rows with TTL indexes, here the writes
+// that bring the clock along prune them: each use of a refresh token
+// deletes the tokens (and their uses) that expired more than
+// tokenLeeway before it, and each failed sign-in deletes the failures
+// older than failureKept. Both deletions run on an index and in the
+// transaction of the write, and find nothing to do most of the time.
+type SessionStore struct {
+	db *DB
+}
+
+var (
+	_ auth.SessionStore = (*SessionStore)(nil)
+	_ auth.FailureStore = (*SessionStore)(nil)
+)
+
+// NewSessionStore returns the session store of db.
+func NewSessionStore(db *DB) *SessionStore { return &SessionStore{db: db} }
+
+const (
+	// tokenLeeway is how long an expired refresh token is kept: a refresh
+	// refuses it from its expiry on, and the leeway covers the clocks of
+	// several processes on one database not quite agreeing.
+	tokenLeeway = time.Hour
+	// failureKept is how long failed sign-ins are kept, as on MongoDB (the
+	// lockout looks back a day at most).
+	failureKept = 7 * 24 * time.Hour
+)
+
+const sessionColumns = `id, staff_id, created, last_used, expires, ip, user_agent, revoked_at, reason`
+
+// Create implements auth.SessionStore. AlreadyExists if the id is taken.
+func (s *SessionStore) Create(ctx context.Context, sess auth.Session) error {
+	return s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			sess.ID, sess.StaffID, sess.Created.UnixMilli(), sess.LastUsed.UnixMilli(), sess.Expires.UnixMilli(), sess.IP, sess.UserAgent,
+			optionalMillis(sess.RevokedAt), sess.Reason)
+		return storeError(err, "session")
+	})
+}
+
+// Get implements auth.SessionStore.
+func (s *SessionStore) Get(ctx context.Context, id string) (auth.Session, error) {
+	return scanSession(s.db.sql.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id = ?`, id))
+}
+
+// Touch implements auth.SessionStore.
+func (s *SessionStore) Touch(ctx context.Context, id string, lastUsed, expires time.Time) error {
+	return s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE sessions SET last_used = ?, expires = ? WHERE id = ?`, lastUsed.UnixMilli(), expires.UnixMilli(), id)
+		return storeError(err, "session")
+	})
+}
+
+// Revoke implements auth.SessionStore in one transaction: the end is set
+// only on a session without one, and ev is stored with it. It never
+// returns true with an error: the end and the session's mark are one
+// commit. NotFound if there is no such session.
+func (s *SessionStore) Revoke(ctx context.Context, id string, at time.Time, reason string, ev audit.Event) (bool, error) {
+	var ended bool
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		ended = false
+		res, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = ?, reason = ?, audit_id = ? WHERE id = ? AND revoked_at IS NULL`,
+			at.UnixMilli(), reason, ev.ID, id)
+		if err != nil {
+			return storeError(err, "session")
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return storeError(err, "session")
+		}
+		if n == 0 {
+			// Ended before, or never there.
+			var one int
+			return storeError(tx.QueryRowContext(ctx, `SELECT 1 FROM sessions WHERE id = ?`, id).Scan(&one), "session")
+		}
+		ended = true
+		return appendAudit(ctx, tx, ev)
+	})
+	if err != nil {
+		return false, err
+	}
+	return ended, nil
+}
+
+// AuditProjected implements auth.SessionStore: a no-op, as the event went
+// into the trail with the end.
+func (s *SessionStore) AuditProjected(context.Context, string) error { return nil }
+
+// ReprojectAudit is the recovery pass of the MongoDB repository: a no-op
+// here, as no session ends without its event.
+func (s *SessionStore) ReprojectAudit(context.Context, func(audit.Event) error) error { return nil }
+
+// ListActive implements auth.SessionStore, on the index of open sessions
+// by staff and creation.
+func (s *SessionStore) ListActive(ctx context.Context, staffID string, now time.Time) ([]auth.Session, error) {
+	rows, err := s.db.sql.QueryContext(ctx, `SELECT `+sessionColumns+` FROM sessions
+		WHERE staff_id = ? AND revoked_at IS NULL AND expires > ? ORDER BY created DESC, id DESC`, staffID, now.UnixMilli())
+	if err != nil {
+		return nil, storeError(err, "sessions")
+	}
+	defer rows.Close()
+	var out []auth.Session
+	for rows.Next() {
+		sess, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	return out, storeError(rows.Err(), "sessions")
+}
+
+// RevokedSince implements auth.SessionStore, on the index of ended
+// sessions by their end.
+func (s *SessionStore) RevokedSince(ctx context.Context, since time.Time) ([]string, error) {
+	rows, err := s.db.sql.QueryContext(ctx, `SELECT id FROM sessions WHERE revoked_at >= ? ORDER BY revoked_at`, since.UnixMilli())
+	if err != nil {
+		return nil, storeError(err, "sessions")
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, storeError(err, "sessions")
+		}
+		ids = append(ids, id)
+	}
+	return ids, storeError(rows.Err(), "sessions")
+}
+
+func scanSession(row interface{ Scan(dest ...any) error }) (auth.Session, error) {
+	var sess auth.Session
+	var created, lastUsed, expires int64
+	var revoked sql.NullInt64
+	if err := row.Scan(&sess.ID, &sess.StaffID, &created, &lastUsed, &expires, &sess.IP, &sess.UserAgent, &revoked, &sess.Reason); err != nil {
+		return auth.Session{}, storeError(err, "session")
+	}
+	sess.Created, sess.LastUsed, sess.Expires = time.UnixMilli(created).UTC(), time.UnixMilli(lastUsed).UTC(), time.UnixMilli(expires).UTC()
+	sess.RevokedAt = optionalTime(revoked)
+	return sess, nil
+}
+
+// AddToken implements auth.SessionStore. AlreadyExists if the hash is
+// stored.
+func (s *SessionStore) AddToken(ctx context.Context, t auth.RefreshToken) error {
+	return s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, expires) VALUES (?, ?, ?)`, t.Hash, t.SessionID, t.Expires.UnixMilli())
+		return storeError(err, "refresh token")
+	})
+}
+
+// GetToken implements auth.SessionStore.
+func (s *SessionStore) GetToken(ctx context.Context, hash string) (auth.RefreshToken, error) {
+	t := auth.RefreshToken{Hash: hash}
+	var expires int64
+	err := s.db.sql.QueryRowContext(ctx, `SELECT session_id, expires FROM refresh_tokens WHERE hash = ?`, hash).Scan(&t.SessionID, &expires)
+	if err != nil {
+		return auth.RefreshToken{}, storeError(err, "refresh token")
+	}
+	t.Expires = time.UnixMilli(expires).UTC()
+	return t, nil
+}
+
+// UseToken implements auth.SessionStore: the insert of the hash into
+// refresh_token_uses, keyed by it, succeeds once; every other call gets
+// AlreadyExists for as long as the token is stored. The same transaction
+// prunes what expired more than tokenLeeway before at: a token is only
+// ever forgotten together with its use, when GetToken no longer finds it.
+func (s *SessionStore) UseToken(ctx context.Context, hash string, at time.Time) error {
+	return s.db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO refresh_token_uses (hash, at, expires)
+			VALUES (?, ?, COALESCE((SELECT expires FROM refresh_tokens WHERE hash = ?), ?))`, hash, at.UnixMilli(), hash, at.UnixMilli())
+		if err != nil {
+			return storeError(err, "refresh token use")
+		}
+		horizon := at.Add(-tokenLeeway).UnixMilli()
+		if _, err := tx.ExecContext(ctx, `DELETE FROM refresh_tokens WHERE expires < ?`, horizon); err != nil {
+			return storeError(err, "refresh tokens")
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM refresh_token_uses WHERE expires < ?`, horizon)
+		return storeError(err, "refresh token uses")
+	})
+}
+
+// AddFailure implements auth.FailureStore; the same transaction prunes
+// the failures (of anyone) older than failureKept before at.
+func (s *SessionStore) AddFailure(ctx context.Context, staffID string, at time.Time) error {
+	return s.db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (staff_id, at) VALUES (?, ?)`, staffID, at.UnixMilli()); err != nil {
+			return storeError(err, "login failure")
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at < ?`, at.Add(-failureKept).UnixMilli())
+		return storeError(err, "login failures")
+	})
+}
+
+// Failures implements auth.FailureStore: up to the newest 100, on the
+// index by staff and time.
+func (s *SessionStore) Failures(ctx context.Context, staffID string, since time.Time) ([]time.Time, error) {
+	rows, err := s.db.sql.QueryContext(ctx, `SELECT at FROM login_failures WHERE staff_id = ? AND at > ? ORDER BY at DESC LIMIT 100`,
+		staffID, since.UnixMilli())
+	if err != nil {
+		return nil, storeError(err, "login failures")
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			return nil, storeError(err, "login failures")
+		}
+		out = append(out, time.UnixMilli(at).UTC())
+	}
+	return out, storeError(rows.Err(), "login failures")
+}
