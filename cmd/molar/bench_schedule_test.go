@@ -21,8 +21,6 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
-	"github.com/molar-dental/molar/mongo"
-	"github.com/molar-dental/molar/mongo/mongotest"
 )
 
 // h2c is a client speaking HTTP/2 without TLS, so a thousand streams share
@@ -61,11 +59,10 @@ func BenchmarkWatchFanout(b *testing.B) {
 	const streams = 1000
 	ctx := context.Background()
 	seed := startServer(&testing.T{})
-	db := seed.cfg.Database
-	if err := saveDemoResources(ctx, mongo.NewScheduleRepo(seed.db), 4); err != nil {
+	if err := saveDemoResources(ctx, seed.db.schedule, 4); err != nil {
 		b.Fatal(err)
 	}
-	if err := seed.app.patients.Import(ctx, demoPatients(50, 5, time.Now()), mongo.NewPatientRepo(seed.db).InsertMany); err != nil {
+	if err := seed.app.patients.Import(ctx, demoPatients(50, 5, time.Now()), seed.db.patients.InsertMany); err != nil {
 		b.Fatal(err)
 	}
 	seed.addStaff(&testing.T{}, "dr@clinic.test", "dentist-password-1", molarv1.Role_ROLE_DENTIST)
@@ -75,8 +72,9 @@ func BenchmarkWatchFanout(b *testing.B) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestServeForBenchmark$")
-	cmd.Env = append(os.Environ(), "MOLAR_BENCH_SERVE=1", "MONGODB_URI="+mongotest.URI(&testing.T{}), "MOLAR_DATABASE="+db,
-		"MOLAR_ADDR="+addr, "MOLAR_DATA_DIR="+b.TempDir(), "MOLAR_JWT_KEYS="+testKeySpec, "MOLAR_LOG_LEVEL=error")
+	// A second process on the same data directory, as a second `molar serve`.
+	cmd.Env = append(os.Environ(), "MOLAR_BENCH_SERVE=1", "MOLAR_ADDR="+addr, "MOLAR_DATA_DIR="+seed.cfg.DataDir,
+		"MOLAR_JWT_KEYS="+testKeySpec, "MOLAR_LOG_LEVEL=error")
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
@@ -191,11 +189,11 @@ func TestServeForBenchmark(t *testing.T) {
 func BenchmarkBookQueries(b *testing.B) {
 	ctx := context.Background()
 	seed := startServer(&testing.T{})
-	repo := mongo.NewScheduleRepo(seed.db)
+	repo := seed.db.schedule
 	if err := saveDemoResources(ctx, repo, 3); err != nil {
 		b.Fatal(err)
 	}
-	if err := seed.app.patients.Import(ctx, demoPatients(3000, 9, time.Now()), mongo.NewPatientRepo(seed.db).InsertMany); err != nil {
+	if err := seed.app.patients.Import(ctx, demoPatients(3000, 9, time.Now()), seed.db.patients.InsertMany); err != nil {
 		b.Fatal(err)
 	}
 	loc, _ := time.LoadLocation("Asia/Seoul")
@@ -214,7 +212,7 @@ func BenchmarkBookQueries(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("stored %d appointments in %v", len(three), time.Since(start).Round(time.Millisecond))
-	srv := startServer(&testing.T{}, func(c *Config) { c.Database = seed.cfg.Database })
+	srv := startServer(&testing.T{}, seed.same())
 	srv.addStaff(&testing.T{}, "desk@clinic.test", "front-counter-1", molarv1.Role_ROLE_FRONT_DESK)
 	_, tok := srv.login(&testing.T{}, "desk@clinic.test", "front-counter-1")
 	c := molarv1connect.NewScheduleServiceClient(http.DefaultClient, srv.URL, bearer(tok))

@@ -14,7 +14,6 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
-	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/patient"
 )
@@ -91,13 +90,13 @@ func BenchmarkPatientSearch(b *testing.B) {
 	ctx := context.Background()
 	ts := startServer(&testing.T{})
 	start := time.Now()
-	if err := ts.app.patients.Import(ctx, demoPatients(15000, 7, time.Now()), mongo.NewPatientRepo(ts.db).InsertMany); err != nil {
+	if err := ts.app.patients.Import(ctx, demoPatients(15000, 7, time.Now()), ts.db.patients.InsertMany); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("imported 15,000 patients in %v", time.Since(start).Round(time.Millisecond))
 	// A second server process over the same database starts cold: how long
 	// it takes to load every patient into memory.
-	cold := patient.NewService(patient.Deps{Store: mongo.NewPatientRepo(ts.db), Now: time.Now})
+	cold := patient.NewService(patient.Deps{Store: ts.db.patients, Now: time.Now})
 	start = time.Now()
 	if err := cold.Load(ctx); err != nil {
 		b.Fatal(err)

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
-	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services/chart"
 )
 
@@ -161,7 +160,7 @@ func demoCharts(ids []string, seed uint64, now time.Time, procs []*molarv1.Proce
 }
 
 // seedClinical loads the catalog and demo patients into an empty clinic.
-func seedClinical(ctx context.Context, db *mongo.DB, a *app, patients int, now time.Time) ([]string, error) {
+func seedClinical(ctx context.Context, db *database, a *app, patients int, now time.Time) ([]string, error) {
 	var report []string
 	procs, _, err := a.chart.Procedures(ctx)
 	if err != nil {
@@ -181,15 +180,14 @@ func seedClinical(ctx context.Context, db *mongo.DB, a *app, patients int, now t
 	if a.patients.Count() > 0 || patients == 0 {
 		return report, nil
 	}
-	repo := mongo.NewPatientRepo(db)
-	if err := a.patients.Import(ctx, demoPatients(patients, 2026, now), repo.InsertMany); err != nil {
+	if err := a.patients.Import(ctx, demoPatients(patients, 2026, now), db.patients.InsertMany); err != nil {
 		return nil, err
 	}
 	procs, _, err = a.chart.Procedures(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := mongo.NewClinicalRepo(db).InsertMany(ctx, demoCharts(a.patients.IDs(), 2026, now, procs)); err != nil {
+	if err := db.clinical.InsertMany(ctx, demoCharts(a.patients.IDs(), 2026, now, procs)); err != nil {
 		return nil, err
 	}
 	report = append(report, fmt.Sprintf("demo data: %d patients with charts and notes", patients))

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
-	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services/schedule"
 )
 
@@ -110,8 +109,8 @@ func demoAppointments(patients []string, labels func(string) (string, int64), fr
 
 // seedSchedule loads the demo book: resources, and two weeks either side of
 // today. It does nothing if the clinic has providers already.
-func seedSchedule(ctx context.Context, db *mongo.DB, a *app, now time.Time) (string, error) {
-	repo := mongo.NewScheduleRepo(db)
+func seedSchedule(ctx context.Context, db *database, a *app, now time.Time) (string, error) {
+	repo := db.schedule
 	existing, _, _, err := repo.Resources(ctx)
 	if err != nil || len(existing) > 0 {
 		return "", err
@@ -153,7 +152,7 @@ func seedSchedule(ctx context.Context, db *mongo.DB, a *app, now time.Time) (str
 }
 
 // insertAppointments stores appointments and their cells in bulk.
-func insertAppointments(ctx context.Context, repo *mongo.ScheduleRepo, svc *schedule.Service, appts []*molarv1.Appointment) error {
+func insertAppointments(ctx context.Context, repo scheduleStore, svc *schedule.Service, appts []*molarv1.Appointment) error {
 	var slots []schedule.Slot
 	var claims []schedule.Claim
 	now := time.Now()
@@ -174,7 +173,7 @@ func insertAppointments(ctx context.Context, repo *mongo.ScheduleRepo, svc *sche
 
 // saveDemoResources stores the first providers of the demo clinic, its
 // chairs and its appointment types.
-func saveDemoResources(ctx context.Context, repo *mongo.ScheduleRepo, providers int) error {
+func saveDemoResources(ctx context.Context, repo schedule.Store, providers int) error {
 	ps, cs, ts := demoResources()
 	for _, p := range ps[:providers] {
 		if err := repo.SaveProvider(ctx, p); err != nil {

@@ -48,13 +48,14 @@ func (b *syncBuffer) String() string {
 }
 
 // startServer starts a server for t, configured by the given changes to a
-// dev configuration on a fresh database of the shared test engine.
+// dev configuration on a fresh embedded (SQLite) database, as `molar serve`
+// runs by default; onMongo puts it on the shared MongoDB-protocol engine.
 func startServer(t *testing.T, change ...func(*Config)) *testServer {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	cfg := Config{
-		Profile: "dev", Addr: "127.0.0.1:0", DataDir: t.TempDir(), MongoURI: mongotest.URI(t),
+		Profile: "dev", Addr: "127.0.0.1:0", DataDir: t.TempDir(),
 		Database: "srv_" + hex.EncodeToString(b), AllowedOrigins: []string{"http://localhost:5173"},
 		LogLevel: slog.LevelInfo, MaxRequestBytes: 1 << 20, JWTKeys: testKeySpec,
 	}
@@ -72,12 +73,26 @@ func startServer(t *testing.T, change ...func(*Config)) *testServer {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := s.db.Database.Drop(ctx); err != nil {
-			t.Logf("drop: %v", err)
+		if s.db.mongo != nil {
+			if err := s.db.mongo.Database.Drop(ctx); err != nil {
+				t.Logf("drop: %v", err)
+			}
 		}
 		_ = s.Shutdown(ctx)
 	})
 	return &testServer{Server: s, URL: "http://" + s.Addr(), logs: logs}
+}
+
+// onMongo runs a test server on a fresh database of the shared
+// MongoDB-protocol test engine instead of the embedded one.
+func onMongo(t *testing.T) func(*Config) {
+	return func(c *Config) { c.MongoURI = mongotest.URI(t) }
+}
+
+// same runs a second server on the database of ts, as a second process on
+// one data directory (or one MongoDB deployment) would.
+func (ts *testServer) same() func(*Config) {
+	return func(c *Config) { c.MongoURI, c.Database, c.DataDir = ts.cfg.MongoURI, ts.cfg.Database, ts.cfg.DataDir }
 }
 
 // testKeySpec is a fixed signing key so tests need no key file.

@@ -135,11 +135,11 @@ func seedCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 	if cfg.Profile == "prod" {
 		return errors.New("demo data is refused in the prod profile")
 	}
-	db, err := openDB(ctx, cfg, logger)
+	db, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer db.Close(context.Background())
+	defer db.close(context.Background())
 	a, err := newApp(cfg, db, logger, time.Now)
 	if err != nil {
 		return err

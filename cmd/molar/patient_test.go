@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -192,9 +195,26 @@ func TestPatientWorkflow(t *testing.T) {
 	if !strings.Contains(logs, "/molar.v1.PatientService/CreatePatient") {
 		t.Fatal("the log has no RPC lines; the test proves nothing")
 	}
-	// ...and the registration number is stored sealed.
+	// ...and the registration number is stored sealed, not in any byte of
+	// the database.
+	if ts.db.mongo == nil {
+		files, _ := filepath.Glob(filepath.Join(ts.cfg.DataDir, sqliteFile+"*"))
+		if len(files) == 0 {
+			t.Fatal("no database files to check")
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte("1849263")) {
+				t.Fatalf("%s holds the registration number in clear", f)
+			}
+		}
+		return
+	}
 	for _, coll := range []string{"patients", "patient_revisions"} {
-		cur, err := ts.db.Database.Collection(coll).Find(ctx, bson.D{})
+		cur, err := ts.db.mongo.Database.Collection(coll).Find(ctx, bson.D{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,10 +342,10 @@ func TestCatalogConditionalGet(t *testing.T) {
 // database serves the patient and puts the event in the trail; one more
 // start adds nothing.
 func TestPatientAuditRecoveredAtStart(t *testing.T) {
-	ts := startServer(t)
+	ts := startServer(t, onMongo(t))
 	ctx := context.Background()
 	now := time.Now()
-	repo := mongo.NewPatientRepo(ts.db)
+	repo := mongo.NewPatientRepo(ts.db.mongo)
 	rec := patient.Record{ID: newID(), ChartNumber: 1, Details: &molarv1.PatientInput{Name: "이서준", BirthDate: "1985-07-01", MobilePhone: "010-2222-3333"},
 		Active: true, Created: now, Updated: now, Version: 1}
 	ev := audit.Event{ID: newID(), Time: now, Action: molarv1.AuditAction_AUDIT_ACTION_PATIENT_CREATED, ActorID: "desk-1", TargetType: "patient", TargetID: rec.ID}
@@ -337,7 +357,7 @@ func TestPatientAuditRecoveredAtStart(t *testing.T) {
 	}
 	trail := func(s *testServer) []audit.Event {
 		t.Helper()
-		got, _, err := mongo.NewAuditRepo(s.db).List(ctx, audit.Filter{TargetID: rec.ID}, "", 10)
+		got, _, err := mongo.NewAuditRepo(s.db.mongo).List(ctx, audit.Filter{TargetID: rec.ID}, "", 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,7 +367,7 @@ func TestPatientAuditRecoveredAtStart(t *testing.T) {
 		t.Fatalf("%d events before a restart, want none (the commit's event was never projected)", len(got))
 	}
 	for start := range 2 {
-		restarted := startServer(t, func(c *Config) { c.Database = ts.cfg.Database })
+		restarted := startServer(t, ts.same())
 		got := trail(restarted)
 		if len(got) != 1 || got[0].ID != ev.ID || got[0].Action != ev.Action || got[0].ActorID != "desk-1" {
 			t.Fatalf("start %d: trail %+v, want the one committed event", start+1, got)

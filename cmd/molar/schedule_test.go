@@ -16,7 +16,6 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
-	"github.com/molar-dental/molar/mongo"
 )
 
 // bookTest is a server with the demo resources, a few patients and a front
@@ -33,13 +32,13 @@ func newBookTest(t *testing.T, change ...func(*Config)) *bookTest {
 	t.Helper()
 	ctx := context.Background()
 	ts := startServer(t, change...)
-	if err := saveDemoResources(ctx, mongo.NewScheduleRepo(ts.db), 4); err != nil {
+	if err := saveDemoResources(ctx, ts.db.schedule, 4); err != nil {
 		t.Fatal(err)
 	}
 	if err := ts.app.schedule.ReloadResources(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.app.patients.Import(ctx, demoPatients(20, 3, time.Now()), mongo.NewPatientRepo(ts.db).InsertMany); err != nil {
+	if err := ts.app.patients.Import(ctx, demoPatients(20, 3, time.Now()), ts.db.patients.InsertMany); err != nil {
 		t.Fatal(err)
 	}
 	ts.addStaff(t, "desk@clinic.test", "front-counter-1", molarv1.Role_ROLE_FRONT_DESK)
@@ -361,7 +360,7 @@ func TestTwoServersOneDatabase(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	b := newBookTest(t)
-	other := startServer(t, func(c *Config) { c.Database = b.ts.cfg.Database })
+	other := startServer(t, b.ts.same())
 	day := b.day.Format(time.DateOnly)
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
-	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/clinic"
 )
@@ -28,7 +27,7 @@ var demoAccounts = []demoAccount{
 // seedDemo fills an empty database with a plausible clinic and one account
 // per role. Anything already there is left as it is, so running it twice
 // changes nothing.
-func seedDemo(ctx context.Context, db *mongo.DB, a *app, now func() time.Time) (string, error) {
+func seedDemo(ctx context.Context, db *database, a *app, now func() time.Time) (string, error) {
 	var report []string
 	for _, d := range demoAccounts {
 		_, err := a.auth.CreateAccount(ctx, d.email, d.name, []molarv1.Role{d.role}, d.password, false)
@@ -50,8 +49,8 @@ func seedDemo(ctx context.Context, db *mongo.DB, a *app, now func() time.Time) (
 	return strings.Join(append(report, more...), "\n"), err
 }
 
-func seedClinic(ctx context.Context, db *mongo.DB, now func() time.Time) (string, error) {
-	svc := clinic.NewService(mongo.NewClinicRepo(db), now)
+func seedClinic(ctx context.Context, db *database, now func() time.Time) (string, error) {
+	svc := clinic.NewService(db.clinic, now)
 	current, err := svc.Get(ctx)
 	if err != nil {
 		return "", err

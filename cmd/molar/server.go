@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect"
@@ -17,7 +18,6 @@ import (
 	"github.com/rs/cors"
 
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
-	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
@@ -33,62 +33,81 @@ import (
 type Server struct {
 	cfg    Config
 	logger *slog.Logger
-	db     *mongo.DB
+	db     *database
 	app    *app
 	ln     net.Listener
 	http   *http.Server
-	// stop ends long-lived streams when the server shuts down.
+	// base is the context of everything the server runs; stop ends it, and
+	// with it long-lived streams and the background loops in wg.
+	base context.Context
 	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// start brings the in-memory state up from the database and starts the
+// background loops: the change-log follower, the book's follower and the
+// revocation sync. Nothing is started unless everything before it worked.
+func (s *Server) start(ctx context.Context) error {
+	a, db := s.app, s.db
+	if err := recoverAudit(ctx, db, a.audit); err != nil {
+		s.logger.Warn("audit events of earlier changes not all projected; they stay pending", "error", err.Error())
+	}
+	if err := a.revocations.Sync(ctx); err != nil {
+		s.logger.Warn("session revocations not loaded", "error", err.Error())
+	}
+	// Where the change log stands before anything is loaded: a change made
+	// while loading is then followed, not missed.
+	follow, err := a.changes.follower(ctx)
+	if err != nil {
+		return err
+	}
+	if err := a.patients.Load(ctx); err != nil {
+		return err
+	}
+	if err := db.prepare(ctx, a); err != nil {
+		return err
+	}
+	if err := a.startBilling(ctx); err != nil {
+		return err
+	}
+	if err := a.schedule.Start(ctx); err != nil {
+		return err
+	}
+	if err := a.schedule.Recover(ctx); err != nil {
+		s.logger.Warn("schedule recovery incomplete; it runs again every minute", "error", err.Error())
+	}
+	s.base, s.stop = context.WithCancel(context.Background())
+	s.wg.Go(func() { a.revocations.Run(s.base, 2*time.Second) })
+	s.wg.Go(func() { a.follow(s.base, follow) })
+	s.wg.Go(func() { a.schedule.Follow(s.base, 100*time.Millisecond) })
+	return nil
 }
 
 // NewServer opens the database, ensures its indexes and listens on cfg.Addr.
 // Serve starts answering.
 func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
-	db, err := openDB(ctx, cfg, logger)
+	db, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		db.Close(context.Background())
+		db.close(context.Background())
 		return nil, fmt.Errorf("MOLAR_ADDR: %w", err)
 	}
 	a, err := newApp(cfg, db, logger, time.Now)
 	if err != nil {
 		ln.Close()
-		db.Close(context.Background())
+		db.close(context.Background())
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, db: db, app: a, ln: ln}
-	base, stop := context.WithCancel(context.Background())
-	s.stop = stop
-	if err := recoverAudit(ctx, db, a.audit); err != nil {
-		logger.Warn("audit events of earlier changes not all projected; they stay pending", "error", err.Error())
-	}
-	if err := a.revocations.Sync(ctx); err != nil {
-		logger.Warn("session revocations not loaded", "error", err.Error())
-	}
-	go a.revocations.Run(base, 2*time.Second)
-	if err := a.patients.Load(ctx); err != nil {
+	if err := s.start(ctx); err != nil {
 		ln.Close()
-		db.Close(context.Background())
+		db.close(context.Background())
 		return nil, err
 	}
-	if err := a.startBilling(ctx, db, logger); err != nil {
-		ln.Close()
-		db.Close(context.Background())
-		return nil, err
-	}
-	go a.follow(base)
-	if err := a.schedule.Start(ctx); err != nil {
-		ln.Close()
-		db.Close(context.Background())
-		return nil, err
-	}
-	if err := a.schedule.Recover(ctx); err != nil {
-		logger.Warn("schedule recovery incomplete; it runs again every minute", "error", err.Error())
-	}
-	go a.schedule.Follow(base, 100*time.Millisecond)
+	base := s.base
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
@@ -105,19 +124,6 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	return s, nil
-}
-
-// openDB opens the database and ensures every repository's indexes.
-func openDB(ctx context.Context, cfg Config, logger *slog.Logger) (*mongo.DB, error) {
-	db, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, Database: cfg.Database}, logger)
-	if err != nil {
-		return nil, err
-	}
-	if err := db.EnsureIndexes(ctx, mongo.AllIndexes()); err != nil {
-		db.Close(context.Background())
-		return nil, err
-	}
-	return db, nil
 }
 
 // routes wires every handler; the order of middleware matters: the request id
@@ -140,7 +146,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(molarv1connect.NewAuthServiceHandler(
 		auth.NewHandler(s.app.auth, s.cfg.AllowedOrigins, s.cfg.Profile == "dev"), append(opts, auth.HandlerOptions()...)...))
 	mux.Handle(molarv1connect.NewStaffServiceHandler(auth.NewStaffHandler(s.app.auth), opts...))
-	mux.Handle(molarv1connect.NewAuditServiceHandler(audit.NewHandler(mongo.NewAuditRepo(s.db)), opts...))
+	mux.Handle(molarv1connect.NewAuditServiceHandler(audit.NewHandler(s.db.audit), opts...))
 	mux.Handle(molarv1connect.NewPatientServiceHandler(patient.NewHandler(s.app.patients), opts...))
 	chartHandler := chart.NewHandler(s.app.chart)
 	mux.Handle(molarv1connect.NewChartServiceHandler(chartHandler, opts...))
@@ -197,7 +203,7 @@ func serviceNames() []string {
 func (s *Server) ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return s.db.Ping(ctx)
+	return s.db.ping(ctx)
 }
 
 // Addr is the address the server listens on.
@@ -213,17 +219,18 @@ func (s *Server) Serve() error {
 }
 
 // Shutdown stops accepting, ends streams, waits for requests in flight (up to
-// ctx), then closes the database.
+// ctx) and for the background loops, then closes the database.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	err := s.http.Shutdown(ctx)
-	s.db.Close(ctx)
+	s.wg.Wait()
+	s.db.close(ctx)
 	return err
 }
 
 // dbChecker reports grpc.health.v1 status from a database ping.
 type dbChecker struct {
-	db *mongo.DB
+	db *database
 }
 
 // Check implements grpchealth.Checker.
@@ -237,7 +244,7 @@ func (c *dbChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*g
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if err := c.db.Ping(ctx); err != nil {
+	if err := c.db.ping(ctx); err != nil {
 		return &grpchealth.CheckResponse{Status: grpchealth.StatusNotServing}, nil
 	}
 	return &grpchealth.CheckResponse{Status: grpchealth.StatusServing}, nil

@@ -496,7 +496,8 @@ func TestReadinessFollowsTheDatabase(t *testing.T) {
 	}
 	proxy := newTCPProxy(t, engine)
 	ts := startServer(t, func(c *Config) {
-		// Probe a lost server often, so that recovery is seen quickly.
+		// The MongoDB engine through a proxy that can be cut; probe a lost
+		// server often, so that recovery is seen quickly.
 		c.MongoURI = "mongodb://" + proxy.addr + "/?heartbeatFrequencyMS=500"
 	})
 	hc := httpClient(t)
@@ -857,13 +858,14 @@ func TestRPCLogLine(t *testing.T) {
 func TestSeedDemoIsIdempotent(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := mongotest.DB(t)
-	// As openDB does: the unique email index is what makes a second
+	mdb := mongotest.DB(t)
+	// As openDatabase does: the unique email index is what makes a second
 	// account with the same email fail.
-	if err := db.EnsureIndexes(ctx, mongo.AllIndexes()); err != nil {
+	if err := mdb.EnsureIndexes(ctx, mongo.AllIndexes()); err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
+	db := mongoDatabase(mdb, newLogger(logs, 0))
 	a, err := newApp(Config{Profile: "dev", DataDir: t.TempDir(), JWTKeys: testKeySpec}, db, newLogger(logs, 0), time.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -879,7 +881,7 @@ func TestSeedDemoIsIdempotent(t *testing.T) {
 	if !strings.Contains(report, "clinic profile loaded") {
 		t.Errorf("first seed report %q does not say it loaded the clinic", report)
 	}
-	svc := clinic.NewService(mongo.NewClinicRepo(db), time.Now)
+	svc := clinic.NewService(db.clinic, time.Now)
 	first, err := svc.Get(ctx)
 	if err != nil {
 		t.Fatal(err)

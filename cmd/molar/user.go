@@ -50,11 +50,11 @@ func userCmd(ctx context.Context, cfg Config, logger *slog.Logger, args []string
 	if err != nil {
 		return err
 	}
-	db, err := openDB(ctx, cfg, logger)
+	db, err := openDatabase(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer db.Close(context.Background())
+	defer db.close(context.Background())
 	a, err := newApp(cfg, db, logger, time.Now)
 	if err != nil {
 		return err

@@ -10,7 +10,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/billing"
@@ -27,20 +26,19 @@ type app struct {
 	auth        *auth.Service
 	tokens      *auth.Tokens
 	revocations *auth.Revocations
-	sessions    *mongo.SessionRepo
-	changes     *mongo.ChangeLog
+	sessions    sessionStore
+	changes     changeLog
 	patients    *patient.Service
 	chart       *chart.Service
 	schedule    *schedule.Service
 	clinic      *clinic.Service
 	billing     *billing.Service
-	invoices    *mongo.InvoiceRepo
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // newApp builds the services.
-func newApp(cfg Config, db *mongo.DB, logger *slog.Logger, now func() time.Time) (*app, error) {
+func newApp(cfg Config, db *database, logger *slog.Logger, now func() time.Time) (*app, error) {
 	var keys *auth.KeySet
 	var err error
 	if cfg.JWTKeys != "" {
@@ -51,12 +49,12 @@ func newApp(cfg Config, db *mongo.DB, logger *slog.Logger, now func() time.Time)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{sessions: mongo.NewSessionRepo(db)}
-	a.audit = audit.NewRecorder(mongo.NewAuditRepo(db), now, newID, logger)
+	a := &app{sessions: db.sessions, changes: db.changes}
+	a.audit = audit.NewRecorder(db.audit, now, newID, logger)
 	a.tokens = auth.NewTokens(keys, auth.DefaultConfig.AccessTTL, now)
 	a.revocations = auth.NewRevocations(a.sessions, auth.DefaultConfig.AccessTTL+time.Minute, now, logger)
 	a.auth, err = auth.NewService(auth.DefaultConfig, auth.Deps{
-		Accounts: mongo.NewStaffRepo(db), Sessions: a.sessions, Failures: a.sessions, Tokens: a.tokens,
+		Accounts: db.accounts, Sessions: a.sessions, Failures: a.sessions, Tokens: a.tokens,
 		Revocations: a.revocations, Audit: a.audit, Now: now, NewID: newID, Logger: logger,
 	})
 	if err != nil {
@@ -71,17 +69,15 @@ func newApp(cfg Config, db *mongo.DB, logger *slog.Logger, now func() time.Time)
 	if err != nil {
 		return nil, err
 	}
-	a.changes = mongo.NewChangeLog(db, now, logger)
-	a.patients = patient.NewService(patient.Deps{Store: mongo.NewPatientRepo(db), Changes: a.changes, Sealer: sealer, Audit: a.audit,
+	a.patients = patient.NewService(patient.Deps{Store: db.patients, Changes: a.changes, Sealer: sealer, Audit: a.audit,
 		Now: now, NewID: newID, Logger: logger})
-	clinical := mongo.NewClinicalRepo(db)
+	clinical := db.clinical
 	a.chart = chart.NewService(chart.Deps{Store: clinical, Catalog: clinical, Patients: a.patients, Changes: a.changes, Audit: a.audit,
 		Now: now, NewID: newID, Logger: logger})
-	a.clinic = clinic.NewService(mongo.NewClinicRepo(db), now)
-	a.schedule = schedule.NewService(schedule.Deps{Store: mongo.NewScheduleRepo(db), Clinic: a.clinic, Patients: a.patients, Audit: a.audit,
+	a.clinic = clinic.NewService(db.clinic, now)
+	a.schedule = schedule.NewService(schedule.Deps{Store: db.schedule, Clinic: a.clinic, Patients: a.patients, Audit: a.audit,
 		Now: now, NewID: newID, Logger: logger})
-	a.invoices = mongo.NewInvoiceRepo(db)
-	a.billing = billing.NewService(billing.Deps{Store: a.invoices, Chart: billingChart{a.chart}, Patients: a.patients, Clinic: a.clinic,
+	a.billing = billing.NewService(billing.Deps{Store: db.billing, Chart: billingChart{a.chart}, Patients: a.patients, Clinic: a.clinic,
 		Changes: a.changes, Audit: a.audit, Now: now, NewID: newID, Logger: logger})
 	return a, nil
 }
@@ -106,16 +102,9 @@ func (b billingChart) Completed(ctx context.Context, patientID string) ([]billin
 	return out, nil
 }
 
-// startBilling moves invoices of an older data layout into accounts,
-// finishes changes a stopped process left unsettled, and loads the rest.
-func (a *app) startBilling(ctx context.Context, db *mongo.DB, logger *slog.Logger) error {
-	n, err := a.invoices.MigrateInvoices(ctx, db)
-	if err != nil {
-		return err
-	}
-	if n > 0 {
-		logger.Info("invoices moved into patient accounts", "patients", n)
-	}
+// startBilling finishes billing changes a stopped process left unsettled,
+// and loads the rest.
+func (a *app) startBilling(ctx context.Context) error {
 	if err := a.billing.Recover(ctx); err != nil {
 		return err
 	}
@@ -123,9 +112,9 @@ func (a *app) startBilling(ctx context.Context, db *mongo.DB, logger *slog.Logge
 }
 
 // follow keeps this process's in-memory state current with changes made by
-// any process on the database, until ctx ends.
-func (a *app) follow(ctx context.Context) {
-	a.changes.Follow(ctx, 500*time.Millisecond, func(cs []mongo.Change) {
+// any process on the database, until ctx ends: one loop per process.
+func (a *app) follow(ctx context.Context, follow followFunc) {
+	follow(ctx, func(cs []change) {
 		var patients, accounts []string
 		catalog := false
 		for _, c := range cs {
@@ -145,6 +134,13 @@ func (a *app) follow(ctx context.Context) {
 		if catalog {
 			_, _, _ = a.chart.ReloadCatalog(ctx)
 		}
+	}, func() {
+		// Changes were pruned before this process read them: read again
+		// everything it keeps (charts are read through, so they need not).
+		if err := errors.Join(a.patients.Load(ctx), a.billing.Load(ctx)); err != nil {
+			slog.Default().Warn("reload after falling behind the change log failed", "error", err.Error())
+		}
+		_, _, _ = a.chart.ReloadCatalog(ctx)
 	})
 }
 
@@ -152,12 +148,10 @@ func (a *app) follow(ctx context.Context) {
 // committed inside themselves but that a stopped process did not project,
 // and finishes what derives from those changes. Appending is idempotent, so
 // running it beside live processes is safe.
-func recoverAudit(ctx context.Context, db *mongo.DB, rec *audit.Recorder) error {
+func recoverAudit(ctx context.Context, db *database, rec *audit.Recorder) error {
 	project := func(e audit.Event) error { return rec.Project(ctx, e) }
 	var errs []error
-	for _, repo := range []interface {
-		ReprojectAudit(context.Context, func(audit.Event) error) error
-	}{mongo.NewPatientRepo(db), mongo.NewClinicalRepo(db), mongo.NewClinicRepo(db), mongo.NewStaffRepo(db), mongo.NewSessionRepo(db)} {
+	for _, repo := range db.recover {
 		errs = append(errs, repo.ReprojectAudit(ctx, project))
 	}
 	return errors.Join(errs...)

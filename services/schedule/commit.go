@@ -281,8 +281,14 @@ func (s *Service) project(ctx context.Context) error {
 // slots lists the cells of an appointment in both columns, in the global
 // claiming order.
 func (s *Service) slots(provider, chair string, start time.Time, minutes int32) []Slot {
-	out := append(slotsOf(molarv1.ResourceKind_RESOURCE_KIND_PROVIDER, provider, start, minutes, s.loc),
-		slotsOf(molarv1.ResourceKind_RESOURCE_KIND_CHAIR, chair, start, minutes, s.loc)...)
+	return CellsOf(provider, chair, start, minutes, s.loc)
+}
+
+// CellsOf lists the cells an appointment of a provider in a chair holds, in
+// the global claiming order, with days in the clinic's time zone loc.
+func CellsOf(provider, chair string, start time.Time, minutes int32, loc *time.Location) []Slot {
+	out := append(slotsOf(molarv1.ResourceKind_RESOURCE_KIND_PROVIDER, provider, start, minutes, loc),
+		slotsOf(molarv1.ResourceKind_RESOURCE_KIND_CHAIR, chair, start, minutes, loc)...)
 	slices.SortFunc(out, compareSlots)
 	return out
 }

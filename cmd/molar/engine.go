@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/mongo"
+	"github.com/molar-dental/molar/mongo/sqlite"
+	"github.com/molar-dental/molar/services/audit"
+	"github.com/molar-dental/molar/services/auth"
+	"github.com/molar-dental/molar/services/billing"
+	"github.com/molar-dental/molar/services/chart"
+	"github.com/molar-dental/molar/services/clinic"
+	"github.com/molar-dental/molar/services/patient"
+	"github.com/molar-dental/molar/services/schedule"
+)
+
+// The stores the services use, as each engine provides them, with the bulk
+// loads the demo data and migrations need.
+type (
+	sessionStore interface {
+		auth.SessionStore
+		auth.FailureStore
+	}
+	patientStore interface {
+		patient.Store
+		InsertMany(ctx context.Context, recs []patient.Record) error
+	}
+	clinicalStore interface {
+		chart.Store
+		chart.Catalog
+		InsertMany(ctx context.Context, recs []chart.Record) error
+	}
+	scheduleStore interface {
+		schedule.Store
+		InsertSlots(ctx context.Context, slots []schedule.Slot, claims []schedule.Claim) error
+		SaveAppointments(ctx context.Context, as []*molarv1.Appointment) error
+	}
+	// reprojector appends to the trail the audit records that committed
+	// changes carry but a stopped process did not append.
+	reprojector interface {
+		ReprojectAudit(ctx context.Context, project func(audit.Event) error) error
+	}
+)
+
+// change is one entry of the change log: the thing of kind and key is now
+// at rev.
+type change struct {
+	Kind, Key string
+	Rev       int64
+}
+
+// changeLog tells every process on the database what any of them changed.
+type changeLog interface {
+	Publish(ctx context.Context, kind, key string, rev int64) error
+	// follower notes where the log stands now and returns the loop that
+	// follows it from there.
+	follower(ctx context.Context) (followFunc, error)
+}
+
+// followFunc calls fn with each batch of changes, until ctx ends; when it
+// cannot tell what it missed, it calls reload instead.
+type followFunc func(ctx context.Context, fn func([]change), reload func())
+
+// database is one engine and every store on it.
+type database struct {
+	// engine names it for logs and the README's "what runs where".
+	engine   string
+	accounts auth.AccountStore
+	sessions sessionStore
+	audit    audit.Store
+	changes  changeLog
+	patients patientStore
+	clinical clinicalStore
+	clinic   clinic.Store
+	schedule scheduleStore
+	billing  billing.Store
+	// recover lists the stores whose committed changes may carry audit
+	// records not yet in the trail.
+	recover []reprojector
+	ping    func(context.Context) error
+	close   func(context.Context)
+	// prepare runs once at start-up, before anything is loaded: indexes,
+	// moving data of an older layout, finishing what a stopped process left.
+	prepare func(context.Context, *app) error
+
+	// mongo is the MongoDB deployment when the engine is one, for tests and
+	// the migration; nil on SQLite.
+	mongo *mongo.DB
+}
+
+// openDatabase opens the configured engine: MongoDB at MONGODB_URI, or the
+// embedded SQLite database in the data directory, moving the data of an
+// older embedded engine into it on first start.
+func openDatabase(ctx context.Context, cfg Config, logger *slog.Logger) (*database, error) {
+	if cfg.MongoURI != "" {
+		db, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, Database: cfg.Database}, logger)
+		if err != nil {
+			return nil, err
+		}
+		if err := db.EnsureIndexes(ctx, mongo.AllIndexes()); err != nil {
+			db.Close(context.Background())
+			return nil, err
+		}
+		return mongoDatabase(db, logger), nil
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("MOLAR_DATA_DIR: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, sqliteFile)
+	if hasEmbeddedMongo(cfg.DataDir) {
+		if err := migrateOnce(ctx, cfg, logger, path); err != nil {
+			return nil, fmt.Errorf("moving the data of the earlier embedded engine: %w", err)
+		}
+	}
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	return sqliteDatabase(db), nil
+}
+
+// sqliteFile is the database file in the data directory.
+const sqliteFile = "molar.db"
+
+func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
+	sessions, invoices := mongo.NewSessionRepo(db), mongo.NewInvoiceRepo(db)
+	patients, clinical, clinicRepo, staff := mongo.NewPatientRepo(db), mongo.NewClinicalRepo(db), mongo.NewClinicRepo(db), mongo.NewStaffRepo(db)
+	engine := "mongodb"
+	if db.FerretDB {
+		engine = "ferretdb"
+	}
+	return &database{
+		engine: engine, accounts: staff, sessions: sessions, audit: mongo.NewAuditRepo(db),
+		changes:  mongoChanges{mongo.NewChangeLog(db, time.Now, logger)},
+		patients: patients, clinical: clinical, clinic: clinicRepo, schedule: mongo.NewScheduleRepo(db), billing: invoices,
+		recover: []reprojector{patients, clinical, clinicRepo, staff, sessions},
+		ping:    db.Ping, close: db.Close, mongo: db,
+		prepare: func(ctx context.Context, a *app) error {
+			n, err := invoices.MigrateInvoices(ctx, db)
+			if n > 0 {
+				logger.Info("invoices moved into patient accounts", "patients", n)
+			}
+			return err
+		},
+	}
+}
+
+// mongoChanges follows the MongoDB change log by polling.
+type mongoChanges struct{ *mongo.ChangeLog }
+
+// follower implements changeLog: the MongoDB log is read by time, a few
+// seconds back from when the loop starts.
+func (m mongoChanges) follower(context.Context) (followFunc, error) {
+	return func(ctx context.Context, fn func([]change), _ func()) {
+		m.Follow(ctx, 500*time.Millisecond, func(cs []mongo.Change) {
+			out := make([]change, len(cs))
+			for i, c := range cs {
+				out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.Rev}
+			}
+			fn(out)
+		})
+	}, nil
+}
+
+func sqliteDatabase(db *sqlite.DB) *database {
+	patients, clinical, clinicStore := sqlite.NewPatientStore(db), sqlite.NewChartStore(db), sqlite.NewClinicStore(db)
+	staff, sessions := sqlite.NewStaffStore(db), sqlite.NewSessionStore(db)
+	log := sqlite.NewChangeLog(db, time.Now)
+	return &database{
+		engine: "sqlite", accounts: staff, sessions: sessions, audit: sqlite.NewAuditStore(db),
+		changes:  sqliteChanges{log},
+		patients: patients, clinical: clinical, clinic: clinicStore, schedule: sqlite.NewScheduleStore(db), billing: sqlite.NewBillingStore(db),
+		ping:    db.Ping,
+		close:   func(context.Context) { _ = db.Close() },
+		prepare: func(context.Context, *app) error { return nil },
+	}
+}
+
+// sqliteChanges follows the SQLite change log by revision: every change
+// once, in order; a follower behind the pruned part reloads.
+type sqliteChanges struct{ *sqlite.ChangeLog }
+
+// changeRetention is how long the change log keeps changes: a follower
+// that cannot read for longer reloads everything instead.
+const changeRetention = 24 * time.Hour
+
+// follower implements changeLog.
+func (l sqliteChanges) follower(ctx context.Context) (followFunc, error) {
+	f, err := l.Follow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, fn func([]change), reload func()) {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		lastPrune := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			cs, behind, err := f.Next(ctx)
+			switch {
+			case err != nil:
+				continue
+			case behind:
+				reload()
+			case len(cs) > 0:
+				out := make([]change, len(cs))
+				for i, c := range cs {
+					out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev}
+				}
+				fn(out)
+			}
+			if time.Since(lastPrune) > time.Hour {
+				lastPrune = time.Now()
+				_ = l.Prune(ctx, changeRetention)
+			}
+		}
+	}, nil
+}
