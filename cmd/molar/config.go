@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/patient"
@@ -33,6 +34,8 @@ type Config struct {
 	// JWTKeys signs access tokens ("kid:seed,..."); in dev, empty means a
 	// key kept in DataDir.
 	JWTKeys string
+	// ChangeRetention is how long the embedded change log keeps changes.
+	ChangeRetention time.Duration
 	// TrustProxy takes the client address from X-Real-IP / X-Forwarded-For.
 	TrustProxy bool
 	// RRNKeys encrypt registration numbers ("kid:key,..."); in dev, empty
@@ -57,6 +60,7 @@ var configVars = []configVar{
 	{"MOLAR_MAX_REQUEST_BYTES", "8388608", "Largest accepted request message, in bytes."},
 	{"MOLAR_JWT_KEYS", "(dev: generated into MOLAR_DATA_DIR/jwt-keys)", "Access-token signing keys, kid:seed,kid:seed (newest first; `molar keygen` makes one). Required outside dev."},
 	{"MOLAR_RRN_KEYS", "(dev: generated into MOLAR_DATA_DIR/rrn-keys)", "AES-256 keys for resident registration numbers, kid:key,kid:key (newest first; `molar keygen` prints one). Required outside dev."},
+	{"MOLAR_CHANGE_RETENTION", "24h", "How long the embedded database keeps its change log; a process that could not read it for longer reloads what it keeps in memory."},
 	{"MOLAR_TRUST_PROXY", "false", "true behind a reverse proxy (nginx) that sets X-Real-IP / X-Forwarded-For."},
 }
 
@@ -120,6 +124,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		if _, err := patient.ParseSealer(c.RRNKeys); err != nil {
 			return c, fmt.Errorf("MOLAR_RRN_KEYS: %v", err)
 		}
+	}
+	c.ChangeRetention, err = time.ParseDuration(get("MOLAR_CHANGE_RETENTION", "24h"))
+	if err != nil || c.ChangeRetention < time.Second {
+		return c, fmt.Errorf("MOLAR_CHANGE_RETENTION: must be a duration of at least 1s, like 24h")
 	}
 	switch v := strings.ToLower(get("MOLAR_TRUST_PROXY", "false")); v {
 	case "true", "1", "yes":

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -60,6 +61,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		AllowedOrigins:  []string{"http://localhost:5173", "http://127.0.0.1:5173"},
 		LogLevel:        slog.LevelInfo,
 		MaxRequestBytes: 8 << 20,
+		ChangeRetention: 24 * time.Hour,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

@@ -45,6 +45,8 @@ func TestMolarChild(t *testing.T) {
 type child struct {
 	dir, addr string
 	cmd       *exec.Cmd
+	// extraEnv is added to the process's environment.
+	extraEnv []string
 }
 
 func (c *child) env(args string) []string {
@@ -54,7 +56,8 @@ func (c *child) env(args string) []string {
 			env = append(env, kv)
 		}
 	}
-	return append(env, "MOLAR_CHILD_ARGS="+args, "MOLAR_DATA_DIR="+c.dir, "MOLAR_ADDR="+c.addr, "MOLAR_JWT_KEYS="+testKeySpec, "MOLAR_LOG_LEVEL=warn")
+	env = append(env, "MOLAR_CHILD_ARGS="+args, "MOLAR_DATA_DIR="+c.dir, "MOLAR_ADDR="+c.addr, "MOLAR_JWT_KEYS="+testKeySpec, "MOLAR_LOG_LEVEL=warn")
+	return append(env, c.extraEnv...)
 }
 
 func (c *child) command(args string) *exec.Cmd {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -122,7 +123,7 @@ func openDatabase(ctx context.Context, cfg Config, logger *slog.Logger) (*databa
 	if err != nil {
 		return nil, err
 	}
-	return sqliteDatabase(db), nil
+	return sqliteDatabase(db, cfg.ChangeRetention), nil
 }
 
 // sqliteFile is the database file in the data directory.
@@ -168,13 +169,13 @@ func (m mongoChanges) follower(context.Context) (followFunc, error) {
 	}, nil
 }
 
-func sqliteDatabase(db *sqlite.DB) *database {
+func sqliteDatabase(db *sqlite.DB, retention time.Duration) *database {
 	patients, clinical, clinicStore := sqlite.NewPatientStore(db), sqlite.NewChartStore(db), sqlite.NewClinicStore(db)
 	staff, sessions := sqlite.NewStaffStore(db), sqlite.NewSessionStore(db)
 	log := sqlite.NewChangeLog(db, time.Now)
 	return &database{
 		engine: "sqlite", accounts: staff, sessions: sessions, audit: sqlite.NewAuditStore(db),
-		changes:  sqliteChanges{log},
+		changes:  sqliteChanges{log, cmp.Or(retention, defaultChangeRetention)},
 		patients: patients, clinical: clinical, clinic: clinicStore, schedule: sqlite.NewScheduleStore(db), billing: sqlite.NewBillingStore(db),
 		ping:    db.Ping,
 		close:   func(context.Context) { _ = db.Close() },
@@ -184,11 +185,15 @@ func sqliteDatabase(db *sqlite.DB) *database {
 
 // sqliteChanges follows the SQLite change log by revision: every change
 // once, in order; a follower behind the pruned part reloads.
-type sqliteChanges struct{ *sqlite.ChangeLog }
+// defaultChangeRetention is MOLAR_CHANGE_RETENTION's default.
+const defaultChangeRetention = 24 * time.Hour
 
-// changeRetention is how long the change log keeps changes: a follower
-// that cannot read for longer reloads everything instead.
-const changeRetention = 24 * time.Hour
+type sqliteChanges struct {
+	*sqlite.ChangeLog
+	// retention is how long the log keeps changes: a follower that cannot
+	// read for longer reloads everything instead.
+	retention time.Duration
+}
 
 // follower implements changeLog.
 func (l sqliteChanges) follower(ctx context.Context) (followFunc, error) {
@@ -219,9 +224,9 @@ func (l sqliteChanges) follower(ctx context.Context) (followFunc, error) {
 				}
 				fn(out)
 			}
-			if time.Since(lastPrune) > time.Hour {
+			if time.Since(lastPrune) > min(time.Hour, l.retention/2) {
 				lastPrune = time.Now()
-				_ = l.Prune(ctx, changeRetention)
+				_ = l.Prune(ctx, l.retention)
 			}
 		}
 	}, nil

@@ -79,7 +79,7 @@ func migrateEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) error
 	if err != nil {
 		return err
 	}
-	dst := sqliteDatabase(to)
+	dst := sqliteDatabase(to, cfg.ChangeRetention)
 	counts, err := copyData(ctx, src, dst)
 	if cerr := to.Close(); err == nil {
 		err = cerr

@@ -58,6 +58,28 @@ func (b *Book) load(appts []*molarv1.Appointment, blocks []*molarv1.Blockout, re
 	b.rev = rev
 }
 
+// reset replaces everything the book holds with stored documents current
+// at rev, for a process that fell behind the part of the log still kept.
+// Every watcher is told it lost events, so each starts again from a
+// snapshot.
+func (b *Book) reset(appts []*molarv1.Appointment, blocks []*molarv1.Blockout, rev int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.appts, b.blocks, b.byDay, b.recent = map[string]*molarv1.Appointment{}, map[string]*molarv1.Blockout{}, map[string]map[string]struct{}{}, nil
+	for _, a := range appts {
+		b.putLocked(a)
+	}
+	for _, x := range blocks {
+		b.blocks[x.GetId()] = x
+	}
+	b.rev = rev
+	for w := range b.subs {
+		w.once.Do(func() { close(w.overflow) })
+	}
+	close(b.changed)
+	b.changed = make(chan struct{})
+}
+
 // apply adds the next event. Events must come in revision order; one that
 // is not newer than the book is ignored (it is already in). One older than
 // the stored copy it changes (loaded at start) is remembered but changes

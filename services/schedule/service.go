@@ -162,10 +162,19 @@ func (s *Service) catchUp(ctx context.Context) {
 			if oerr != nil || oldest <= next {
 				return
 			}
-			s.logger.Warn("schedule log pruned past this process; skipping", "from", next, "to", oldest)
-			s.book.mu.Lock()
-			s.book.rev = oldest - 1
-			s.book.mu.Unlock()
+			// What this process missed is gone from the log: read the book
+			// again from the stored copies, which every commit brings up to
+			// date, and follow on from the revision taken before reading.
+			s.logger.Warn("schedule log pruned past this process; reloading the book", "from", next, "to", oldest)
+			last, err := s.store.LastRevision(ctx)
+			if err != nil {
+				return
+			}
+			appts, blocks, err := s.store.LoadAll(ctx)
+			if err != nil {
+				return
+			}
+			s.book.reset(appts, blocks, max(last, oldest-1))
 			continue
 		}
 		if err != nil {
