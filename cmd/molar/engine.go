@@ -93,7 +93,15 @@ type database struct {
 	// mongo is the MongoDB deployment when the engine is one, for tests and
 	// the migration; nil on SQLite.
 	mongo *mongo.DB
+	// watch, when the engine can tell cheaply that something was committed,
+	// calls fn each time until ctx ends; the followers then read only when
+	// there is something to read. Nil: they poll.
+	watch func(ctx context.Context, fn func())
 }
+
+// followEvery is how often a follower looks for changes of other processes
+// when nothing tells it sooner.
+const followEvery = 100 * time.Millisecond
 
 // openDatabase opens the configured engine: MongoDB at MONGODB_URI, or the
 // embedded SQLite database in the data directory, moving the data of an
@@ -173,13 +181,23 @@ func sqliteDatabase(db *sqlite.DB, retention time.Duration) *database {
 	patients, clinical, clinicStore := sqlite.NewPatientStore(db), sqlite.NewChartStore(db), sqlite.NewClinicStore(db)
 	staff, sessions := sqlite.NewStaffStore(db), sqlite.NewSessionStore(db)
 	log := sqlite.NewChangeLog(db, time.Now)
+	wake := make(chan struct{}, 1)
 	return &database{
 		engine: "sqlite", accounts: staff, sessions: sessions, audit: sqlite.NewAuditStore(db),
-		changes:  sqliteChanges{log, cmp.Or(retention, defaultChangeRetention)},
+		changes:  sqliteChanges{log, cmp.Or(retention, defaultChangeRetention), wake},
 		patients: patients, clinical: clinical, clinic: clinicStore, schedule: sqlite.NewScheduleStore(db), billing: sqlite.NewBillingStore(db),
 		ping:    db.Ping,
 		close:   func(context.Context) { _ = db.Close() },
 		prepare: func(context.Context, *app) error { return nil },
+		watch: func(ctx context.Context, fn func()) {
+			db.Watch(ctx, followEvery, func() {
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+				fn()
+			})
+		},
 	}
 }
 
@@ -193,6 +211,8 @@ type sqliteChanges struct {
 	// retention is how long the log keeps changes: a follower that cannot
 	// read for longer reloads everything instead.
 	retention time.Duration
+	// wake says the database changed: there may be something to read.
+	wake chan struct{}
 }
 
 // follower implements changeLog.
@@ -202,13 +222,16 @@ func (l sqliteChanges) follower(ctx context.Context) (followFunc, error) {
 		return nil, err
 	}
 	return func(ctx context.Context, fn func([]change), reload func()) {
-		t := time.NewTicker(200 * time.Millisecond)
+		// Woken by the database's change counter; the slow ticker only
+		// prunes, and reads in case a wake-up was ever missed.
+		t := time.NewTicker(min(time.Minute, l.retention/2))
 		defer t.Stop()
 		lastPrune := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
 				return
+			case <-l.wake:
 			case <-t.C:
 			}
 			cs, behind, err := f.Next(ctx)

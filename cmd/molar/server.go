@@ -79,7 +79,14 @@ func (s *Server) start(ctx context.Context) error {
 	s.base, s.stop = context.WithCancel(context.Background())
 	s.wg.Go(func() { a.revocations.Run(s.base, 2*time.Second) })
 	s.wg.Go(func() { a.follow(s.base, follow) })
-	s.wg.Go(func() { a.schedule.Follow(s.base, 100*time.Millisecond) })
+	if db.watch != nil {
+		// One watcher of the database wakes the followers when anything
+		// was committed; the book's own loop then only sweeps.
+		s.wg.Go(func() { db.watch(s.base, a.schedule.Poke) })
+		s.wg.Go(func() { a.schedule.Follow(s.base, time.Minute) })
+	} else {
+		s.wg.Go(func() { a.schedule.Follow(s.base, followEvery) })
+	}
 	return nil
 }
 

@@ -381,3 +381,36 @@ func storeError(err error, what string) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// Watch calls fn whenever any connection, of this process or another,
+// commits to the database, until ctx ends. It asks SQLite's change counter
+// (PRAGMA data_version) on a connection of its own every interval, which
+// reads no table, so an idle server costs next to nothing; fn runs on the
+// watcher's goroutine, and runs once at the start.
+func (d *DB) Watch(ctx context.Context, every time.Duration, fn func()) {
+	conn, err := d.sql.Conn(ctx)
+	for err != nil {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		conn, err = d.sql.Conn(ctx)
+	}
+	defer conn.Close()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	last := int64(-1)
+	for {
+		var v int64
+		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err == nil && v != last {
+			last = v
+			fn()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

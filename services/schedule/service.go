@@ -412,3 +412,12 @@ func (s *Service) Location() *time.Location { return s.loc }
 func (s *Service) Cells(a *molarv1.Appointment) []Slot {
 	return s.slots(a.GetProviderId(), a.GetChairId(), a.GetStartTime().AsTime(), a.GetMinutes())
 }
+
+// Poke asks the follower to read the log now: the database says something
+// was committed.
+func (s *Service) Poke() {
+	select {
+	case s.poke <- struct{}{}:
+	default:
+	}
+}
