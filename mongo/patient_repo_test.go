@@ -2,10 +2,7 @@ package mongo_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,7 +14,6 @@ import (
 	"github.com/molar-dental/molar/mongo/storetest"
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
-	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/patient"
 )
 
@@ -98,66 +94,5 @@ func TestPatientRepoLateStaleWrite(t *testing.T) {
 	all, err := repo.All(ctx)
 	if err != nil || len(all) != 1 || all[0].Version != 3 {
 		t.Fatalf("current document after the read: %+v (%v), want version 3", all, err)
-	}
-}
-
-// TestStaffRepoRace races updates of one account from the same version:
-// exactly one wins, the others are refused with Aborted, and the account
-// shows the winner's change.
-func TestStaffRepoRace(t *testing.T) {
-	t.Parallel()
-	ctx := context.Background()
-	db := mongotest.DB(t)
-	if err := db.EnsureIndexes(ctx, mongo.StaffIndexes()); err != nil {
-		t.Fatal(err)
-	}
-	repo := mongo.NewStaffRepo(db)
-	now := time.Now()
-	base := auth.Account{ID: "s1", Email: "desk@molar.test", DisplayName: "데스크", Roles: []molarv1.Role{molarv1.Role_ROLE_FRONT_DESK},
-		PasswordHash: "x", Created: now, Updated: now, Version: 1}
-	if err := repo.Create(ctx, base, audit.Event{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.SetLastLogin(ctx, "s1", now); err != nil {
-		t.Fatal(err)
-	}
-	const writers = 20
-	var wins, aborted atomic.Int32
-	var winner atomic.Value
-	var wg sync.WaitGroup
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a := base
-			a.DisplayName = fmt.Sprintf("writer %d", i)
-			_, err := repo.Update(ctx, a, audit.Event{})
-			switch {
-			case err == nil:
-				wins.Add(1)
-				winner.Store(a.DisplayName)
-			case services.ErrorCode(err) == services.Aborted:
-				aborted.Add(1)
-			default:
-				t.Errorf("update: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 || aborted.Load() != writers-1 {
-		t.Fatalf("%d wins and %d aborted, want 1 and %d", wins.Load(), aborted.Load(), writers-1)
-	}
-	got, err := repo.Get(ctx, "s1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got.Version != 2 || got.DisplayName != winner.Load() {
-		t.Fatalf("account %q at version %d, want %q at 2", got.DisplayName, got.Version, winner.Load())
-	}
-	if !got.LastLogin.Equal(now.UTC().Truncate(time.Millisecond)) {
-		t.Errorf("last sign-in %v lost by the update, want %v", got.LastLogin, now)
-	}
-	if _, err := repo.Update(ctx, auth.Account{ID: "nobody", Version: 1}, audit.Event{}); services.ErrorCode(err) != services.NotFound {
-		t.Errorf("update of an unknown account: %v, want NotFound", err)
 	}
 }

@@ -71,9 +71,9 @@ func BenchmarkWatchFanout(b *testing.B) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestServeForBenchmark$")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMolarChild$")
 	// A second process on the same data directory, as a second `molar serve`.
-	cmd.Env = append(os.Environ(), "MOLAR_BENCH_SERVE=1", "MOLAR_ADDR="+addr, "MOLAR_DATA_DIR="+seed.cfg.DataDir,
+	cmd.Env = append(os.Environ(), "MOLAR_CHILD_ARGS=serve", "MOLAR_ADDR="+addr, "MOLAR_DATA_DIR="+seed.cfg.DataDir,
 		"MOLAR_JWT_KEYS="+testKeySpec, "MOLAR_LOG_LEVEL=error")
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
@@ -164,24 +164,6 @@ func BenchmarkWatchFanout(b *testing.B) {
 	b.ReportMetric(percentile(lat, 0.5), "p50-ms")
 	b.ReportMetric(percentile(lat, 0.99), "p99-ms")
 	b.Logf("%d streams; server RSS %d MiB before, %d MiB with streams idle", streams, base/1024, idle/1024)
-}
-
-// TestServeForBenchmark is the server process of BenchmarkWatchFanout; it
-// does nothing in a normal test run.
-func TestServeForBenchmark(t *testing.T) {
-	if os.Getenv("MOLAR_BENCH_SERVE") != "1" {
-		t.Skip("only the fan-out benchmark runs this")
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	go func() {
-		sig := make(chan os.Signal, 1)
-		signalNotify(sig)
-		<-sig
-		stop()
-	}()
-	if code := run(ctx, []string{"serve"}, os.Getenv, os.Stdin, os.Stdout, os.Stderr); code != 0 {
-		t.Fatalf("serve exited %d", code)
-	}
 }
 
 // BenchmarkBookQueries loads five years of a three-dentist clinic (about

@@ -332,7 +332,7 @@ func chartWorlds(open ChartEngine) carriedWorlds {
 		open: func(t *testing.T) *carriedWorld {
 			e := open(t)
 			w, rec, logger := newCarriedWorld(e.Audit, e.AuditInCommit)
-			w.chartStore, w.stores = e.Store, []reprojector{e.Store}
+			w.chartStore, w.stores = e.Store, []auditRecoverer{e.Store}
 			w.chart = chart.NewService(chart.Deps{Store: e.Store, Catalog: e.Store, Patients: chartPatients{}, Changes: e.Changes, Audit: rec,
 				Now: time.Now, NewID: newTestID, Logger: logger})
 			return w

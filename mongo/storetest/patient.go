@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -351,71 +350,14 @@ func patientBulkLoad(t *testing.T, open PatientEngine) {
 	}
 }
 
-// carriedTrail is an audit.Store over an engine's trail that can be told
-// to fail every append, or to hold appends until released (a process that
-// stops between a commit and its projection).
-type carriedTrail struct {
-	audit.Store
-
-	mu      sync.Mutex
-	failing bool
-	hold    chan struct{} // appends wait for it to close, then fail
-	entered chan struct{} // closed when an append first waits
-}
-
-var errTrailDown = errors.New("audit trail unavailable")
-
-func (tr *carriedTrail) Append(ctx context.Context, e audit.Event) error {
-	tr.mu.Lock()
-	failing, hold, entered := tr.failing, tr.hold, tr.entered
-	if hold != nil && entered != nil {
-		close(entered)
-		tr.entered = nil
-	}
-	tr.mu.Unlock()
-	if hold != nil {
-		<-hold
-		return errTrailDown
-	}
-	if failing {
-		return errTrailDown
-	}
-	return tr.Store.Append(ctx, e)
-}
-
-func (tr *carriedTrail) setFailing(v bool) {
-	tr.mu.Lock()
-	tr.failing = v
-	tr.mu.Unlock()
-}
-
-// holdAppends makes appends wait until the returned release is called; the
-// channel is closed once one is waiting.
-func (tr *carriedTrail) holdAppends() (waiting <-chan struct{}, release func()) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	tr.hold, tr.entered = make(chan struct{}), make(chan struct{})
-	hold, entered := tr.hold, tr.entered
-	return entered, func() {
-		tr.mu.Lock()
-		tr.hold = nil
-		tr.mu.Unlock()
-		close(hold)
-	}
-}
-
-type reprojector interface {
-	ReprojectAudit(ctx context.Context, project func(audit.Event) error) error
-}
-
 // carriedWorld is one database with a server process on it whose changes
-// carry their audit records: the process's trail, the trail as stored, and
-// the stores to recover from.
+// carry their audit records: the process's trail (gated, as in auth.go),
+// the trail as stored, and the stores to recover from.
 type carriedWorld struct {
-	trail    *carriedTrail
+	trail    *gatedTrail
 	stored   audit.Store
 	inCommit bool
-	stores   []reprojector
+	stores   []auditRecoverer
 
 	patients     *patient.Service
 	patientStore PatientStore
@@ -441,7 +383,7 @@ type carriedWorlds struct {
 }
 
 func newCarriedWorld(stored audit.Store, inCommit bool) (*carriedWorld, *audit.Recorder, *slog.Logger) {
-	w := &carriedWorld{trail: &carriedTrail{Store: stored}, stored: stored, inCommit: inCommit}
+	w := &carriedWorld{trail: &gatedTrail{Store: stored}, stored: stored, inCommit: inCommit}
 	logger := slog.New(slog.DiscardHandler)
 	return w, audit.NewRecorder(w.trail, time.Now, newTestID, logger), logger
 }
@@ -516,7 +458,7 @@ func patientWorlds(open PatientEngine) carriedWorlds {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w.patientStore, w.stores = e.Store, []reprojector{e.Store}
+			w.patientStore, w.stores = e.Store, []auditRecoverer{e.Store}
 			w.patients = patient.NewService(patient.Deps{Store: e.Store, Changes: e.Changes, Sealer: sealer, Audit: rec,
 				Now: time.Now, NewID: newTestID, Logger: logger})
 			return w
