@@ -3,41 +3,45 @@ package mongo
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-const changeCollection = "changes"
+// changeCollection numbers changes by a gapless revision. ("changes", the
+// time-keyed log of earlier versions, is dropped at start-up.)
+const (
+	changeCollection       = "change_log"
+	legacyChangeCollection = "changes"
+)
 
-// ChangeLog tells every server process on one database what changed, without
-// change streams (the embedded engine has none). Each write appends a small
-// record; followers poll for records newer than what they have seen. Records
-// are kept only for a few minutes, so the collection stays small and a poll
-// is cheap on every engine.
+// ChangeLog tells every server process on one database what changed, in
+// order, without change streams (the MongoDB-protocol test engine has
+// none). Each change takes the next revision by inserting it: of writers
+// racing for a revision one wins and the others take the next, and a
+// revision is only ever taken after the one before it exists, so a follower
+// that has seen revision r and reads everything after r misses nothing.
 type ChangeLog struct {
-	coll      *driver.Collection
-	retention time.Duration
-	now       func() time.Time
-	logger    *slog.Logger
+	coll   *driver.Collection
+	legacy *driver.Collection
+	now    func() time.Time
+	logger *slog.Logger
 }
 
-// Change is one record: something of Kind with Key is now at Rev.
+// Change is one entry: something of Kind with Key is now at KeyRev.
 type Change struct {
-	ID   string    `bson:"_id"`
-	Kind string    `bson:"kind"`
-	Key  string    `bson:"key"`
-	Rev  int64     `bson:"rev"`
-	At   time.Time `bson:"at"`
+	Rev    int64     `bson:"_id"`
+	Kind   string    `bson:"kind"`
+	Key    string    `bson:"key"`
+	KeyRev int64     `bson:"key_rev"`
+	At     time.Time `bson:"at"`
 }
 
 // NewChangeLog returns the change log of db.
 func NewChangeLog(db *DB, now func() time.Time, logger *slog.Logger) *ChangeLog {
-	return &ChangeLog{coll: db.Database.Collection(changeCollection), retention: 5 * time.Minute, now: now, logger: logger}
+	return &ChangeLog{coll: db.Database.Collection(changeCollection), legacy: db.Database.Collection(legacyChangeCollection), now: now, logger: logger}
 }
 
 // ChangeIndexes are the indexes the change log needs.
@@ -45,72 +49,100 @@ func ChangeIndexes() []Index {
 	return []Index{{Collection: changeCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}, Options: options.Index().SetName("at")}}}
 }
 
-// Publish records a change.
+// DropLegacy drops the time-keyed change log of earlier versions; it holds
+// only minutes of changes, which every process has read or reloads.
+func (l *ChangeLog) DropLegacy(ctx context.Context) error {
+	return storeError(l.legacy.Drop(ctx), "old change log")
+}
+
+// Publish records a change under the next revision.
 func (l *ChangeLog) Publish(ctx context.Context, kind, key string, rev int64) error {
-	_, err := l.coll.InsertOne(ctx, Change{ID: uuid.Must(uuid.NewV7()).String(), Kind: kind, Key: key, Rev: rev, At: ms(l.now())})
-	return storeError(err, "change")
-}
-
-// since returns the changes recorded at or after t, oldest first.
-func (l *ChangeLog) since(ctx context.Context, t time.Time) ([]Change, error) {
-	cur, err := l.coll.Find(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$gte", Value: ms(t)}}}}, options.Find().SetSort(bson.D{{Key: "at", Value: 1}, {Key: "_id", Value: 1}}))
-	if err != nil {
-		return nil, storeError(err, "changes")
-	}
-	var out []Change
-	err = cur.All(ctx, &out)
-	return out, storeError(err, "changes")
-}
-
-// Follow calls fn with each batch of changes recorded after it starts, from
-// this process or any other, until ctx ends. Polls overlap by a few seconds
-// (clocks of processes differ and writes land late) and a change already
-// delivered is never delivered again.
-func (l *ChangeLog) Follow(ctx context.Context, every time.Duration, fn func([]Change)) {
-	const overlap = 5 * time.Second
-	from := l.now().Add(-overlap)
-	seen := map[string]time.Time{}
-	var mu sync.Mutex
-	t := time.NewTicker(every)
-	defer t.Stop()
-	lastPrune := l.now()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		changes, err := l.since(ctx, from)
+		last, err := l.Last(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				l.logger.Warn("change log poll failed", "error", err.Error())
-			}
-			continue
+			return err
 		}
-		mu.Lock()
-		var fresh []Change
-		for _, c := range changes {
-			if _, ok := seen[c.ID]; !ok {
-				seen[c.ID] = c.At
-				fresh = append(fresh, c)
-			}
+		_, err = l.coll.InsertOne(ctx, Change{Rev: last + 1, Kind: kind, Key: key, KeyRev: rev, At: ms(l.now())})
+		if !driver.IsDuplicateKeyError(err) {
+			return storeError(err, "change")
 		}
-		now := l.now()
-		from = now.Add(-overlap)
-		for id, at := range seen {
-			if at.Before(from.Add(-time.Second)) {
-				delete(seen, id)
-			}
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		mu.Unlock()
-		if len(fresh) > 0 {
-			fn(fresh)
+	}
+}
+
+func (l *ChangeLog) edge(ctx context.Context, order int) (int64, error) {
+	var c Change
+	err := l.coll.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: order}}).SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&c)
+	if err == driver.ErrNoDocuments {
+		return 0, nil
+	}
+	return c.Rev, storeError(err, "changes")
+}
+
+// Last returns the highest revision published, 0 if none.
+func (l *ChangeLog) Last(ctx context.Context) (int64, error) { return l.edge(ctx, -1) }
+
+// Oldest returns the lowest revision still kept, 0 if none.
+func (l *ChangeLog) Oldest(ctx context.Context) (int64, error) { return l.edge(ctx, 1) }
+
+// Since returns up to limit changes after revision rev, oldest first.
+func (l *ChangeLog) Since(ctx context.Context, rev int64, limit int) ([]Change, error) {
+	return findAll(ctx, l.coll, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: rev}}}}, "changes", func(c Change) Change { return c },
+		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
+}
+
+// Prune drops changes older than keep, always leaving the newest, so that
+// the next revision is still counted from it.
+func (l *ChangeLog) Prune(ctx context.Context, keep time.Duration) error {
+	last, err := l.Last(ctx)
+	if err != nil || last == 0 {
+		return err
+	}
+	_, err = l.coll.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: ms(l.now().Add(-keep))}}}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: last}}}})
+	return storeError(err, "changes")
+}
+
+// Follower reads the log in order from a revision on.
+type Follower struct {
+	log *ChangeLog
+	rev int64
+}
+
+// Follow returns a follower that has seen everything up to now.
+func (l *ChangeLog) Follow(ctx context.Context) (*Follower, error) {
+	rev, err := l.Last(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Follower{log: l, rev: rev}, nil
+}
+
+// Next returns the changes published since the last call, oldest first. If
+// some were pruned before the follower read them, it returns reload = true
+// and no changes: the caller must reload what it keeps, and the follower
+// goes on from the newest revision.
+func (f *Follower) Next(ctx context.Context) (changes []Change, reload bool, err error) {
+	for {
+		batch, err := f.log.Since(ctx, f.rev, 500)
+		if err != nil {
+			return nil, false, err
 		}
-		if now.Sub(lastPrune) > time.Minute {
-			lastPrune = now
-			if _, err := l.coll.DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: ms(now.Add(-l.retention))}}}}); err != nil && ctx.Err() == nil {
-				l.logger.Warn("change log prune failed", "error", err.Error())
+		if len(batch) > 0 && batch[0].Rev != f.rev+1 {
+			last, err := f.log.Last(ctx)
+			if err != nil {
+				return nil, false, err
 			}
+			f.rev = last
+			return nil, true, nil
+		}
+		changes = append(changes, batch...)
+		if len(batch) > 0 {
+			f.rev = batch[len(batch)-1].Rev
+		}
+		if len(batch) < 500 {
+			return changes, false, nil
 		}
 	}
 }

@@ -144,13 +144,17 @@ func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
 	if db.FerretDB {
 		engine = "ferretdb"
 	}
+	changes := mongo.NewChangeLog(db, time.Now, logger)
 	return &database{
 		engine: engine, accounts: staff, sessions: sessions, audit: mongo.NewAuditRepo(db),
-		changes:  mongoChanges{mongo.NewChangeLog(db, time.Now, logger)},
+		changes:  mongoChanges{changes},
 		patients: patients, clinical: clinical, clinic: clinicRepo, schedule: mongo.NewScheduleRepo(db), billing: invoices,
 		recover: []reprojector{patients, clinical, clinicRepo, staff, sessions},
 		ping:    db.Ping, close: db.Close, mongo: db,
 		prepare: func(ctx context.Context, a *app) error {
+			if err := changes.DropLegacy(ctx); err != nil {
+				return err
+			}
 			n, err := invoices.MigrateInvoices(ctx, db)
 			if n > 0 {
 				logger.Info("invoices moved into patient accounts", "patients", n)
@@ -160,20 +164,46 @@ func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
 	}
 }
 
-// mongoChanges follows the MongoDB change log by polling.
+// mongoChanges follows the MongoDB change log by revision, polling.
 type mongoChanges struct{ *mongo.ChangeLog }
 
-// follower implements changeLog: the MongoDB log is read by time, a few
-// seconds back from when the loop starts.
-func (m mongoChanges) follower(context.Context) (followFunc, error) {
-	return func(ctx context.Context, fn func([]change), _ func()) {
-		m.Follow(ctx, 500*time.Millisecond, func(cs []mongo.Change) {
-			out := make([]change, len(cs))
-			for i, c := range cs {
-				out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.Rev}
+// mongoFollowEvery is how often a follower polls a MongoDB change log.
+const mongoFollowEvery = 250 * time.Millisecond
+
+// follower implements changeLog.
+func (m mongoChanges) follower(ctx context.Context) (followFunc, error) {
+	f, err := m.Follow(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, fn func([]change), reload func()) {
+		t := time.NewTicker(mongoFollowEvery)
+		defer t.Stop()
+		lastPrune := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
 			}
-			fn(out)
-		})
+			cs, behind, err := f.Next(ctx)
+			switch {
+			case err != nil:
+				continue
+			case behind:
+				reload()
+			case len(cs) > 0:
+				out := make([]change, len(cs))
+				for i, c := range cs {
+					out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev}
+				}
+				fn(out)
+			}
+			if time.Since(lastPrune) > time.Hour {
+				lastPrune = time.Now()
+				_ = m.Prune(ctx, defaultChangeRetention)
+			}
+		}
 	}, nil
 }
 

@@ -377,3 +377,34 @@ func TestPatientAuditRecoveredAtStart(t *testing.T) {
 		}
 	}
 }
+
+// TestPatientReachesTheOtherServer: a patient registered through one server
+// is found by search on another on the same database, on either engine
+// (the follower of each engine's change log keeps the search index current).
+func TestPatientReachesTheOtherServer(t *testing.T) {
+	t.Parallel()
+	for name, on := range map[string][]func(*Config){"sqlite": nil, "mongodb": {onMongo(t)}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			a := startServer(t, on...)
+			b := startServer(t, a.same())
+			staff := clinicStaff(t, a)
+			desk := molarv1connect.NewPatientServiceClient(http.DefaultClient, a.URL, bearer(staff[molarv1.Role_ROLE_FRONT_DESK]))
+			if _, err := desk.CreatePatient(ctx, connect.NewRequest(&molarv1.CreatePatientRequest{
+				Details: &molarv1.PatientInput{Name: "한가람", Sex: molarv1.Sex_SEX_FEMALE, BirthDate: "1991-04-05", MobilePhone: "010-4455-6677"}})); err != nil {
+				t.Fatal(err)
+			}
+			other := molarv1connect.NewPatientServiceClient(http.DefaultClient, b.URL, bearer(staff[molarv1.Role_ROLE_FRONT_DESK]))
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+				got, err := other.SearchPatients(ctx, connect.NewRequest(&molarv1.SearchPatientsRequest{Query: "6677"}))
+				if err == nil && len(got.Msg.GetPatients()) == 1 {
+					return
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the other server never found the patient: %v %v", got, err)
+				}
+			}
+		})
+	}
+}
