@@ -176,35 +176,16 @@ func (m mongoChanges) follower(ctx context.Context) (followFunc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, fn func([]change), reload func()) {
-		t := time.NewTicker(mongoFollowEvery)
-		defer t.Stop()
-		lastPrune := time.Now()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			cs, behind, err := f.Next(ctx)
-			switch {
-			case err != nil:
-				continue
-			case behind:
-				reload()
-			case len(cs) > 0:
-				out := make([]change, len(cs))
-				for i, c := range cs {
-					out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev}
-				}
-				fn(out)
-			}
-			if time.Since(lastPrune) > time.Hour {
-				lastPrune = time.Now()
-				_ = m.Prune(ctx, defaultChangeRetention)
-			}
+	next := func(ctx context.Context) ([]change, bool, error) {
+		cs, behind, err := f.Next(ctx)
+		out := make([]change, len(cs))
+		for i, c := range cs {
+			out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev}
 		}
-	}, nil
+		return out, behind, err
+	}
+	prune := func(ctx context.Context) { _ = m.Prune(ctx, defaultChangeRetention) }
+	return followLoop(nil, mongoFollowEvery, time.Hour, next, prune), nil
 }
 
 func sqliteDatabase(db *sqlite.DB, retention time.Duration) *database {
@@ -245,42 +226,55 @@ type sqliteChanges struct {
 	wake chan struct{}
 }
 
-// follower implements changeLog.
+// follower implements changeLog. It is woken by the database's change
+// counter; its slow ticker only prunes, and reads in case a wake-up was
+// ever missed.
 func (l sqliteChanges) follower(ctx context.Context) (followFunc, error) {
 	f, err := l.Follow(ctx)
 	if err != nil {
 		return nil, err
 	}
+	next := func(ctx context.Context) ([]change, bool, error) {
+		cs, behind, err := f.Next(ctx)
+		out := make([]change, len(cs))
+		for i, c := range cs {
+			out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev}
+		}
+		return out, behind, err
+	}
+	prune := func(ctx context.Context) { _ = l.Prune(ctx, l.retention) }
+	every := min(time.Minute, l.retention/2)
+	return followLoop(l.wake, every, every, next, prune), nil
+}
+
+// followLoop reads a change log whenever wake says so or every tick,
+// hands what it read to fn (or calls reload when the follower fell behind
+// the pruned part), and prunes the log every pruneEvery.
+func followLoop(wake <-chan struct{}, tick, pruneEvery time.Duration, next func(context.Context) ([]change, bool, error), prune func(context.Context)) followFunc {
 	return func(ctx context.Context, fn func([]change), reload func()) {
-		// Woken by the database's change counter; the slow ticker only
-		// prunes, and reads in case a wake-up was ever missed.
-		t := time.NewTicker(min(time.Minute, l.retention/2))
+		t := time.NewTicker(tick)
 		defer t.Stop()
 		lastPrune := time.Now()
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-l.wake:
+			case <-wake:
 			case <-t.C:
 			}
-			cs, behind, err := f.Next(ctx)
+			cs, behind, err := next(ctx)
 			switch {
 			case err != nil:
 				continue
 			case behind:
 				reload()
 			case len(cs) > 0:
-				out := make([]change, len(cs))
-				for i, c := range cs {
-					out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev}
-				}
-				fn(out)
+				fn(cs)
 			}
-			if time.Since(lastPrune) > min(time.Hour, l.retention/2) {
+			if time.Since(lastPrune) > pruneEvery {
 				lastPrune = time.Now()
-				_ = l.Prune(ctx, l.retention)
+				prune(ctx)
 			}
 		}
-	}, nil
+	}
 }
