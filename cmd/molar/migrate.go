@@ -75,6 +75,19 @@ func migrateEmbedded(ctx context.Context, cfg Config, logger *slog.Logger) error
 	if err := src.prepare(ctx, nil); err != nil { // invoices of the layout before accounts
 		return err
 	}
+	// First finish what the earlier engine's last process may have left
+	// half done, exactly as its own start-up would: copies that lag their
+	// committed changes, audit records not yet in the trail.
+	a, err := newApp(cfg, src, logger, time.Now)
+	if err != nil {
+		return err
+	}
+	if err := errors.Join(recoverAudit(ctx, src, a.audit), a.billing.Recover(ctx), a.schedule.Start(ctx)); err != nil {
+		return err
+	}
+	if err := a.schedule.Recover(ctx); err != nil {
+		return err
+	}
 	to, err := sqlite.Open(ctx, partial)
 	if err != nil {
 		return err

@@ -11,7 +11,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/mongo"
@@ -145,6 +147,23 @@ func TestMigrateEmbeddedEngine(t *testing.T) {
 		t.Fatal("the demo clinic has no completed procedures to bill")
 	}
 	want := takeSnapshot(t, ctx, src)
+	// The last process stopped between committing a payment and bringing
+	// the account's copy up to date: the move must carry the payment.
+	paid := want.Invoices[0]
+	acct, err := src.billing.Account(ctx, paid.GetPatientId())
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := proto.CloneOf(paid)
+	late.Version++
+	late.Payments = append(late.Payments, &molarv1.Payment{Id: "late/0", Method: molarv1.PaymentMethod_PAYMENT_METHOD_CASH, Amount: 1000,
+		Time: timestamppb.New(time.Now().Truncate(time.Millisecond)), ReceivedBy: "데스크"})
+	late.PaidTotal += 1000
+	late.Balance -= 1000
+	if err := src.billing.Commit(ctx, billing.Change{PatientID: paid.GetPatientId(), Seq: acct.Seq + 1, Invoices: []*molarv1.Invoice{late}, Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	want.Invoices[0] = late
 	if len(want.Patients) == 0 || len(want.Charts) == 0 || len(want.Appointments) == 0 || len(want.Invoices) != billed {
 		t.Fatalf("demo data too thin to prove anything: %d patients, %d charts, %d appointments, %d invoices",
 			len(want.Patients), len(want.Charts), len(want.Appointments), len(want.Invoices))

@@ -475,10 +475,11 @@ func billingSurvivesEveryFault(t *testing.T, open BillingEngine) {
 // TestBilling runs the billing contract against an engine.
 func TestBilling(t *testing.T, open BillingEngine) {
 	for name, test := range map[string]func(*testing.T, BillingEngine){
-		"commit is one winner":          accountCommitIsOneWinner,
-		"credit is spent once":          creditIsSpentOnce,
-		"refused payment moves nothing": refusedPaymentMovesNoCredit,
-		"survives every fault":          billingSurvivesEveryFault,
+		"commit is one winner":              accountCommitIsOneWinner,
+		"credit is spent once":              creditIsSpentOnce,
+		"refused payment moves nothing":     refusedPaymentMovesNoCredit,
+		"refund never returns spent credit": refundNeverReturnsSpentCredit,
+		"survives every fault":              billingSurvivesEveryFault,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -636,4 +637,44 @@ func refusedPaymentMovesNoCredit(t *testing.T, open BillingEngine) {
 	if got := w.account(t).Credit(); got != 50000 {
 		t.Fatalf("credit %d after the refusals, want 50,000", got)
 	}
+}
+
+// refundNeverReturnsSpentCredit overpays an invoice, spends the credit on
+// another, and then refunds the card payment: only what the first invoice
+// still holds can go back, and nothing can be refunded from a void invoice.
+// Keys that extend one another are separate payments.
+func refundNeverReturnsSpentCredit(t *testing.T, open BillingEngine) {
+	ctx := context.Background()
+	w := newBillingWorld(t, open)
+	svc := w.process(t, nil)
+	first, _ := svc.Create(ctx, faultPatient, "", []string{"e1"}) // 100,000
+	first, _ = svc.Issue(ctx, first.GetId(), first.GetVersion())
+	card := molarv1.PaymentMethod_PAYMENT_METHOD_CARD
+	if _, err := svc.Pay(ctx, first.GetId(), "K", []billing.Part{{Method: card, Amount: 150000}}, "", true); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := svc.Create(ctx, faultPatient, "", []string{"e2"}) // 6,000
+	second, _ = svc.Issue(ctx, second.GetId(), second.GetVersion())
+	if _, err := svc.Pay(ctx, second.GetId(), "K/1", []billing.Part{{Method: molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT, Amount: 6000}}, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := hasPayment(w.account(t), "K/1"); got != 1 {
+		t.Fatalf("payment under key K/1 recorded %d times (taken for key K's?)", got)
+	}
+	_, err := svc.Refund(ctx, first.GetId(), "K/0", 150000, "카드 취소", "r-all")
+	if p := services.ProblemOf(err); p.GetReason() != molarv1.ProblemReason_PROBLEM_REASON_REFUND_EXCEEDS_PAYMENT || p.GetLimit() != 144000 {
+		t.Fatalf("refunding the whole card payment: %v (%v), want at most 144,000 (6,000 went on as credit)", p, err)
+	}
+	if _, err := svc.Refund(ctx, first.GetId(), "K/0", 144000, "카드 취소", "r-held"); err != nil {
+		t.Fatal(err)
+	}
+	cur := invoiceWith(w.account(t), "e1")
+	if _, err := svc.Void(ctx, cur.GetId(), "잘못 발행", cur.GetVersion()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Refund(ctx, first.GetId(), "K/0", 6000, "나머지", "r-rest")
+	if services.ProblemOf(err).GetReason() != molarv1.ProblemReason_PROBLEM_REASON_INVOICE_VOID {
+		t.Fatalf("refunding from a void invoice: %v", err)
+	}
+	checkBooks(t, w.account(t))
 }

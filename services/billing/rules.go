@@ -143,7 +143,8 @@ func void(inv *molarv1.Invoice, reason string) error {
 func (a Account) paid(key string) bool {
 	for _, inv := range a.Invoices {
 		for _, p := range inv.GetPayments() {
-			if strings.HasPrefix(p.GetId(), key+"/") {
+			// Parts are "<key>/<n>"; the key itself may hold a slash.
+			if i := strings.LastIndexByte(p.GetId(), '/'); i >= 0 && p.GetId()[:i] == key {
 				return true
 			}
 		}
@@ -234,10 +235,15 @@ func refund(inv *molarv1.Invoice, paymentID string, r *molarv1.Refund) error {
 		return services.Errorf(services.NotFound, "payment not found")
 	}
 	p := inv.GetPayments()[i]
+	if inv.GetStatus() == molarv1.InvoiceStatus_INVOICE_STATUS_VOID {
+		return problem(services.FailedPrecondition, molarv1.ProblemReason_PROBLEM_REASON_INVOICE_VOID, "the invoice is void")
+	}
 	if p.GetMethod() == molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT {
 		return problem(services.FailedPrecondition, molarv1.ProblemReason_PROBLEM_REASON_PAYMENT_METHOD, "credit used on an invoice cannot be refunded as money")
 	}
-	if left := p.GetAmount() - p.GetRefunded(); r.GetAmount() > left {
+	// Never more than the invoice still holds: what of the payment was
+	// passed on as credit to another invoice is not here to give back.
+	if left := min(p.GetAmount()-p.GetRefunded(), max(inv.GetPaidTotal(), 0)); r.GetAmount() > left {
 		err := limited(services.Invalid, molarv1.ProblemReason_PROBLEM_REASON_REFUND_EXCEEDS_PAYMENT, r.GetAmount(), left, "at most %d won of this payment can be refunded", left)
 		err.Violations = []services.Violation{{Field: "amount", Rule: "billing.refund.max", Message: err.Message}}
 		return err
