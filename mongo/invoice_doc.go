@@ -6,7 +6,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
-	"github.com/molar-dental/molar/services/audit"
 )
 
 // The stored form of invoices: documents with real fields, so MongoDB's
@@ -153,34 +152,4 @@ func (d invoiceDoc) invoice() *molarv1.Invoice {
 		inv.Refunds = append(inv.Refunds, &molarv1.Refund{Id: r.ID, PaymentId: r.PaymentID, Amount: r.Amount, Reason: r.Reason, Time: protoTime(r.At), By: r.By})
 	}
 	return inv
-}
-
-// auditRecord is an audit event carried inside the change that it records.
-type auditRecord struct {
-	ID         string    `bson:"id"`
-	At         time.Time `bson:"at"`
-	Action     string    `bson:"action"`
-	ActorID    string    `bson:"actor_id,omitempty"`
-	ActorEmail string    `bson:"actor_email,omitempty"`
-	IP         string    `bson:"ip,omitempty"`
-	TargetType string    `bson:"target_type,omitempty"`
-	TargetID   string    `bson:"target_id,omitempty"`
-	Detail     string    `bson:"detail,omitempty"`
-	RequestID  string    `bson:"request_id,omitempty"`
-}
-
-func toAuditRecord(e audit.Event) *auditRecord {
-	if e.ID == "" {
-		return nil
-	}
-	return &auditRecord{ID: e.ID, At: ms(e.Time), Action: e.Action.String(), ActorID: e.ActorID, ActorEmail: e.ActorEmail, IP: e.IP,
-		TargetType: e.TargetType, TargetID: e.TargetID, Detail: e.Detail, RequestID: e.RequestID}
-}
-
-func (r *auditRecord) event() audit.Event {
-	if r == nil {
-		return audit.Event{}
-	}
-	return audit.Event{ID: r.ID, Time: r.At, Action: molarv1.AuditAction(molarv1.AuditAction_value[r.Action]), ActorID: r.ActorID,
-		ActorEmail: r.ActorEmail, IP: r.IP, TargetType: r.TargetType, TargetID: r.TargetID, Detail: r.Detail, RequestID: r.RequestID}
 }

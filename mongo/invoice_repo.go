@@ -47,13 +47,13 @@ func InvoiceIndexes() []Index {
 }
 
 type billingChangeDoc struct {
-	ID        string       `bson:"_id"`
-	PatientID string       `bson:"patient_id"`
-	Seq       int64        `bson:"seq"`
-	At        time.Time    `bson:"at"`
-	Invoices  []invoiceDoc `bson:"invoices"`
-	Audit     *auditRecord `bson:"audit,omitempty"`
-	Pending   bool         `bson:"pending,omitempty"`
+	ID        string           `bson:"_id"`
+	PatientID string           `bson:"patient_id"`
+	Seq       int64            `bson:"seq"`
+	At        time.Time        `bson:"at"`
+	Invoices  []invoiceDoc     `bson:"invoices"`
+	Audit     *carriedAuditDoc `bson:"audit,omitempty"`
+	Pending   bool             `bson:"pending,omitempty"`
 }
 
 type billingAccountDoc struct {
@@ -115,7 +115,8 @@ func merge(acct *billing.Account, c billing.Change) {
 
 // Commit implements billing.Store: one insert against the change's key.
 func (r *InvoiceRepo) Commit(ctx context.Context, c billing.Change) error {
-	d := billingChangeDoc{ID: billingChangeID(c.PatientID, c.Seq), PatientID: c.PatientID, Seq: c.Seq, At: ms(c.Time), Audit: toAuditRecord(c.Audit), Pending: true}
+	d := billingChangeDoc{ID: billingChangeID(c.PatientID, c.Seq), PatientID: c.PatientID, Seq: c.Seq, At: ms(c.Time), Pending: true}
+	d.Audit, _ = carriedAudit(c.Audit)
 	for _, inv := range c.Invoices {
 		d.Invoices = append(d.Invoices, toInvoiceDoc(inv))
 	}

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
-	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/schedule"
 )
 
@@ -277,21 +276,18 @@ func (r *ScheduleRepo) SweepReleases(ctx context.Context, before time.Time) erro
 // eventDoc stores an event's payload as protobuf bytes: the log is read back
 // whole, never queried inside.
 type scheduleEventDoc struct {
-	Revision    int64     `bson:"_id"`
-	At          time.Time `bson:"at"`
-	Appointment []byte    `bson:"appointment,omitempty"`
-	Blockout    []byte    `bson:"blockout,omitempty"`
-	Op          string    `bson:"op,omitempty"`
-	Audit       *auditDoc `bson:"audit,omitempty"`
+	Revision    int64            `bson:"_id"`
+	At          time.Time        `bson:"at"`
+	Appointment []byte           `bson:"appointment,omitempty"`
+	Blockout    []byte           `bson:"blockout,omitempty"`
+	Op          string           `bson:"op,omitempty"`
+	Audit       *carriedAuditDoc `bson:"audit,omitempty"`
 }
 
 // AppendEvent implements schedule.Store.
 func (r *ScheduleRepo) AppendEvent(ctx context.Context, e schedule.Event) error {
 	d := scheduleEventDoc{Revision: e.Revision, At: ms(time.Now()), Op: e.Op}
-	if a := e.Audit; a.ID != "" {
-		d.Audit = &auditDoc{ID: a.ID, At: ms(a.Time), Action: int32(a.Action), ActorID: a.ActorID, ActorEmail: a.ActorEmail,
-			IP: a.IP, TargetType: a.TargetType, TargetID: a.TargetID, Detail: a.Detail, RequestID: a.RequestID}
-	}
+	d.Audit, _ = carriedAudit(e.Audit)
 	var err error
 	if e.Appointment != nil {
 		if d.Appointment, err = proto.Marshal(e.Appointment); err != nil {
@@ -308,11 +304,7 @@ func (r *ScheduleRepo) AppendEvent(ctx context.Context, e schedule.Event) error 
 }
 
 func (d scheduleEventDoc) event() (schedule.Event, error) {
-	e := schedule.Event{Revision: d.Revision, Op: d.Op}
-	if a := d.Audit; a != nil {
-		e.Audit = audit.Event{ID: a.ID, Time: a.At, Action: molarv1.AuditAction(a.Action), ActorID: a.ActorID, ActorEmail: a.ActorEmail,
-			IP: a.IP, TargetType: a.TargetType, TargetID: a.TargetID, Detail: a.Detail, RequestID: a.RequestID}
-	}
+	e := schedule.Event{Revision: d.Revision, Op: d.Op, Audit: d.Audit.event()}
 	if d.Appointment != nil {
 		e.Appointment = &molarv1.Appointment{}
 		if err := proto.Unmarshal(d.Appointment, e.Appointment); err != nil {

@@ -178,11 +178,7 @@ func (m mongoChanges) follower(ctx context.Context) (followFunc, error) {
 	}
 	next := func(ctx context.Context) ([]change, bool, error) {
 		cs, behind, err := f.Next(ctx)
-		out := make([]change, len(cs))
-		for i, c := range cs {
-			out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev}
-		}
-		return out, behind, err
+		return changesOf(cs, func(c mongo.Change) change { return change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev} }), behind, err
 	}
 	prune := func(ctx context.Context) { _ = m.Prune(ctx, defaultChangeRetention) }
 	return followLoop(nil, mongoFollowEvery, time.Hour, next, prune), nil
@@ -236,15 +232,20 @@ func (l sqliteChanges) follower(ctx context.Context) (followFunc, error) {
 	}
 	next := func(ctx context.Context) ([]change, bool, error) {
 		cs, behind, err := f.Next(ctx)
-		out := make([]change, len(cs))
-		for i, c := range cs {
-			out[i] = change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev}
-		}
-		return out, behind, err
+		return changesOf(cs, func(c sqlite.Change) change { return change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev} }), behind, err
 	}
 	prune := func(ctx context.Context) { _ = l.Prune(ctx, l.retention) }
 	every := min(time.Minute, l.retention/2)
 	return followLoop(l.wake, every, every, next, prune), nil
+}
+
+// changesOf converts an engine's change entries.
+func changesOf[C any](cs []C, conv func(C) change) []change {
+	out := make([]change, len(cs))
+	for i, c := range cs {
+		out[i] = conv(c)
+	}
+	return out
 }
 
 // followLoop reads a change log whenever wake says so or every tick,

@@ -611,19 +611,30 @@ func (r *trailRig) recover(t *testing.T) {
 
 // events returns the trail's events about target with action.
 func (r *trailRig) events(t *testing.T, target string, action molarv1.AuditAction) []audit.Event {
+	return trailEvents(t, r.trail, target, action)
+}
+
+// newestTarget returns the target of the newest event with action in the
+// trail, "" if there is none.
+func (r *trailRig) newestTarget(t *testing.T, action molarv1.AuditAction) string {
+	return newestTarget(t, r.trail, action)
+}
+
+// trailEvents returns trail's events about target with action.
+func trailEvents(t *testing.T, trail audit.Store, target string, action molarv1.AuditAction) []audit.Event {
 	t.Helper()
-	got, _, err := r.trail.List(context.Background(), audit.Filter{TargetID: target, Actions: []molarv1.AuditAction{action}}, "", 100)
+	got, _, err := trail.List(context.Background(), audit.Filter{TargetID: target, Actions: []molarv1.AuditAction{action}}, "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return got
 }
 
-// newestTarget returns the target of the newest event with action in the
-// trail, "" if there is none.
-func (r *trailRig) newestTarget(t *testing.T, action molarv1.AuditAction) string {
+// newestTarget returns the target of trail's newest event with action, ""
+// if there is none.
+func newestTarget(t *testing.T, trail audit.Store, action molarv1.AuditAction) string {
 	t.Helper()
-	got, _, err := r.trail.List(context.Background(), audit.Filter{Actions: []molarv1.AuditAction{action}}, "", 1)
+	got, _, err := trail.List(context.Background(), audit.Filter{Actions: []molarv1.AuditAction{action}}, "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

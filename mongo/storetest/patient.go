@@ -402,26 +402,13 @@ func (w *carriedWorld) recover(t *testing.T, trail audit.Store) {
 
 // events returns the trail's events about target with action.
 func (w *carriedWorld) events(t *testing.T, target string, action molarv1.AuditAction) []audit.Event {
-	t.Helper()
-	got, _, err := w.stored.List(context.Background(), audit.Filter{TargetID: target, Actions: []molarv1.AuditAction{action}}, "", 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return got
+	return trailEvents(t, w.stored, target, action)
 }
 
 // newestTarget returns the target of the newest event with action in the
 // trail, "" if there is none.
 func (w *carriedWorld) newestTarget(t *testing.T, action molarv1.AuditAction) string {
-	t.Helper()
-	got, _, err := w.stored.List(context.Background(), audit.Filter{Actions: []molarv1.AuditAction{action}}, "", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) == 0 {
-		return ""
-	}
-	return got[0].TargetID
+	return newestTarget(t, w.stored, action)
 }
 
 // deskAdmin is a signed-in admin's request context.
