@@ -33,6 +33,10 @@ type Service struct {
 	heads map[string]int64 // newest version known per patient
 	procs []*molarv1.Procedure
 	etag  string
+	// reads counts catalog reads begun; kept is the number of the read
+	// whose result procs holds. A read that began earlier than the kept
+	// one saw an older catalog and is dropped.
+	reads, kept uint64
 }
 
 // Deps are what a Service works with.
@@ -360,6 +364,10 @@ func (s *Service) CatalogETag(ctx context.Context) (string, error) {
 
 // ReloadCatalog rereads the catalog (after a change anywhere).
 func (s *Service) ReloadCatalog(ctx context.Context) ([]*molarv1.Procedure, string, error) {
+	s.mu.Lock()
+	s.reads++
+	read := s.reads
+	s.mu.Unlock()
 	procs, err := s.catalog.List(ctx)
 	if err != nil {
 		return nil, "", err
@@ -372,8 +380,11 @@ func (s *Service) ReloadCatalog(ctx context.Context) ([]*molarv1.Procedure, stri
 	}
 	etag := `"` + hex.EncodeToString(h.Sum(nil)[:12]) + `"`
 	s.mu.Lock()
-	s.procs, s.etag = procs, etag
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if read < s.kept {
+		return s.procs, s.etag, nil
+	}
+	s.procs, s.etag, s.kept = procs, etag, read
 	return procs, etag, nil
 }
 

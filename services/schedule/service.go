@@ -38,9 +38,13 @@ type Service struct {
 	// revision, so that they queue here rather than collide in the database.
 	commitMu sync.Mutex
 
-	mu     sync.Mutex
-	res    resources
-	resRev int
+	mu  sync.Mutex
+	res resources
+	// resReads counts reads of the resources begun; resKept is the read
+	// res came from. A read begun before the kept one is dropped: it may
+	// have missed a change the later one saw.
+	resReads, resKept uint64
+	resRev            int
 }
 
 type resources struct {
@@ -192,6 +196,10 @@ func (s *Service) catchUp(ctx context.Context) {
 func (s *Service) ReloadResources(ctx context.Context) error { return s.reloadResources(ctx) }
 
 func (s *Service) reloadResources(ctx context.Context) error {
+	s.mu.Lock()
+	s.resReads++
+	read := s.resReads
+	s.mu.Unlock()
 	ps, cs, ts, err := s.store.Resources(ctx)
 	if err != nil {
 		return err
@@ -207,8 +215,10 @@ func (s *Service) reloadResources(ctx context.Context) error {
 		r.types[t.GetId()] = t
 	}
 	s.mu.Lock()
-	s.res = r
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if read > s.resKept {
+		s.res, s.resKept = r, read
+	}
 	return nil
 }
 
