@@ -261,6 +261,8 @@ type watchState struct {
 	appts map[string]*molarv1.Appointment
 	rev   int64
 	seen  map[int64]bool
+	// latest is rev, for other goroutines.
+	latest atomic.Int64
 }
 
 func (w *watchState) consume(t *testing.T, stream *connect.ServerStreamForClient[molarv1.WatchScheduleResponse], stop func(int) bool) error {
@@ -284,12 +286,23 @@ func (w *watchState) consume(t *testing.T, stream *connect.ServerStreamForClient
 			w.appts[ev.Appointment.GetId()] = ev.Appointment
 		}
 		w.rev = m.GetRevision()
+		w.latest.Store(w.rev)
 		n++
 		if stop(n) {
 			return nil
 		}
 	}
 	return stream.Err()
+}
+
+// finished reports whether a channel is closed.
+func finished(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
 }
 
 // TestWatchResumesWithoutLossOrRepeat drops the stream at random points
@@ -302,15 +315,25 @@ func TestWatchResumesWithoutLossOrRepeat(t *testing.T) {
 	day := b.day.Format(time.DateOnly)
 	const total = 40
 	done := make(chan struct{})
+	w := &watchState{appts: map[string]*molarv1.Appointment{}, seen: map[int64]bool{}}
 	go func() {
 		defer close(done)
 		for i := range total {
-			if _, err := b.book(ctx, c, i, []string{"dr-kim", "dr-park", "dr-lee", "hyg-lee"}[i%4], fmt.Sprintf("chair-%d", 1+i%4), 9+(i/4)/12, 5*((i/4)%12), 5); err != nil {
+			a, err := b.book(ctx, c, i, []string{"dr-kim", "dr-park", "dr-lee", "hyg-lee"}[i%4], fmt.Sprintf("chair-%d", 1+i%4), 9+(i/4)/12, 5*((i/4)%12), 5)
+			if err != nil {
 				t.Error(err)
+				return
+			}
+			// Every few bookings, let the watcher catch up, so that it cuts
+			// and resumes its stream several times however slow it runs.
+			if i%5 == 4 {
+				deadline := time.Now().Add(2 * time.Minute)
+				for w.latest.Load() < a.GetRevision() && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
 			}
 		}
 	}()
-	w := &watchState{appts: map[string]*molarv1.Appointment{}, seen: map[int64]bool{}}
 	rng := rand.New(rand.NewPCG(1, 2))
 	reconnects := 0
 	for {
@@ -326,25 +349,28 @@ func TestWatchResumesWithoutLossOrRepeat(t *testing.T) {
 		}()
 		stream, err := c.WatchSchedule(sctx, connect.NewRequest(&molarv1.WatchScheduleRequest{StartDate: day, EndDate: day, SinceRevision: w.rev}))
 		if err != nil {
+			cancel()
+			if finished(done) && connect.CodeOf(err) == connect.CodeCanceled {
+				// The writer finished while this stream was being opened,
+				// which cancelled it: the drain below reads the rest.
+				break
+			}
 			t.Fatal(err)
 		}
 		cut := 1 + rng.IntN(6)
 		_ = w.consume(t, stream, func(n int) bool { return n >= cut })
 		cancel()
 		reconnects++
-		select {
-		case <-done:
-		default:
-			continue
+		if finished(done) {
+			break
 		}
-		break
 	}
 	// Drain what is left after the writer finished.
 	list, err := c.ListSchedule(ctx, connect.NewRequest(&molarv1.ListScheduleRequest{StartDate: day, EndDate: day}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	stream, err := c.WatchSchedule(sctx, connect.NewRequest(&molarv1.WatchScheduleRequest{StartDate: day, EndDate: day, SinceRevision: w.rev}))
 	if err != nil {
