@@ -43,6 +43,13 @@ func InvoiceIndexes() []Index {
 	return []Index{
 		{Collection: billingChangeCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "pending", Value: 1}}, Options: options.Index().SetName("pending")}},
 		{Collection: billingAccountCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "invoices.id", Value: 1}}, Options: options.Index().SetName("invoice_id")}},
+		// The accounts that owe, and those with something on a day, for the
+		// receivables list and the daily closing.
+		{Collection: billingAccountCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "invoices.balance", Value: 1}}, Options: options.Index().SetName("owing")}},
+		{Collection: billingAccountCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "invoices.issued", Value: 1}}, Options: options.Index().SetName("issued")}},
+		{Collection: billingAccountCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "invoices.payments.at", Value: 1}}, Options: options.Index().SetName("paid_at")}},
+		{Collection: billingAccountCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "invoices.refunds.at", Value: 1}}, Options: options.Index().SetName("refunded_at")}},
+		{Collection: billingAccountCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "invoices.adjustments.at", Value: 1}}, Options: options.Index().SetName("adjusted_at")}},
 	}
 }
 
@@ -182,14 +189,38 @@ func (r *InvoiceRepo) PatientOf(ctx context.Context, invoiceID string) (string, 
 
 // All implements billing.Store.
 func (r *InvoiceRepo) All(ctx context.Context) ([]*molarv1.Invoice, error) {
-	heads, err := findAll(ctx, r.accounts, bson.D{}, "accounts", func(d billingAccountDoc) billingAccountDoc { return d })
+	return r.invoicesOf(ctx, bson.D{}, func(*molarv1.Invoice) bool { return true })
+}
+
+// Owing implements billing.Store.
+func (r *InvoiceRepo) Owing(ctx context.Context) ([]*molarv1.Invoice, error) {
+	return r.invoicesOf(ctx, bson.D{{Key: "invoices.balance", Value: bson.D{{Key: "$gt", Value: 0}}}},
+		func(inv *molarv1.Invoice) bool { return inv.GetBalance() > 0 })
+}
+
+// Active implements billing.Store.
+func (r *InvoiceRepo) Active(ctx context.Context, from, to time.Time) ([]*molarv1.Invoice, error) {
+	within := bson.D{{Key: "$gte", Value: from}, {Key: "$lt", Value: to}}
+	var or bson.A
+	for _, f := range []string{"invoices.issued", "invoices.payments.at", "invoices.refunds.at", "invoices.adjustments.at"} {
+		or = append(or, bson.D{{Key: f, Value: within}})
+	}
+	return r.invoicesOf(ctx, bson.D{{Key: "$or", Value: or}}, func(inv *molarv1.Invoice) bool { return billing.ActiveIn(inv, from, to) })
+}
+
+// invoicesOf returns the invoices keep selects from the account heads
+// filter selects.
+func (r *InvoiceRepo) invoicesOf(ctx context.Context, filter bson.D, keep func(*molarv1.Invoice) bool) ([]*molarv1.Invoice, error) {
+	heads, err := findAll(ctx, r.accounts, filter, "accounts", func(d billingAccountDoc) billingAccountDoc { return d })
 	if err != nil {
 		return nil, err
 	}
 	var out []*molarv1.Invoice
 	for _, h := range heads {
 		for _, d := range h.Invoices {
-			out = append(out, d.invoice())
+			if inv := d.invoice(); keep(inv) {
+				out = append(out, inv)
+			}
 		}
 	}
 	return out, nil

@@ -1,7 +1,9 @@
 package mongo
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,8 +13,10 @@ import (
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/schedule"
 )
 
@@ -448,8 +452,8 @@ func (r *ScheduleRepo) SaveAppointments(ctx context.Context, as []*molarv1.Appoi
 	return nil
 }
 
-// LoadAll implements schedule.Store.
-func (r *ScheduleRepo) LoadAll(ctx context.Context) ([]*molarv1.Appointment, []*molarv1.Blockout, error) {
+// loadAll reads every stored appointment and blockout (removed ones too).
+func (r *ScheduleRepo) loadAll(ctx context.Context) ([]*molarv1.Appointment, []*molarv1.Blockout, error) {
 	names, err := r.db.ListCollectionNames(ctx, bson.D{})
 	if err != nil {
 		return nil, nil, storeError(err, "collections")
@@ -474,9 +478,7 @@ func (r *ScheduleRepo) LoadAll(ctx context.Context) ([]*molarv1.Appointment, []*
 				if err := proto.Unmarshal(d.Data, b); err != nil {
 					return nil, nil, err
 				}
-				if !b.GetDeleted() {
-					blocks = append(blocks, b)
-				}
+				blocks = append(blocks, b)
 				continue
 			}
 			a := &molarv1.Appointment{}
@@ -487,6 +489,75 @@ func (r *ScheduleRepo) LoadAll(ctx context.Context) ([]*molarv1.Appointment, []*
 		}
 	}
 	return appts, blocks, nil
+}
+
+// Range implements schedule.Store. The copies of this layout are
+// protobuf bytes no index can see, so it reads them all and selects.
+func (r *ScheduleRepo) Range(ctx context.Context, from, to time.Time) ([]*molarv1.Appointment, []*molarv1.Blockout, error) {
+	appts, blocks, err := r.loadAll(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := func(t time.Time) bool { return (from.IsZero() || !t.Before(from)) && (to.IsZero() || t.Before(to)) }
+	var as []*molarv1.Appointment
+	for _, a := range appts {
+		if in(a.GetStartTime().AsTime()) {
+			as = append(as, a)
+		}
+	}
+	var bs []*molarv1.Blockout
+	for _, b := range blocks {
+		if !b.GetDeleted() && in(b.GetStartTime().AsTime()) {
+			bs = append(bs, b)
+		}
+	}
+	byStart := func(x, y interface {
+		GetStartTime() *timestamppb.Timestamp
+		GetId() string
+	}) int { return cmp.Or(x.GetStartTime().AsTime().Compare(y.GetStartTime().AsTime()), strings.Compare(x.GetId(), y.GetId())) }
+	slices.SortFunc(as, func(x, y *molarv1.Appointment) int { return byStart(x, y) })
+	slices.SortFunc(bs, func(x, y *molarv1.Blockout) int { return byStart(x, y) })
+	return as, bs, nil
+}
+
+// Appointment implements schedule.Store.
+func (r *ScheduleRepo) Appointment(ctx context.Context, id string) (*molarv1.Appointment, error) {
+	appts, _, err := r.loadAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range appts {
+		if a.GetId() == id {
+			return a, nil
+		}
+	}
+	return nil, services.Errorf(services.NotFound, "appointment not found")
+}
+
+// Blockout implements schedule.Store.
+func (r *ScheduleRepo) Blockout(ctx context.Context, id string) (*molarv1.Blockout, error) {
+	var d storedDoc
+	err := r.db.Collection(blockoutCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
+	if err != nil {
+		return nil, storeError(err, "blockout")
+	}
+	b := &molarv1.Blockout{}
+	return b, proto.Unmarshal(d.Data, b)
+}
+
+// PatientAppointments implements schedule.Store.
+func (r *ScheduleRepo) PatientAppointments(ctx context.Context, patientID string) ([]*molarv1.Appointment, error) {
+	appts, _, err := r.Range(ctx, time.Time{}, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	var out []*molarv1.Appointment
+	for _, a := range appts {
+		if a.GetPatientId() == patientID {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // Resources implements schedule.Store.

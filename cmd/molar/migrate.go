@@ -242,7 +242,7 @@ func copySchedule(ctx context.Context, src, dst *database, counts *[]any) error 
 			return err
 		}
 	}
-	appts, blocks, err := src.schedule.LoadAll(ctx)
+	appts, blocks, err := src.schedule.Range(ctx, time.Time{}, time.Time{})
 	if err != nil {
 		return fmt.Errorf("book: %w", err)
 	}

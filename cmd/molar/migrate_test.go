@@ -65,7 +65,7 @@ func takeSnapshot(t *testing.T, ctx context.Context, d *database) snapshot {
 	}
 	s.Procedures, err = d.clinical.List(ctx)
 	must(err)
-	s.Appointments, s.Blockouts, err = d.schedule.LoadAll(ctx)
+	s.Appointments, s.Blockouts, err = d.schedule.Range(ctx, time.Time{}, time.Time{})
 	must(err)
 	s.Providers, s.Chairs, s.Types, err = d.schedule.Resources(ctx)
 	must(err)

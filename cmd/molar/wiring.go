@@ -102,20 +102,18 @@ func (b billingChart) Completed(ctx context.Context, patientID string) ([]billin
 	return out, nil
 }
 
-// startBilling finishes billing changes a stopped process left unsettled,
-// and loads the rest.
+// startBilling finishes billing changes a stopped process left unsettled.
+// Nothing of billing is kept in memory: accounts, receivables and closings
+// are read from the database.
 func (a *app) startBilling(ctx context.Context) error {
-	if err := a.billing.Recover(ctx); err != nil {
-		return err
-	}
-	return a.billing.Load(ctx)
+	return a.billing.Recover(ctx)
 }
 
 // follow keeps this process's in-memory state current with changes made by
 // any process on the database, until ctx ends: one loop per process.
 func (a *app) follow(ctx context.Context, follow followFunc) {
 	follow(ctx, func(cs []change) {
-		var patients, accounts []string
+		var patients []string
 		catalog := false
 		for _, c := range cs {
 			switch c.Kind {
@@ -125,19 +123,17 @@ func (a *app) follow(ctx context.Context, follow followFunc) {
 				a.chart.Heard(c.Key, c.Rev)
 			case chart.ChangeKindCatalog:
 				catalog = true
-			case billing.ChangeKind:
-				accounts = append(accounts, c.Key)
 			}
 		}
 		a.patients.Refresh(ctx, patients)
-		a.billing.Refresh(ctx, accounts)
 		if catalog {
 			_, _, _ = a.chart.ReloadCatalog(ctx)
 		}
 	}, func() {
 		// Changes were pruned before this process read them: read again
-		// everything it keeps (charts are read through, so they need not).
-		if err := errors.Join(a.patients.Load(ctx), a.billing.Load(ctx)); err != nil {
+		// everything it keeps (charts and accounts are read through, so they
+		// need not).
+		if err := a.patients.Load(ctx); err != nil {
 			slog.Default().Warn("reload after falling behind the change log failed", "error", err.Error())
 		}
 		_, _, _ = a.chart.ReloadCatalog(ctx)

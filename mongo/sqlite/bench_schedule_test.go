@@ -177,7 +177,7 @@ func BenchmarkScheduleSQLite(b *testing.B) {
 			d := today.AddDate(0, 0, -(i*37)%1800).Format(time.DateOnly)
 			i++
 			t0 := time.Now()
-			snap, err := svc.List(d, d, nil, nil)
+			snap, err := svc.List(ctx, d, d, nil, nil)
 			if err != nil {
 				b.Fatal(err)
 			}

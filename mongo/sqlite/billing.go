@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/services"
@@ -97,6 +99,9 @@ func (s *BillingStore) Commit(ctx context.Context, c billing.Change) error {
 				inv.GetId(), c.PatientID, inv.GetCreateTime().AsTime().UnixMilli(), inv.GetStatus().String(), inv.GetBalance(), inv.GetVersion(), string(docs[i])); err != nil {
 				return storeError(err, "invoice")
 			}
+			if err := saveInvoiceTimes(ctx, tx, inv); err != nil {
+				return err
+			}
 		}
 		return appendAudit(ctx, tx, c.Audit)
 	})
@@ -120,7 +125,22 @@ func (s *BillingStore) PatientOf(ctx context.Context, invoiceID string) (string,
 
 // All implements billing.Store.
 func (s *BillingStore) All(ctx context.Context) ([]*molarv1.Invoice, error) {
-	rows, err := s.db.sql.QueryContext(ctx, `SELECT doc FROM invoices ORDER BY created, id`)
+	return s.invoices(ctx, `SELECT doc FROM invoices ORDER BY created, id`)
+}
+
+// Owing implements billing.Store.
+func (s *BillingStore) Owing(ctx context.Context) ([]*molarv1.Invoice, error) {
+	return s.invoices(ctx, `SELECT doc FROM invoices WHERE balance > 0 ORDER BY created, id`)
+}
+
+// Active implements billing.Store.
+func (s *BillingStore) Active(ctx context.Context, from, to time.Time) ([]*molarv1.Invoice, error) {
+	return s.invoices(ctx, `SELECT doc FROM invoices WHERE id IN (SELECT invoice_id FROM invoice_times WHERE at >= ? AND at < ?) ORDER BY created, id`,
+		from.UnixMilli(), to.UnixMilli())
+}
+
+func (s *BillingStore) invoices(ctx context.Context, query string, args ...any) ([]*molarv1.Invoice, error) {
+	rows, err := s.db.sql.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, storeError(err, "invoices")
 	}
@@ -138,4 +158,67 @@ func (s *BillingStore) All(ctx context.Context) ([]*molarv1.Invoice, error) {
 		out = append(out, inv)
 	}
 	return slices.Clip(out), storeError(rows.Err(), "invoices")
+}
+
+// saveInvoiceTimes records when things happened to an invoice, replacing
+// what an earlier version recorded.
+func saveInvoiceTimes(ctx context.Context, tx *sql.Tx, inv *molarv1.Invoice) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM invoice_times WHERE invoice_id = ?`, inv.GetId()); err != nil {
+		return storeError(err, "invoice times")
+	}
+	var times []*timestamppb.Timestamp
+	if inv.GetIssueTime() != nil {
+		times = append(times, inv.GetIssueTime())
+	}
+	for _, p := range inv.GetPayments() {
+		times = append(times, p.GetTime())
+	}
+	for _, r := range inv.GetRefunds() {
+		times = append(times, r.GetTime())
+	}
+	for _, a := range inv.GetAdjustments() {
+		times = append(times, a.GetTime())
+	}
+	for _, t := range times {
+		if t == nil {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO invoice_times (at, invoice_id) VALUES (?, ?)`, t.AsTime().UnixMilli(), inv.GetId()); err != nil {
+			return storeError(err, "invoice times")
+		}
+	}
+	return nil
+}
+
+// fillInvoiceTimes records the times of the invoices stored before there
+// was invoice_times.
+func fillInvoiceTimes(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT doc FROM invoices`)
+	if err != nil {
+		return err
+	}
+	var invs []*molarv1.Invoice
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			rows.Close()
+			return err
+		}
+		inv := &molarv1.Invoice{}
+		if err := invoiceUnJSON.Unmarshal([]byte(doc), inv); err != nil {
+			rows.Close()
+			return err
+		}
+		invs = append(invs, inv)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, inv := range invs {
+		if err := saveInvoiceTimes(ctx, tx, inv); err != nil {
+			return err
+		}
+	}
+	return nil
 }

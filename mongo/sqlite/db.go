@@ -326,6 +326,26 @@ var schema = []string{
 		doc TEXT NOT NULL,
 		audit_id TEXT NOT NULL DEFAULT ''
 	);`,
+
+	// 5: the book is read by date range (only a window around today is
+	// kept in memory).
+	`CREATE INDEX appointments_start ON appointments (start);`,
+
+	// 6: when something happened to each invoice (issue, payments, refunds,
+	// discounts), for the daily closing; filled from the invoices by
+	// fillInvoiceTimes.
+	`CREATE TABLE invoice_times (
+		at INTEGER NOT NULL,
+		invoice_id TEXT NOT NULL,
+		PRIMARY KEY (at, invoice_id)
+	) WITHOUT ROWID;
+	CREATE INDEX invoice_times_invoice ON invoice_times (invoice_id);`,
+}
+
+// steps are what a version needs beyond its SQL, run in the same
+// transaction: steps[n] after schema[n-1].
+var steps = map[int]func(context.Context, *sql.Tx) error{
+	6: fillInvoiceTimes,
 }
 
 // migrate brings the schema to the newest version, one transaction per
@@ -352,6 +372,11 @@ func (d *DB) migrate(ctx context.Context) error {
 			}
 			if _, err := tx.ExecContext(ctx, schema[v]); err != nil {
 				return fmt.Errorf("schema version %d: %w", v+1, err)
+			}
+			if step := steps[v+1]; step != nil {
+				if err := step(ctx, tx); err != nil {
+					return fmt.Errorf("schema version %d: %w", v+1, err)
+				}
 			}
 			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1))
 			return err

@@ -3,12 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/schedule"
 )
@@ -345,33 +347,71 @@ func (s *ScheduleStore) InsertSlots(ctx context.Context, slots []schedule.Slot, 
 	})
 }
 
-// LoadAll implements schedule.Store.
-func (s *ScheduleStore) LoadAll(ctx context.Context) ([]*molarv1.Appointment, []*molarv1.Blockout, error) {
-	appts, err := loadDocs(ctx, s.db.sql, `SELECT doc FROM appointments ORDER BY start, id`, func() *molarv1.Appointment { return &molarv1.Appointment{} })
+// Range implements schedule.Store.
+func (s *ScheduleStore) Range(ctx context.Context, from, to time.Time) ([]*molarv1.Appointment, []*molarv1.Blockout, error) {
+	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+	if !from.IsZero() {
+		lo = from.UnixMilli()
+	}
+	if !to.IsZero() {
+		hi = to.UnixMilli()
+	}
+	appts, err := loadDocs(ctx, s.db.sql, func() *molarv1.Appointment { return &molarv1.Appointment{} },
+		`SELECT doc FROM appointments WHERE start >= ? AND start < ? ORDER BY start, id`, lo, hi)
 	if err != nil {
 		return nil, nil, err
 	}
-	blocks, err := loadDocs(ctx, s.db.sql, `SELECT doc FROM blockouts WHERE deleted = 0 ORDER BY start, id`, func() *molarv1.Blockout { return &molarv1.Blockout{} })
+	blocks, err := loadDocs(ctx, s.db.sql, func() *molarv1.Blockout { return &molarv1.Blockout{} },
+		`SELECT doc FROM blockouts WHERE deleted = 0 AND start >= ? AND start < ? ORDER BY start, id`, lo, hi)
 	return appts, blocks, err
+}
+
+// Appointment implements schedule.Store.
+func (s *ScheduleStore) Appointment(ctx context.Context, id string) (*molarv1.Appointment, error) {
+	return loadOne(ctx, s.db.sql, "appointment", func() *molarv1.Appointment { return &molarv1.Appointment{} }, `SELECT doc FROM appointments WHERE id = ?`, id)
+}
+
+// Blockout implements schedule.Store.
+func (s *ScheduleStore) Blockout(ctx context.Context, id string) (*molarv1.Blockout, error) {
+	return loadOne(ctx, s.db.sql, "blockout", func() *molarv1.Blockout { return &molarv1.Blockout{} }, `SELECT doc FROM blockouts WHERE id = ?`, id)
+}
+
+// PatientAppointments implements schedule.Store.
+func (s *ScheduleStore) PatientAppointments(ctx context.Context, patientID string) ([]*molarv1.Appointment, error) {
+	return loadDocs(ctx, s.db.sql, func() *molarv1.Appointment { return &molarv1.Appointment{} },
+		`SELECT doc FROM appointments WHERE patient_id = ? ORDER BY start, id`, patientID)
+}
+
+// loadOne reads the one JSON document a query selects; NotFound if none.
+func loadOne[T proto.Message](ctx context.Context, db *sql.DB, what string, mk func() T, query string, args ...any) (T, error) {
+	docs, err := loadDocs(ctx, db, mk, query, args...)
+	if err != nil || len(docs) == 0 {
+		var zero T
+		if err == nil {
+			err = services.Errorf(services.NotFound, "%s not found", what)
+		}
+		return zero, err
+	}
+	return docs[0], nil
 }
 
 // Resources implements schedule.Store.
 func (s *ScheduleStore) Resources(ctx context.Context) ([]*molarv1.Provider, []*molarv1.Chair, []*molarv1.AppointmentType, error) {
-	ps, err := loadDocs(ctx, s.db.sql, `SELECT doc FROM providers ORDER BY id`, func() *molarv1.Provider { return &molarv1.Provider{} })
+	ps, err := loadDocs(ctx, s.db.sql, func() *molarv1.Provider { return &molarv1.Provider{} }, `SELECT doc FROM providers ORDER BY id`)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cs, err := loadDocs(ctx, s.db.sql, `SELECT doc FROM chairs ORDER BY id`, func() *molarv1.Chair { return &molarv1.Chair{} })
+	cs, err := loadDocs(ctx, s.db.sql, func() *molarv1.Chair { return &molarv1.Chair{} }, `SELECT doc FROM chairs ORDER BY id`)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ts, err := loadDocs(ctx, s.db.sql, `SELECT doc FROM appointment_types ORDER BY id`, func() *molarv1.AppointmentType { return &molarv1.AppointmentType{} })
+	ts, err := loadDocs(ctx, s.db.sql, func() *molarv1.AppointmentType { return &molarv1.AppointmentType{} }, `SELECT doc FROM appointment_types ORDER BY id`)
 	return ps, cs, ts, err
 }
 
 // loadDocs reads the JSON documents a query selects.
-func loadDocs[T proto.Message](ctx context.Context, db *sql.DB, query string, mk func() T) ([]T, error) {
-	rows, err := db.QueryContext(ctx, query)
+func loadDocs[T proto.Message](ctx context.Context, db *sql.DB, mk func() T, query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, storeError(err, "schedule")
 	}

@@ -203,9 +203,6 @@ func (w *billingWorld) restart(t *testing.T) *billing.Service {
 	if err := svc.Recover(ctx); err != nil {
 		t.Fatalf("recover: %v", err)
 	}
-	if err := svc.Load(ctx); err != nil {
-		t.Fatalf("load: %v", err)
-	}
 	return svc
 }
 
@@ -480,6 +477,7 @@ func TestBilling(t *testing.T, open BillingEngine) {
 		"refused payment moves nothing":     refusedPaymentMovesNoCredit,
 		"refund never returns spent credit": refundNeverReturnsSpentCredit,
 		"survives every fault":              billingSurvivesEveryFault,
+		"reports read the store":            billingReportsReadTheStore,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -677,4 +675,76 @@ func refundNeverReturnsSpentCredit(t *testing.T, open BillingEngine) {
 		t.Fatalf("refunding from a void invoice: %v", err)
 	}
 	checkBooks(t, w.account(t))
+}
+
+// billingReportsReadTheStore: the ledger, the receivables and the daily
+// closing come from the store, not from a process's memory: a process that
+// has just started, and one that made none of the changes, report every
+// change any process made, on the day (in the clinic's zone) it was made.
+func billingReportsReadTheStore(t *testing.T, open BillingEngine) {
+	ctx := context.Background()
+	w := newBillingWorld(t, open)
+	w.chart["patient-2"] = []billing.CompletedEntry{{ID: "f1", Code: "CR", Name: "크라운", Fee: 50000}}
+	desk := w.process(t, nil)
+	cash, card := molarv1.PaymentMethod_PAYMENT_METHOD_CASH, molarv1.PaymentMethod_PAYMENT_METHOD_CARD
+	issue := func(patient string, entries ...string) *molarv1.Invoice {
+		inv, err := desk.Create(ctx, patient, "", entries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if inv, err = desk.Issue(ctx, inv.GetId(), inv.GetVersion()); err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	// 2 December, 19:00 in Seoul: patient 1's implant (patient share
+	// 100,000) with 30,000 paid in cash.
+	first := issue(faultPatient, "e1")
+	if _, err := desk.Pay(ctx, first.GetId(), "d1", []billing.Part{{Method: cash, Amount: 30000}}, "", false); err != nil {
+		t.Fatal(err)
+	}
+	// 3 December: 20,000 by card on it, and patient 2's crown paid in full.
+	w.now = w.now.Add(24 * time.Hour)
+	if _, err := desk.Pay(ctx, first.GetId(), "d2", []billing.Part{{Method: card, Amount: 20000}}, "", false); err != nil {
+		t.Fatal(err)
+	}
+	crown := issue("patient-2", "f1")
+	if _, err := desk.Pay(ctx, crown.GetId(), "d3", []billing.Part{{Method: card, Amount: crown.GetBalance()}}, "", false); err != nil {
+		t.Fatal(err)
+	}
+
+	report := w.process(t, nil) // never saw any of it
+	day := func(d string) *molarv1.GetDailyClosingResponse {
+		t.Helper()
+		c, err := report.Closing(ctx, d, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := day("2026-12-02"); c.GetNetCollections() != 30000 || len(c.GetPayments()) != 1 || c.GetOutstanding() != 50000 {
+		t.Fatalf("closing of 2 December: collected %d in %d payments, outstanding %d; want 30000 in 1, 50000",
+			c.GetNetCollections(), len(c.GetPayments()), c.GetOutstanding())
+	}
+	if c := day("2026-12-03"); c.GetNetCollections() != 20000+crown.GetBalance() || len(c.GetPayments()) != 2 {
+		t.Fatalf("closing of 3 December: collected %d in %d payments", c.GetNetCollections(), len(c.GetPayments()))
+	}
+	if c := day("2026-12-04"); c.GetNetCollections() != 0 || len(c.GetPayments()) != 0 || c.GetOutstanding() != 50000 {
+		t.Fatalf("closing of a day with nothing: %v", c)
+	}
+	debtors, err := report.Outstanding(ctx, "amount")
+	if err != nil || len(debtors) != 1 || debtors[0].GetPatientId() != faultPatient || debtors[0].GetAmount() != 50000 {
+		t.Fatalf("receivables: %v (%v)", debtors, err)
+	}
+	// The desk takes the rest; the other process sees it at once.
+	if _, err := desk.Pay(ctx, first.GetId(), "d4", []billing.Part{{Method: cash, Amount: 50000}}, "", false); err != nil {
+		t.Fatal(err)
+	}
+	if debtors, err := report.Outstanding(ctx, "amount"); err != nil || len(debtors) != 0 {
+		t.Fatalf("receivables after the last payment: %v (%v)", debtors, err)
+	}
+	entries, balance, invoices, err := report.Ledger(ctx, faultPatient)
+	if err != nil || balance != 0 || len(invoices) != 1 || len(entries) != 4 {
+		t.Fatalf("ledger: %d entries, balance %d, %d invoices (%v)", len(entries), balance, len(invoices), err)
+	}
 }

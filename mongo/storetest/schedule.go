@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,13 +35,15 @@ type ScheduleEngine func(t *testing.T) Schedule
 // TestSchedule runs the schedule contract against an engine.
 func TestSchedule(t *testing.T, open ScheduleEngine) {
 	for name, test := range map[string]func(*testing.T, ScheduleEngine){
-		"survives every fault":               scheduleSurvivesEveryFault,
-		"claims hold for the lease":          claimsHoldForTheLease,
-		"overlapping claims race":            overlappingClaimsRace,
-		"claim verdicts":                     claimVerdicts,
-		"release takes only what it selects": releaseTakesOnlyWhatItSelects,
-		"event revision is one winner":       eventRevisionIsOneWinner,
-		"copies never go back":               copiesNeverGoBack,
+		"survives every fault":                 scheduleSurvivesEveryFault,
+		"claims hold for the lease":            claimsHoldForTheLease,
+		"overlapping claims race":              overlappingClaimsRace,
+		"claim verdicts":                       claimVerdicts,
+		"release takes only what it selects":   releaseTakesOnlyWhatItSelects,
+		"event revision is one winner":         eventRevisionIsOneWinner,
+		"copies never go back":                 copiesNeverGoBack,
+		"copies read by range, id and patient": copiesReadByRangeIDAndPatient,
+		"the book holds a window":              bookHoldsAWindow,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -102,12 +105,21 @@ type schedFaults struct {
 	how   schedFault
 	calls []string
 	dead  bool
+	// only, if set, is the one call to fail (the first by that name).
+	only string
+}
+
+// armCall fails the next store call named name (an error, nothing done).
+func (f *schedFaults) armCall(name string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed, f.at, f.how, f.calls, f.dead, f.only = true, -1, schedFault{}, nil, false, name
 }
 
 func (f *schedFaults) arm(at int, how schedFault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.armed, f.at, f.how, f.calls, f.dead = true, at, how, nil, false
+	f.armed, f.at, f.how, f.calls, f.dead, f.only = true, at, how, nil, false, ""
 }
 
 func (f *schedFaults) disarm() []string {
@@ -129,6 +141,9 @@ func (f *schedFaults) do(name string, call func() error) error {
 	}
 	f.calls = append(f.calls, name)
 	hit := len(f.calls) == f.at
+	if f.only != "" && f.only == name {
+		hit, f.only = true, "\x00" // once
+	}
 	how := f.how
 	if hit && how.crash {
 		f.dead = true
@@ -499,7 +514,7 @@ func scheduleSurvivesEveryFault(t *testing.T, open ScheduleEngine) {
 func (r *bookRig) notStuck(svc *schedule.Service, day time.Time) {
 	r.t.Helper()
 	ctx := context.Background()
-	snap, err := svc.List(day.Format(time.DateOnly), day.Format(time.DateOnly), nil, nil)
+	snap, err := svc.List(context.Background(), day.Format(time.DateOnly), day.Format(time.DateOnly), nil, nil)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -865,7 +880,7 @@ func copiesNeverGoBack(t *testing.T, open ScheduleEngine) {
 	if err := st.SaveBlockout(ctx, &molarv1.Blockout{Id: "b2", ChairId: "chair-2", StartTime: tsAt(at), Minutes: 60, Revision: 6, Deleted: true}); err != nil {
 		t.Fatal(err)
 	}
-	as, bs, err := st.LoadAll(ctx)
+	as, bs, err := st.Range(ctx, time.Time{}, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -882,5 +897,167 @@ func copiesNeverGoBack(t *testing.T, open ScheduleEngine) {
 	}
 	if m, err := st.AuditMark(ctx); err != nil || m != 7 {
 		t.Fatalf("audit mark %d (%v), want 7", m, err)
+	}
+}
+
+// copiesReadByRangeIDAndPatient: the stored copies are read by start range
+// (either end open), by id and by patient, without loading the rest.
+func copiesReadByRangeIDAndPatient(t *testing.T, open ScheduleEngine) {
+	ctx := context.Background()
+	st := open(t).Store
+	day := time.Date(2030, 3, 4, 0, 0, 0, 0, time.UTC)
+	for i := range 6 {
+		// One appointment a day at 09:00; patient p1 on even days.
+		patient := "p2"
+		if i%2 == 0 {
+			patient = "p1"
+		}
+		a := &molarv1.Appointment{Id: fmt.Sprintf("a%d", i), PatientId: patient, ProviderId: "dr-kim", ChairId: "chair-1",
+			StartTime: tsAt(day.AddDate(0, 0, i).Add(9 * time.Hour)), Minutes: 30, Version: 1, Revision: int64(i + 1)}
+		if err := st.SaveAppointment(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		b := &molarv1.Blockout{Id: fmt.Sprintf("b%d", i), ChairId: "chair-2", StartTime: tsAt(day.AddDate(0, 0, i).Add(12 * time.Hour)), Minutes: 60,
+			Revision: int64(i + 10), Deleted: i == 3}
+		if err := st.SaveBlockout(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids := func(as []*molarv1.Appointment, bs []*molarv1.Blockout) string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.GetId())
+		}
+		for _, b := range bs {
+			out = append(out, b.GetId())
+		}
+		return strings.Join(out, " ")
+	}
+	for _, c := range []struct {
+		from, to time.Time
+		want     string
+	}{
+		{day.AddDate(0, 0, 1), day.AddDate(0, 0, 3), "a1 a2 b1 b2"},
+		// The range is by start: half open, exact to the instant.
+		{day.Add(9 * time.Hour), day.Add(9 * time.Hour), ""},
+		{day.Add(9 * time.Hour), day.Add(9*time.Hour + time.Second), "a0"},
+		{day.AddDate(0, 0, 4), time.Time{}, "a4 a5 b4 b5"},
+		{time.Time{}, day.AddDate(0, 0, 1), "a0 b0"},
+		// A removed blockout is never in a range.
+		{day.AddDate(0, 0, 3), day.AddDate(0, 0, 4), "a3"},
+	} {
+		as, bs, err := st.Range(ctx, c.from, c.to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(as, bs); got != c.want {
+			t.Errorf("range %v to %v: %q, want %q", c.from, c.to, got, c.want)
+		}
+	}
+	a, err := st.Appointment(ctx, "a2")
+	if err != nil || a.GetPatientId() != "p1" || !a.GetStartTime().AsTime().Equal(day.AddDate(0, 0, 2).Add(9*time.Hour)) || a.GetRevision() != 3 {
+		t.Fatalf("appointment a2: %v (%v)", a, err)
+	}
+	if _, err := st.Appointment(ctx, "nobody"); services.ErrorCode(err) != services.NotFound {
+		t.Fatalf("unknown appointment: %v, want not found", err)
+	}
+	b, err := st.Blockout(ctx, "b3")
+	if err != nil || !b.GetDeleted() || b.GetRevision() != 13 {
+		t.Fatalf("removed blockout b3: %v (%v)", b, err)
+	}
+	if _, err := st.Blockout(ctx, "nothing"); services.ErrorCode(err) != services.NotFound {
+		t.Fatalf("unknown blockout: %v, want not found", err)
+	}
+	mine, err := st.PatientAppointments(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(mine, nil); got != "a0 a2 a4" {
+		t.Fatalf("p1's appointments: %q", got)
+	}
+	if none, err := st.PatientAppointments(ctx, "p9"); err != nil || len(none) != 0 {
+		t.Fatalf("unknown patient's appointments: %v (%v)", none, err)
+	}
+}
+
+// bookHoldsAWindow: a process keeps only the weeks around today in memory.
+// Older days are read from the store when asked for, with every change the
+// log has that their copies lack, and an old appointment is changed like a
+// new one.
+func bookHoldsAWindow(t *testing.T, open ScheduleEngine) {
+	ctx := context.Background()
+	r := newBookRig(t, open)
+	then := r.service(false)
+	old := r.day(0)
+	patient := newTestID()
+	a, err := then.BookAppointment(ctx, schedule.BookInput{PatientID: patient, ProviderID: "dr-kim", ChairID: "chair-1", Start: at(old, 10, 0), Minutes: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := then.CreateBlockout(ctx, "", "chair-2", at(old, 12, 0), 60, "점심")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A change whose copy was never saved: only the log has it.
+	broken := r.f
+	faulty := r.service(true)
+	broken.armCall("SaveAppointment")
+	seated, err := faulty.SetStatus(ctx, a.GetId(), molarv1.AppointmentStatus_APPOINTMENT_STATUS_CONFIRMED, "", a.GetVersion())
+	broken.disarm()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Months later a process starts: the old day is not in its memory.
+	r.clock.Advance(time.Duration(schedule.PastDays+40) * 24 * time.Hour)
+	now := r.service(false)
+	if _, ok := now.Book().Get(a.GetId()); ok {
+		t.Fatalf("an appointment %d days old was loaded at start", schedule.PastDays+40)
+	}
+	if m := now.Book().Missing(schedule.Filter{From: old.Format(time.DateOnly), To: old.Format(time.DateOnly)}); len(m) != 1 {
+		t.Fatalf("days missing from the book: %v", m)
+	}
+	// Its patient's history has it, as of the log.
+	up, past, err := now.PatientAppointments(ctx, patient)
+	if err != nil || len(up) != 0 || len(past) != 1 || past[0].GetId() != a.GetId() {
+		t.Fatalf("patient's appointments: %v %v (%v)", up, past, err)
+	}
+	// The day view reads it, with the blockout, as of the log.
+	snap, err := now.List(ctx, old.Format(time.DateOnly), old.Format(time.DateOnly), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Appointments) != 1 || snap.Appointments[0].GetVersion() != seated.GetVersion() || len(snap.Blockouts) != 1 || snap.Blockouts[0].GetId() != b.GetId() {
+		t.Fatalf("old day: %v %v, want version %d and blockout %s", snap.Appointments, snap.Blockouts, seated.GetVersion(), b.GetId())
+	}
+	// Another process changes it; this one, which now holds the day, follows.
+	other := r.service(false)
+	done, err := other.SetStatus(ctx, a.GetId(), molarv1.AppointmentStatus_APPOINTMENT_STATUS_CANCELLED, "환자 요청", seated.GetVersion())
+	if err != nil {
+		t.Fatalf("cancelling an old appointment: %v", err)
+	}
+	if err := other.DeleteBlockout(ctx, b.GetId()); err != nil {
+		t.Fatalf("removing an old blockout: %v", err)
+	}
+	now.Recover(ctx) // catches up with the log
+	snap, err = now.List(ctx, old.Format(time.DateOnly), old.Format(time.DateOnly), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Appointments) != 1 || snap.Appointments[0].GetVersion() != done.GetVersion() || len(snap.Blockouts) != 0 {
+		t.Fatalf("old day after another process's change: %v %v", snap.Appointments, snap.Blockouts)
+	}
+	// A process that never looked at the day changes it by id.
+	fresh := r.service(false)
+	if _, err := fresh.SetStatus(ctx, a.GetId(), molarv1.AppointmentStatus_APPOINTMENT_STATUS_CONFIRMED, "", done.GetVersion()); err == nil {
+		t.Fatal("a cancelled appointment went back to confirmed")
+	} else if services.ErrorCode(err) != services.FailedPrecondition {
+		t.Fatalf("changing an old appointment by id: %v", err)
+	}
+	if _, err := fresh.SetStatus(ctx, a.GetId(), molarv1.AppointmentStatus_APPOINTMENT_STATUS_CONFIRMED, "", seated.GetVersion()); services.ErrorCode(err) != services.Aborted {
+		t.Fatalf("a change from a stale version of an old appointment: %v, want aborted", err)
+	}
+	if err := fresh.DeleteBlockout(ctx, b.GetId()); services.ErrorCode(err) != services.NotFound {
+		t.Fatalf("removing a removed old blockout: %v, want not found", err)
 	}
 }

@@ -90,8 +90,11 @@ func (h *Handler) RefundPayment(ctx context.Context, req *connect.Request[molarv
 }
 
 // GetLedger implements molarv1connect.BillingServiceHandler.
-func (h *Handler) GetLedger(_ context.Context, req *connect.Request[molarv1.GetLedgerRequest]) (*connect.Response[molarv1.GetLedgerResponse], error) {
-	es, bal, invs := h.svc.Ledger(req.Msg.GetPatientId())
+func (h *Handler) GetLedger(ctx context.Context, req *connect.Request[molarv1.GetLedgerRequest]) (*connect.Response[molarv1.GetLedgerResponse], error) {
+	es, bal, invs, err := h.svc.Ledger(ctx, req.Msg.GetPatientId())
+	if err != nil {
+		return nil, err
+	}
 	return connect.NewResponse(&molarv1.GetLedgerResponse{Entries: es, Balance: bal, Invoices: invs}), nil
 }
 
@@ -105,6 +108,10 @@ func (h *Handler) GetDailyClosing(ctx context.Context, req *connect.Request[mola
 }
 
 // ListOutstanding implements molarv1connect.BillingServiceHandler.
-func (h *Handler) ListOutstanding(_ context.Context, req *connect.Request[molarv1.ListOutstandingRequest]) (*connect.Response[molarv1.ListOutstandingResponse], error) {
-	return connect.NewResponse(&molarv1.ListOutstandingResponse{Debtors: h.svc.Outstanding(req.Msg.GetOrderBy())}), nil
+func (h *Handler) ListOutstanding(ctx context.Context, req *connect.Request[molarv1.ListOutstandingRequest]) (*connect.Response[molarv1.ListOutstandingResponse], error) {
+	debtors, err := h.svc.Outstanding(ctx, req.Msg.GetOrderBy())
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(&molarv1.ListOutstandingResponse{Debtors: debtors}), nil
 }

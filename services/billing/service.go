@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
@@ -39,9 +38,6 @@ type Service struct {
 	now      func() time.Time
 	newID    func() string
 	logger   *slog.Logger
-
-	mu       sync.RWMutex
-	invoices map[string]*molarv1.Invoice
 }
 
 // Deps are what a Service works with.
@@ -57,10 +53,10 @@ type Deps struct {
 	Logger   *slog.Logger
 }
 
-// NewService returns a Service; call Recover and Load before serving.
+// NewService returns a Service; call Recover before serving.
 func NewService(d Deps) *Service {
 	return &Service{store: d.Store, chart: d.Chart, patients: d.Patients, clinic: d.Clinic, changes: d.Changes, audit: d.Audit,
-		now: d.Now, newID: d.NewID, logger: d.Logger, invoices: map[string]*molarv1.Invoice{}}
+		now: d.Now, newID: d.NewID, logger: d.Logger}
 }
 
 // Recover finishes what a process that stopped between a commit and its
@@ -80,40 +76,6 @@ func (s *Service) Recover(ctx context.Context) error {
 	return nil
 }
 
-// Load reads every invoice into memory.
-func (s *Service) Load(ctx context.Context) error {
-	all, err := s.store.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, inv := range all {
-		s.remember(inv)
-	}
-	return nil
-}
-
-// Refresh rereads the accounts of patients another process changed.
-func (s *Service) Refresh(ctx context.Context, patientIDs []string) {
-	for _, id := range patientIDs {
-		if acct, err := s.account(ctx, id); err == nil {
-			s.rememberAccount(acct)
-		}
-	}
-}
-
-// remember keeps the newest version of each invoice in memory.
-func (s *Service) remember(invs ...*molarv1.Invoice) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, inv := range invs {
-		if cur, ok := s.invoices[inv.GetId()]; !ok || cur.GetVersion() < inv.GetVersion() {
-			s.invoices[inv.GetId()] = inv
-		}
-	}
-}
-
-func (s *Service) rememberAccount(a Account) { s.remember(a.Invoices...) }
-
 // account reads a patient's account as of its newest change.
 func (s *Service) account(ctx context.Context, patientID string) (Account, error) {
 	return s.store.Account(ctx, patientID)
@@ -121,12 +83,6 @@ func (s *Service) account(ctx context.Context, patientID string) (Account, error
 
 // patientOf finds the patient of an invoice.
 func (s *Service) patientOf(ctx context.Context, invoiceID string) (string, error) {
-	s.mu.RLock()
-	inv, ok := s.invoices[invoiceID]
-	s.mu.RUnlock()
-	if ok {
-		return inv.GetPatientId(), nil
-	}
 	return s.store.PatientOf(ctx, invoiceID)
 }
 
@@ -155,7 +111,6 @@ func (s *Service) Get(ctx context.Context, id string) (*molarv1.Invoice, error) 
 	if err != nil {
 		return nil, err
 	}
-	s.rememberAccount(acct)
 	if inv := acct.invoice(id); inv != nil {
 		return inv, nil
 	}
@@ -180,7 +135,6 @@ func (s *Service) change(ctx context.Context, patientID string, decide decision)
 		}
 		touched, ev, err := decide(acct)
 		if err == errUnchanged {
-			s.rememberAccount(acct)
 			if touched[0] == nil {
 				return nil, services.Errorf(services.NotFound, "invoice not found")
 			}
@@ -223,7 +177,6 @@ func (s *Service) change(ctx context.Context, patientID string, decide decision)
 // processes. Each step is idempotent; the change stays pending (and is
 // settled again by Recover) until they all succeed.
 func (s *Service) settle(ctx context.Context, c Change) error {
-	s.remember(c.Invoices...)
 	if err := s.store.Apply(ctx, c); err != nil {
 		return err
 	}
@@ -351,22 +304,14 @@ func (s *Service) Refund(ctx context.Context, id, paymentID string, amount int64
 	})
 }
 
-func (s *Service) patientInvoices(patientID string) []*molarv1.Invoice {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []*molarv1.Invoice
-	for _, inv := range s.invoices {
-		if inv.GetPatientId() == patientID {
-			out = append(out, inv)
-		}
-	}
-	slices.SortFunc(out, func(a, b *molarv1.Invoice) int { return a.GetCreateTime().AsTime().Compare(b.GetCreateTime().AsTime()) })
-	return out
-}
-
 // Ledger lists a patient's account, oldest first, with the running balance.
-func (s *Service) Ledger(patientID string) ([]*molarv1.LedgerEntry, int64, []*molarv1.Invoice) {
-	invs := s.patientInvoices(patientID)
+func (s *Service) Ledger(ctx context.Context, patientID string) ([]*molarv1.LedgerEntry, int64, []*molarv1.Invoice, error) {
+	acct, err := s.account(ctx, patientID)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	invs := slices.Clone(acct.Invoices)
+	slices.SortStableFunc(invs, func(a, b *molarv1.Invoice) int { return a.GetCreateTime().AsTime().Compare(b.GetCreateTime().AsTime()) })
 	var es []*molarv1.LedgerEntry
 	add := func(t *timestamppb.Timestamp, inv *molarv1.Invoice, kind, desc string, amount int64) {
 		es = append(es, &molarv1.LedgerEntry{Time: t, InvoiceId: inv.GetId(), Kind: kind, Description: desc, Amount: amount})
@@ -393,7 +338,7 @@ func (s *Service) Ledger(patientID string) ([]*molarv1.LedgerEntry, int64, []*mo
 		e.Balance = bal
 	}
 	slices.Reverse(invs)
-	return es, bal, invs
+	return es, bal, invs, nil
 }
 
 // Closing sums the days from..to (inclusive, clinic time zone).
@@ -410,16 +355,29 @@ func (s *Service) Closing(ctx context.Context, from, to string) (*molarv1.GetDai
 		d := t.AsTime().In(loc).Format(time.DateOnly)
 		return t != nil && d >= from && d <= to
 	}
+	first, err1 := time.ParseInLocation(time.DateOnly, from, loc)
+	last, err2 := time.ParseInLocation(time.DateOnly, to, loc)
+	if err1 != nil || err2 != nil || last.Before(first) {
+		return nil, services.InvalidFields(services.Violation{Field: "end_date", Rule: "billing.range", Message: "give real dates, the end not before the start"})
+	}
+	owing, err := s.store.Owing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	active, err := s.store.Active(ctx, first, last.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, err
+	}
 	out := &molarv1.GetDailyClosingResponse{}
+	for _, inv := range owing {
+		if counts(inv) {
+			out.Outstanding += inv.GetBalance()
+		}
+	}
 	methods := map[molarv1.PaymentMethod]*molarv1.MethodTotal{}
 	production := map[string]int64{}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	for _, inv := range s.invoices {
-		if inv.GetStatus() != molarv1.InvoiceStatus_INVOICE_STATUS_DRAFT && inv.GetStatus() != molarv1.InvoiceStatus_INVOICE_STATUS_VOID {
-			if inv.GetBalance() > 0 {
-				out.Outstanding += inv.GetBalance()
-			}
+	for _, inv := range active {
+		if counts(inv) {
 			if in(inv.GetIssueTime()) {
 				for _, l := range inv.GetLines() {
 					production[l.GetProvider()] += l.GetFee()
@@ -466,11 +424,14 @@ func (s *Service) Closing(ctx context.Context, from, to string) (*molarv1.GetDai
 
 // Outstanding lists patients who owe money, by amount (largest first) or
 // by age of the debt (oldest first).
-func (s *Service) Outstanding(orderBy string) []*molarv1.Debtor {
-	s.mu.RLock()
+func (s *Service) Outstanding(ctx context.Context, orderBy string) ([]*molarv1.Debtor, error) {
+	owing, err := s.store.Owing(ctx)
+	if err != nil {
+		return nil, err
+	}
 	byPatient := map[string]*molarv1.Debtor{}
-	for _, inv := range s.invoices {
-		if inv.GetBalance() <= 0 || inv.GetIssueTime() == nil || inv.GetStatus() == molarv1.InvoiceStatus_INVOICE_STATUS_VOID {
+	for _, inv := range owing {
+		if inv.GetBalance() <= 0 || inv.GetIssueTime() == nil || !counts(inv) {
 			continue
 		}
 		d := byPatient[inv.GetPatientId()]
@@ -483,7 +444,6 @@ func (s *Service) Outstanding(orderBy string) []*molarv1.Debtor {
 			d.Since = inv.GetIssueTime()
 		}
 	}
-	s.mu.RUnlock()
 	var out []*molarv1.Debtor
 	for _, d := range byPatient {
 		out = append(out, d)
@@ -494,5 +454,10 @@ func (s *Service) Outstanding(orderBy string) []*molarv1.Debtor {
 		}
 		return int(b.GetAmount() - a.GetAmount())
 	})
-	return out
+	return out, nil
+}
+
+// counts reports whether an invoice is on the books: issued and not void.
+func counts(inv *molarv1.Invoice) bool {
+	return inv.GetStatus() != molarv1.InvoiceStatus_INVOICE_STATUS_DRAFT && inv.GetStatus() != molarv1.InvoiceStatus_INVOICE_STATUS_VOID
 }

@@ -58,8 +58,44 @@ type Store interface {
 	// PatientOf returns the patient an invoice belongs to. NotFound if no
 	// settled change names it.
 	PatientOf(ctx context.Context, invoiceID string) (string, error)
-	// All returns the newest copy of every invoice.
+	// All returns the newest copy of every invoice (for migration).
 	All(ctx context.Context) ([]*molarv1.Invoice, error)
+	// Owing returns the newest copy of every invoice with a balance left.
+	Owing(ctx context.Context) ([]*molarv1.Invoice, error)
+	// Active returns the newest copy of every invoice that was issued,
+	// paid, refunded or discounted in [from, to) (see ActiveIn).
+	Active(ctx context.Context, from, to time.Time) ([]*molarv1.Invoice, error)
+}
+
+// ActiveIn reports whether something happened to an invoice in [from, to):
+// its issue, a payment, a refund or a discount.
+func ActiveIn(inv *molarv1.Invoice, from, to time.Time) bool {
+	in := func(t interface{ AsTime() time.Time }, set bool) bool {
+		if !set {
+			return false
+		}
+		at := t.AsTime()
+		return !at.Before(from) && at.Before(to)
+	}
+	if in(inv.GetIssueTime(), inv.GetIssueTime() != nil) {
+		return true
+	}
+	for _, p := range inv.GetPayments() {
+		if in(p.GetTime(), p.GetTime() != nil) {
+			return true
+		}
+	}
+	for _, r := range inv.GetRefunds() {
+		if in(r.GetTime(), r.GetTime() != nil) {
+			return true
+		}
+	}
+	for _, a := range inv.GetAdjustments() {
+		if in(a.GetTime(), a.GetTime() != nil) {
+			return true
+		}
+	}
+	return false
 }
 
 // Chart tells which procedures were completed.

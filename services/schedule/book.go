@@ -14,8 +14,17 @@ import (
 // log in revision order. Reads and watches are served from it; writes go to
 // the database and come back through the log, so every process sees every
 // change in the same order.
+//
+// It holds a window of the book, not all of its history: every day from a
+// first day (some weeks before today) on, and earlier days only once a
+// screen asked for them. Anything else is read from the store's copies on
+// demand and kept current from then on.
 type Book struct {
 	loc *time.Location
+	// from is the first day (YYYY-MM-DD) held whole; extra are earlier days
+	// read on demand.
+	from  string
+	extra map[string]bool
 
 	mu     sync.RWMutex
 	rev    int64
@@ -35,7 +44,139 @@ type Book struct {
 // last keep events for watchers that reconnect.
 func NewBook(loc *time.Location, keep int) *Book {
 	return &Book{loc: loc, appts: map[string]*molarv1.Appointment{}, blocks: map[string]*molarv1.Blockout{}, byDay: map[string]map[string]struct{}{},
-		keep: keep, subs: map[*Watcher]struct{}{}, changed: make(chan struct{})}
+		extra: map[string]bool{}, keep: keep, subs: map[*Watcher]struct{}{}, changed: make(chan struct{})}
+}
+
+// From is the first day the book holds whole.
+func (b *Book) From() string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.from
+}
+
+// holdsLocked reports whether the book holds a day whole.
+func (b *Book) holdsLocked(day string) bool { return day >= b.from || b.extra[day] }
+
+// Missing lists the days of f the book does not hold, oldest first.
+func (b *Book) Missing(f Filter) []string {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out []string
+	from, err1 := time.ParseInLocation(time.DateOnly, f.From, b.loc)
+	to, err2 := time.ParseInLocation(time.DateOnly, f.To, b.loc)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	for d := from; !d.After(to); d = d.AddDate(0, 0, 1) {
+		if day := d.Format(time.DateOnly); !b.holdsLocked(day) {
+			out = append(out, day)
+		}
+	}
+	return out
+}
+
+// adopt adds stored copies read for days the book did not hold (days) or
+// for one thing asked for by id (days empty), and from then on holds those
+// days. Copies may lag the log, so every remembered event newer than what
+// the book now has for those days or things is applied over them.
+func (b *Book) adopt(days []string, appts []*molarv1.Appointment, blocks []*molarv1.Blockout) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, d := range days {
+		if d < b.from {
+			b.extra[d] = true
+		}
+	}
+	for _, a := range appts {
+		if cur, ok := b.appts[a.GetId()]; !ok || cur.GetRevision() < a.GetRevision() {
+			b.putLocked(a)
+		}
+	}
+	for _, x := range blocks {
+		if cur, ok := b.blocks[x.GetId()]; (!ok || cur.GetRevision() < x.GetRevision()) && !x.GetDeleted() {
+			b.blocks[x.GetId()] = x
+		}
+	}
+	for _, r := range b.recent {
+		b.overLocked(r.e)
+	}
+}
+
+// overLocked applies an event to what the book holds, if it is newer.
+func (b *Book) overLocked(e Event) {
+	switch {
+	case e.Appointment != nil:
+		cur, ok := b.appts[e.Appointment.GetId()]
+		if (ok && cur.GetRevision() < e.Revision) || (!ok && b.holdsLocked(b.dayOf(e.Appointment))) {
+			b.putLocked(e.Appointment)
+		}
+	case e.Blockout != nil:
+		cur, ok := b.blocks[e.Blockout.GetId()]
+		if ok && cur.GetRevision() >= e.Revision {
+			return
+		}
+		switch {
+		case e.Blockout.GetDeleted():
+			delete(b.blocks, e.Blockout.GetId())
+		case ok || b.holdsLocked(b.blockDay(e.Blockout)):
+			b.blocks[e.Blockout.GetId()] = e.Blockout
+		}
+	}
+}
+
+// remembered returns the newest remembered state of an appointment or
+// blockout (by id) the book does not hold.
+func (b *Book) remembered(id string) (*molarv1.Appointment, *molarv1.Blockout) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for i := len(b.recent) - 1; i >= 0; i-- {
+		e := b.recent[i].e
+		if e.Appointment.GetId() == id {
+			return e.Appointment, nil
+		}
+		if e.Blockout.GetId() == id {
+			return nil, e.Blockout
+		}
+	}
+	return nil, nil
+}
+
+// slide moves the first day held whole to from, and forgets what starts
+// before it, except days a watcher is watching.
+func (b *Book) slide(from string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if from <= b.from {
+		return
+	}
+	b.from = from
+	watched := func(day string) bool {
+		for w := range b.subs {
+			if day >= w.f.From && day <= w.f.To {
+				return true
+			}
+		}
+		return false
+	}
+	for d := range b.extra {
+		if !watched(d) {
+			delete(b.extra, d)
+		}
+	}
+	for d, ids := range b.byDay {
+		if d >= from || b.extra[d] || watched(d) {
+			continue
+		}
+		for id := range ids {
+			delete(b.appts, id)
+		}
+		delete(b.byDay, d)
+	}
+	for id, x := range b.blocks {
+		if d := b.blockDay(x); d < from && !b.extra[d] && !watched(d) {
+			delete(b.blocks, id)
+		}
+	}
 }
 
 // Revision is the revision the book is current at.
@@ -45,10 +186,12 @@ func (b *Book) Revision() int64 {
 	return b.rev
 }
 
-// load fills the book from stored documents, current at rev.
-func (b *Book) load(appts []*molarv1.Appointment, blocks []*molarv1.Blockout, rev int64) {
+// load fills the book from stored documents of the days from on, current
+// at rev.
+func (b *Book) load(from string, appts []*molarv1.Appointment, blocks []*molarv1.Blockout, rev int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.from = from
 	for _, a := range appts {
 		b.putLocked(a)
 	}
@@ -62,10 +205,11 @@ func (b *Book) load(appts []*molarv1.Appointment, blocks []*molarv1.Blockout, re
 // at rev, for a process that fell behind the part of the log still kept.
 // Every watcher is told it lost events, so each starts again from a
 // snapshot.
-func (b *Book) reset(appts []*molarv1.Appointment, blocks []*molarv1.Blockout, rev int64) {
+func (b *Book) reset(from string, appts []*molarv1.Appointment, blocks []*molarv1.Blockout, rev int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.appts, b.blocks, b.byDay, b.recent = map[string]*molarv1.Appointment{}, map[string]*molarv1.Blockout{}, map[string]map[string]struct{}{}, nil
+	b.from, b.extra = from, map[string]bool{}
 	for _, a := range appts {
 		b.putLocked(a)
 	}
@@ -99,22 +243,15 @@ func (b *Book) apply(e Event) {
 			old = cur
 			newer = cur.GetRevision() < e.Revision
 		}
-		if newer {
-			b.putLocked(e.Appointment)
-		}
 	case e.Blockout != nil:
 		if cur, ok := b.blocks[e.Blockout.GetId()]; ok {
 			old = cur
 			newer = cur.GetRevision() < e.Revision
 		}
-		switch {
-		case !newer:
-		case e.Blockout.GetDeleted():
-			delete(b.blocks, e.Blockout.GetId())
-		default:
-			b.blocks[e.Blockout.GetId()] = e.Blockout
-		}
 	}
+	// A change to something the book does not hold, on a day it does not
+	// hold, is only remembered (for adopt and for watchers).
+	b.overLocked(e)
 	b.recent = append(b.recent, applied{e, old})
 	if len(b.recent) > b.keep {
 		b.recent = slices.Delete(b.recent, 0, len(b.recent)-b.keep)
@@ -158,6 +295,10 @@ func (b *Book) putLocked(a *molarv1.Appointment) {
 
 func (b *Book) dayOf(a *molarv1.Appointment) string {
 	return a.GetStartTime().AsTime().In(b.loc).Format(time.DateOnly)
+}
+
+func (b *Book) blockDay(x *molarv1.Blockout) string {
+	return x.GetStartTime().AsTime().In(b.loc).Format(time.DateOnly)
 }
 
 // applied is an event with the state it replaced.

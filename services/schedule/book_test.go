@@ -68,3 +68,48 @@ func TestWatchReplaysOrSnapshots(t *testing.T) {
 		t.Fatal("no snapshot for a forgotten revision")
 	}
 }
+
+// TestBookSlidesItsWindow: the book holds the days from its first day on;
+// an event on an earlier day it does not hold is only remembered, a day
+// read on demand is held and followed, and sliding the window forgets what
+// is before it unless a watcher watches that day.
+func TestBookSlidesItsWindow(t *testing.T) {
+	loc := time.UTC
+	b := NewBook(loc, 100)
+	b.load("2026-11-01", nil, nil, 0)
+	day := func(d int) time.Time { return time.Date(2026, 10, d, 9, 0, 0, 0, loc) }
+	b.apply(appt("old", 1, day(5)))
+	if _, ok := b.Get("old"); ok {
+		t.Fatal("an event on a day before the window was held")
+	}
+	if m := b.Missing(Filter{From: "2026-10-30", To: "2026-11-02"}); fmt.Sprint(m) != "[2026-10-30 2026-10-31]" {
+		t.Fatalf("missing days %v", m)
+	}
+	// The stored copy of day 5 lags the log (revision 0): the remembered
+	// event is newer and wins.
+	stale := appt("old", 0, day(6)).Appointment
+	b.adopt([]string{"2026-10-05"}, []*molarv1.Appointment{stale, appt("kept", 0, day(5)).Appointment}, nil)
+	if a, ok := b.Get("old"); !ok || a.GetRevision() != 1 {
+		t.Fatalf("adopted copy %v, want the remembered revision 1", a)
+	}
+	b.apply(appt("new-old", 2, day(5)))
+	if _, ok := b.Get("new-old"); !ok {
+		t.Fatal("an event on a day read on demand was not held")
+	}
+	// A watcher on day 5 keeps it; day 6 goes.
+	b.apply(appt("six", 3, day(6)))
+	b.adopt([]string{"2026-10-06"}, nil, nil)
+	w, _, _ := b.Watch(Filter{From: "2026-10-05", To: "2026-10-05"}, 0, 10)
+	b.slide("2026-11-02")
+	if _, ok := b.Get("kept"); !ok {
+		t.Fatal("a watched day was forgotten")
+	}
+	if _, ok := b.Get("six"); ok {
+		t.Fatal("a day nobody watches was kept after the window moved")
+	}
+	b.Unwatch(w)
+	b.slide("2026-11-03")
+	if _, ok := b.Get("kept"); ok {
+		t.Fatal("a day kept for a watcher outlived the watcher")
+	}
+}

@@ -87,7 +87,7 @@ func (s *Service) BookAppointment(ctx context.Context, in BookInput) (*molarv1.A
 // Move moves or resizes an appointment: it claims the new cells it lacks,
 // commits, then gives up the old ones it no longer covers.
 func (s *Service) Move(ctx context.Context, id, provider, chair string, start time.Time, minutes int32, version int64) (*molarv1.Appointment, error) {
-	a, err := s.current(id, version)
+	a, err := s.current(ctx, id, version)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (s *Service) Move(ctx context.Context, id, provider, chair string, start ti
 	rec := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_APPOINTMENT_CHANGED, TargetType: "patient", TargetID: a.GetPatientId(),
 		Detail: "moved appointment " + id})
 	e, err := s.commit(ctx, c.Op, func() (Event, error) {
-		cur, err := s.current(id, version)
+		cur, err := s.current(ctx, id, version)
 		if err != nil {
 			return Event{}, err
 		}
@@ -134,7 +134,7 @@ func (s *Service) Move(ctx context.Context, id, provider, chair string, start ti
 // SetStatus moves an appointment along its status flow. Cancelled and
 // no-show appointments give their cells back.
 func (s *Service) SetStatus(ctx context.Context, id string, to molarv1.AppointmentStatus, reason string, version int64) (*molarv1.Appointment, error) {
-	a, err := s.current(id, version)
+	a, err := s.current(ctx, id, version)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +148,7 @@ func (s *Service) SetStatus(ctx context.Context, id string, to molarv1.Appointme
 		Detail: fmt.Sprintf("appointment %s %s", id, strings.ToLower(statusName(to)))})
 	by := actorName(ctx)
 	e, err := s.commit(ctx, s.newID(), func() (Event, error) {
-		cur, err := s.current(id, version)
+		cur, err := s.current(ctx, id, version)
 		if err != nil {
 			return Event{}, err
 		}
@@ -201,15 +201,15 @@ func (s *Service) CreateBlockout(ctx context.Context, provider, chair string, st
 
 // DeleteBlockout removes a blockout.
 func (s *Service) DeleteBlockout(ctx context.Context, id string) error {
-	if _, ok := s.book.GetBlockout(id); !ok {
-		return services.Errorf(services.NotFound, "blockout not found")
+	if _, err := s.blockout(ctx, id); err != nil {
+		return err
 	}
 	rec := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED, TargetType: "blockout", TargetID: id,
 		Detail: "removed blockout"})
 	e, err := s.commit(ctx, s.newID(), func() (Event, error) {
-		b, ok := s.book.GetBlockout(id)
-		if !ok {
-			return Event{}, services.Errorf(services.NotFound, "blockout not found")
+		b, err := s.blockout(ctx, id)
+		if err != nil {
+			return Event{}, err
 		}
 		gone := proto.CloneOf(b)
 		gone.Deleted = true

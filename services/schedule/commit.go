@@ -122,10 +122,10 @@ func (s *Service) claim(ctx context.Context, c Claim, slots []Slot) error {
 			return HeldByMe
 		}
 		now := s.now()
-		if s.own(c.Owner, h) {
+		if s.own(ctx, c.Owner, h) {
 			return HeldByMe
 		}
-		if s.counts(h, now) {
+		if s.counts(ctx, h, now) {
 			return HeldByOther
 		}
 		// Before taking a cell over, make sure the book is not merely behind
@@ -135,9 +135,9 @@ func (s *Service) claim(ctx context.Context, c Claim, slots []Slot) error {
 			s.catchUp(ctx)
 		}
 		switch {
-		case s.own(c.Owner, h):
+		case s.own(ctx, c.Owner, h):
 			return HeldByMe
-		case s.counts(h, now):
+		case s.counts(ctx, h, now):
 			return HeldByOther
 		}
 		return HeldByNobody
@@ -148,7 +148,7 @@ func (s *Service) claim(ctx context.Context, c Claim, slots []Slot) error {
 	case errors.As(err, &ce) && ce.Holder.Owner == c.Owner:
 		return stale() // another change of the same appointment is under way
 	case errors.As(err, &ce):
-		return s.slotTaken(ce)
+		return s.slotTaken(ctx, ce)
 	case err != nil:
 		s.release(ctx, Release{Owner: c.Owner, Op: c.Op}, slots)
 	}
@@ -156,12 +156,12 @@ func (s *Service) claim(ctx context.Context, c Claim, slots []Slot) error {
 }
 
 // own reports whether a claim holds a cell of owner's committed time.
-func (s *Service) own(owner string, h Holding) bool {
+func (s *Service) own(ctx context.Context, owner string, h Holding) bool {
 	if h.Claim.Owner != owner {
 		return false
 	}
-	a, ok := s.book.Get(owner)
-	return ok && holdsCells(a.GetStatus()) && covers(a, h.Slot)
+	a, err := s.appointment(ctx, owner)
+	return err == nil && holdsCells(a.GetStatus()) && covers(a, h.Slot)
 }
 
 // release gives back cells; a failure is logged, and the cells are freed by
@@ -188,8 +188,12 @@ func (s *Service) inLease(c Claim) error {
 // counts reports whether a claim on a cell still holds: the appointment's
 // committed state covers the cell, or the claim's operation has not
 // committed and its lease runs.
-func (s *Service) counts(h Holding, now time.Time) bool {
-	if a, ok := s.book.Get(h.Claim.Owner); ok {
+func (s *Service) counts(ctx context.Context, h Holding, now time.Time) bool {
+	a, err := s.appointment(ctx, h.Claim.Owner)
+	if err != nil && services.ErrorCode(err) != services.NotFound {
+		return true // unknown: keep the cell rather than take it from a booking
+	}
+	if err == nil {
 		if holdsCells(a.GetStatus()) && covers(a, h.Slot) {
 			return true
 		}
@@ -232,7 +236,7 @@ func (s *Service) Recover(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	for _, h := range hs {
-		if s.counts(h, now) {
+		if s.counts(ctx, h, now) {
 			continue
 		}
 		if err := s.store.ReleaseSlots(ctx, Release{Owner: h.Claim.Owner, Op: h.Claim.Op, At: now}, []Slot{h.Slot}); err != nil {

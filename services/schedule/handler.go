@@ -65,9 +65,9 @@ func snapshotProto(s *Snapshot) *molarv1.ListScheduleResponse {
 }
 
 // ListSchedule implements molarv1connect.ScheduleServiceHandler.
-func (h *Handler) ListSchedule(_ context.Context, req *connect.Request[molarv1.ListScheduleRequest]) (*connect.Response[molarv1.ListScheduleResponse], error) {
+func (h *Handler) ListSchedule(ctx context.Context, req *connect.Request[molarv1.ListScheduleRequest]) (*connect.Response[molarv1.ListScheduleResponse], error) {
 	m := req.Msg
-	s, err := h.svc.List(m.GetStartDate(), m.GetEndDate(), m.GetProviderIds(), m.GetChairIds())
+	s, err := h.svc.List(ctx, m.GetStartDate(), m.GetEndDate(), m.GetProviderIds(), m.GetChairIds())
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +124,11 @@ func (h *Handler) DeleteBlockout(ctx context.Context, req *connect.Request[molar
 }
 
 // ListPatientAppointments implements molarv1connect.ScheduleServiceHandler.
-func (h *Handler) ListPatientAppointments(_ context.Context, req *connect.Request[molarv1.ListPatientAppointmentsRequest]) (*connect.Response[molarv1.ListPatientAppointmentsResponse], error) {
-	up, past := h.svc.PatientAppointments(req.Msg.GetPatientId())
+func (h *Handler) ListPatientAppointments(ctx context.Context, req *connect.Request[molarv1.ListPatientAppointmentsRequest]) (*connect.Response[molarv1.ListPatientAppointmentsResponse], error) {
+	up, past, err := h.svc.PatientAppointments(ctx, req.Msg.GetPatientId())
+	if err != nil {
+		return nil, err
+	}
 	return connect.NewResponse(&molarv1.ListPatientAppointmentsResponse{Upcoming: up, Past: past}), nil
 }
 
@@ -149,6 +152,9 @@ func (h *Handler) WatchSchedule(ctx context.Context, req *connect.Request[molarv
 	book := h.svc.Book()
 	since := m.GetSinceRevision()
 	for {
+		if err := h.svc.Ensure(ctx, f); err != nil {
+			return err
+		}
 		w, replay, snap := book.Watch(f, since, h.Buffer)
 		err := h.serve(ctx, stream, w, replay, snap, since)
 		book.Unwatch(w)

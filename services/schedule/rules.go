@@ -47,7 +47,11 @@ func (s *Service) checkPlacement(ctx context.Context, provider, chair string, st
 		return services.Refuse(services.FailedPrecondition, why, "%s; someone with the override permission can book it anyway", why.GetReason())
 	}
 	end := start.Add(time.Duration(minutes) * time.Minute)
-	_, blocks, _ := s.book.Snapshot(Filter{From: start.In(s.loc).Format(time.DateOnly), To: end.In(s.loc).Format(time.DateOnly)})
+	days := Filter{From: start.In(s.loc).Format(time.DateOnly), To: end.In(s.loc).Format(time.DateOnly)}
+	if err := s.Ensure(ctx, days); err != nil {
+		return err
+	}
+	_, blocks, _ := s.book.Snapshot(days)
 	for _, b := range blocks {
 		bs := b.GetStartTime().AsTime()
 		be := bs.Add(time.Duration(b.GetMinutes()) * time.Minute)
@@ -116,7 +120,7 @@ func (s *Service) outsideHours(c *molarv1.Clinic, p *molarv1.Provider, start tim
 
 // slotTaken says what holds a cell, for the receptionist: which column, what
 // time, which appointment and chart.
-func (s *Service) slotTaken(ce *ConflictError) error {
+func (s *Service) slotTaken(ctx context.Context, ce *ConflictError) error {
 	r := s.resources()
 	p := &molarv1.Problem{Reason: molarv1.ProblemReason_PROBLEM_REASON_SLOT_TAKEN, ResourceKind: ce.Slot.Kind, ResourceId: ce.Slot.Resource,
 		Time: timestamppb.New(ce.Slot.Time()), SubjectId: ce.Holder.Owner}
@@ -126,7 +130,7 @@ func (s *Service) slotTaken(ce *ConflictError) error {
 	case molarv1.ResourceKind_RESOURCE_KIND_CHAIR:
 		p.ResourceName = r.chairs[ce.Slot.Resource].GetName()
 	}
-	if a, ok := s.book.Get(ce.Holder.Owner); ok {
+	if a, err := s.appointment(ctx, ce.Holder.Owner); err == nil {
 		p.ChartNumber = a.GetChartNumber()
 	}
 	return services.Refuse(services.AlreadyExists, p, "%s %s is already booked at %s by %s",
@@ -146,10 +150,10 @@ func busy() error {
 }
 
 // current returns an appointment at the given version, or refuses.
-func (s *Service) current(id string, version int64) (*molarv1.Appointment, error) {
-	a, ok := s.book.Get(id)
-	if !ok {
-		return nil, services.Errorf(services.NotFound, "appointment not found")
+func (s *Service) current(ctx context.Context, id string, version int64) (*molarv1.Appointment, error) {
+	a, err := s.appointment(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	if a.GetVersion() != version {
 		return nil, stale()

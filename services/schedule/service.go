@@ -81,8 +81,8 @@ func NewService(d Deps) *Service {
 // Book is the in-memory book.
 func (s *Service) Book() *Book { return s.book }
 
-// Start loads the book: the stored appointments, then every retained event
-// newer than they are.
+// Start loads the book: the stored appointments of the window (PastDays
+// before today on), then every retained event newer than they are.
 func (s *Service) Start(ctx context.Context) error {
 	c, err := s.clinic.Get(ctx)
 	if err != nil {
@@ -95,7 +95,8 @@ func (s *Service) Start(ctx context.Context) error {
 	if err := s.reloadResources(ctx); err != nil {
 		return err
 	}
-	appts, blocks, err := s.store.LoadAll(ctx)
+	from := s.windowStart()
+	appts, blocks, err := s.store.Range(ctx, s.dayStart(from), time.Time{})
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func (s *Service) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	s.book.load(appts, blocks, max(start, 0))
+	s.book.load(from, appts, blocks, max(start, 0))
 	s.catchUp(ctx)
 	return nil
 }
@@ -149,6 +150,7 @@ func (s *Service) Follow(ctx context.Context, every time.Duration) {
 			if err := s.Recover(ctx); err != nil && ctx.Err() == nil {
 				s.logger.Warn("schedule recovery incomplete", "error", err.Error())
 			}
+			s.book.slide(s.windowStart())
 		}
 		s.catchUp(ctx)
 	}
@@ -174,11 +176,12 @@ func (s *Service) catchUp(ctx context.Context) {
 			if err != nil {
 				return
 			}
-			appts, blocks, err := s.store.LoadAll(ctx)
+			from := s.windowStart()
+			appts, blocks, err := s.store.Range(ctx, s.dayStart(from), time.Time{})
 			if err != nil {
 				return
 			}
-			s.book.reset(appts, blocks, max(last, oldest-1))
+			s.book.reset(from, appts, blocks, max(last, oldest-1))
 			continue
 		}
 		if err != nil {
@@ -305,13 +308,97 @@ func (s *Service) parseDays(from, to string, maxDays int) (Filter, error) {
 	return Filter{From: from, To: to}, nil
 }
 
+// PastDays is how many days before today the book holds in memory; earlier
+// days are read from the store when a screen asks for them.
+const PastDays = 62
+
+// windowStart is the first day the book holds whole.
+func (s *Service) windowStart() string {
+	return s.now().In(s.loc).AddDate(0, 0, -PastDays).Format(time.DateOnly)
+}
+
+// dayStart is the first instant of a day (YYYY-MM-DD) in the clinic's zone.
+func (s *Service) dayStart(day string) time.Time {
+	t, _ := time.ParseInLocation(time.DateOnly, day, s.loc)
+	return t
+}
+
+// Ensure reads into the book the days of f it does not hold.
+func (s *Service) Ensure(ctx context.Context, f Filter) error {
+	missing := s.book.Missing(f)
+	if len(missing) == 0 {
+		return nil
+	}
+	from, to := s.dayStart(missing[0]), s.dayStart(missing[len(missing)-1]).AddDate(0, 0, 1)
+	appts, blocks, err := s.store.Range(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	s.book.adopt(missing, appts, blocks)
+	return nil
+}
+
+// appointment returns an appointment as of the book: from memory, or else
+// from its stored copy (brought up to date by the events the book
+// remembers), which the book then holds. NotFound if there is none.
+func (s *Service) appointment(ctx context.Context, id string) (*molarv1.Appointment, error) {
+	if a, ok := s.book.Get(id); ok {
+		return a, nil
+	}
+	a, err := s.store.Appointment(ctx, id)
+	if services.ErrorCode(err) == services.NotFound {
+		a, _ = s.book.remembered(id)
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, services.Errorf(services.NotFound, "appointment not found")
+	}
+	s.book.adopt(nil, []*molarv1.Appointment{a}, nil)
+	if cur, ok := s.book.Get(id); ok {
+		a = cur
+	}
+	return a, nil
+}
+
+// blockout returns a blockout as of the book likewise; a removed one is
+// NotFound.
+func (s *Service) blockout(ctx context.Context, id string) (*molarv1.Blockout, error) {
+	if x, ok := s.book.GetBlockout(id); ok {
+		return x, nil
+	}
+	x, err := s.store.Blockout(ctx, id)
+	if services.ErrorCode(err) == services.NotFound {
+		_, x = s.book.remembered(id)
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if x != nil {
+		if _, newer := s.book.remembered(id); newer != nil && newer.GetRevision() > x.GetRevision() {
+			x = newer
+		}
+	}
+	if x == nil || x.GetDeleted() {
+		return nil, services.Errorf(services.NotFound, "blockout not found")
+	}
+	s.book.adopt(nil, nil, []*molarv1.Blockout{x})
+	return x, nil
+}
+
 // List returns the book for a range.
-func (s *Service) List(from, to string, providers, chairs []string) (*Snapshot, error) {
+func (s *Service) List(ctx context.Context, from, to string, providers, chairs []string) (*Snapshot, error) {
 	f, err := s.parseDays(from, to, 42)
 	if err != nil {
 		return nil, err
 	}
 	f.Providers, f.Chairs = providers, chairs
+	if err := s.Ensure(ctx, f); err != nil {
+		return nil, err
+	}
 	as, bs, rev := s.book.Snapshot(f)
 	return &Snapshot{Appointments: as, Blockouts: bs, Revision: rev}, nil
 }
@@ -324,26 +411,40 @@ func (s *Service) WatchFilter(from, to string, providers, chairs []string) (Filt
 }
 
 // PatientAppointments lists a patient's upcoming (soonest first) and past
-// (latest first) visits.
-func (s *Service) PatientAppointments(patientID string) (upcoming, past []*molarv1.Appointment) {
-	now := s.now()
+// (latest first) visits: the stored copies, with the book's newer ones over
+// them.
+func (s *Service) PatientAppointments(ctx context.Context, patientID string) (upcoming, past []*molarv1.Appointment, err error) {
+	stored, err := s.store.PatientAppointments(ctx, patientID)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := map[string]*molarv1.Appointment{}
+	for _, a := range stored {
+		byID[a.GetId()] = a
+	}
 	s.book.Each(func(a *molarv1.Appointment) {
+		if cur, ok := byID[a.GetId()]; (ok && cur.GetRevision() < a.GetRevision()) || (!ok && a.GetPatientId() == patientID) {
+			byID[a.GetId()] = a
+		}
+	})
+	now := s.now()
+	for _, a := range byID {
 		if a.GetPatientId() != patientID {
-			return
+			continue // moved to another patient's chart since its copy
 		}
 		if a.GetStartTime().AsTime().After(now) {
 			upcoming = append(upcoming, a)
 		} else {
 			past = append(past, a)
 		}
-	})
+	}
 	slices.SortFunc(upcoming, func(a, b *molarv1.Appointment) int {
 		return a.GetStartTime().AsTime().Compare(b.GetStartTime().AsTime())
 	})
 	slices.SortFunc(past, func(a, b *molarv1.Appointment) int {
 		return b.GetStartTime().AsTime().Compare(a.GetStartTime().AsTime())
 	})
-	return upcoming, past
+	return upcoming, past, nil
 }
 
 // FreeSlots finds the earliest starts in a range where the provider and
@@ -360,6 +461,9 @@ func (s *Service) FreeSlots(ctx context.Context, provider string, minutes int32,
 	}
 	if limit <= 0 {
 		limit = 20
+	}
+	if err := s.Ensure(ctx, f); err != nil {
+		return nil, err
 	}
 	appts, blocks, _ := s.book.Snapshot(f)
 	busy := map[string][][2]time.Time{} // column → intervals

@@ -145,8 +145,18 @@ type Store interface {
 	SaveAppointment(ctx context.Context, a *molarv1.Appointment) error
 	// SaveBlockout stores a blockout likewise.
 	SaveBlockout(ctx context.Context, b *molarv1.Blockout) error
-	// LoadAll returns every stored appointment and live blockout.
-	LoadAll(ctx context.Context) ([]*molarv1.Appointment, []*molarv1.Blockout, error)
+	// Range returns the stored appointments and live blockouts that start
+	// in [from, to), by start (a zero from or to leaves that end open).
+	Range(ctx context.Context, from, to time.Time) ([]*molarv1.Appointment, []*molarv1.Blockout, error)
+	// Appointment returns the stored copy of one appointment; NotFound if
+	// there is none.
+	Appointment(ctx context.Context, id string) (*molarv1.Appointment, error)
+	// Blockout returns the stored copy of one blockout, removed or not;
+	// NotFound if there is none.
+	Blockout(ctx context.Context, id string) (*molarv1.Blockout, error)
+	// PatientAppointments returns the stored copies of a patient's
+	// appointments, by start.
+	PatientAppointments(ctx context.Context, patientID string) ([]*molarv1.Appointment, error)
 
 	// Resources returns providers, chairs and appointment types.
 	Resources(ctx context.Context) ([]*molarv1.Provider, []*molarv1.Chair, []*molarv1.AppointmentType, error)
