@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
@@ -126,8 +125,7 @@ type decision func(Account) ([]*molarv1.Invoice, audit.Event, error)
 // took the number first. Contention is retried with jittered back-off
 // within the request's deadline.
 func (s *Service) change(ctx context.Context, patientID string, decide decision) (*molarv1.Invoice, error) {
-	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval = 5*time.Millisecond, 250*time.Millisecond
+	wait := services.NewContention()
 	for attempt := 0; ; attempt++ {
 		acct, err := s.account(ctx, patientID)
 		if err != nil {
@@ -150,14 +148,8 @@ func (s *Service) change(ctx context.Context, patientID string, decide decision)
 		c := Change{PatientID: patientID, Seq: acct.Seq + 1, Invoices: touched, Audit: s.audit.Stamp(ctx, ev), Time: s.now()}
 		err = s.store.Commit(ctx, c)
 		if services.ErrorCode(err) == services.AlreadyExists {
-			wait := b.NextBackOff()
-			if attempt >= 50 || ctx.Err() != nil {
+			if attempt >= 50 || !wait.Wait(ctx) {
 				return nil, problem(services.Aborted, molarv1.ProblemReason_PROBLEM_REASON_BUSY, "the account is busy; try again")
-			}
-			select {
-			case <-ctx.Done():
-				return nil, problem(services.Aborted, molarv1.ProblemReason_PROBLEM_REASON_BUSY, "the account is busy; try again")
-			case <-time.After(wait):
 			}
 			continue
 		}

@@ -86,7 +86,8 @@ func (s *Service) latest(ctx context.Context, patientID string) (Record, error) 
 // other, so nobody's work is lost. Once the version is stored the change
 // stands: projecting its event cannot fail it.
 func (s *Service) modify(ctx context.Context, patientID string, change func(*Record) (audit.Event, error)) (Record, error) {
-	for range 8 {
+	wait := services.NewContention()
+	for attempt := 0; attempt < 20; attempt++ {
 		cur, err := s.latest(ctx, patientID)
 		if err != nil {
 			return Record{}, err
@@ -102,7 +103,11 @@ func (s *Service) modify(ctx context.Context, patientID string, change func(*Rec
 		ev := s.audit.Stamp(ctx, e)
 		err = s.store.Insert(ctx, next, ev)
 		if services.ErrorCode(err) == services.AlreadyExists {
+			// Another writer took this version: decide again on theirs.
 			s.Heard(patientID, next.Version)
+			if !wait.Wait(ctx) {
+				break
+			}
 			continue
 		}
 		if err != nil {

@@ -50,10 +50,12 @@ func uncertain(err error) bool {
 // revision first. The commit does not follow the request's cancellation: a
 // client that goes away must not leave the outcome unknown.
 func (s *Service) commit(ctx context.Context, op string, build func() (Event, error)) (Event, error) {
+	asked := ctx // its deadline bounds the waits between tries
 	ctx = context.WithoutCancel(ctx)
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 	failures := 0
+	wait := services.NewContention()
 	for range 100 {
 		rev := s.book.Revision() + 1
 		e, err := build()
@@ -79,7 +81,12 @@ func (s *Service) commit(ctx context.Context, op string, build func() (Event, er
 			s.book.apply(got)
 			return got, nil
 		case rerr == nil:
-			s.catchUp(ctx) // another change won this revision; try the next
+			// Another process's change won this revision: nothing of this
+			// one is stored, so it may give up if the caller has.
+			if !wait.Wait(asked) {
+				return Event{}, busy()
+			}
+			s.catchUp(ctx)
 			continue
 		case services.ErrorCode(rerr) == services.NotFound && services.ErrorCode(err) != services.AlreadyExists:
 			failures++
