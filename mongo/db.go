@@ -157,6 +157,7 @@ func AllIndexes() []Index {
 	all = append(all, PatientIndexes()...)
 	all = append(all, ClinicalIndexes()...)
 	all = append(all, InvoiceIndexes()...)
+	all = append(all, ScheduleIndexes()...)
 	return all
 }
 

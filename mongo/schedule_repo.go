@@ -1,34 +1,32 @@
 package mongo
 
 import (
-	"cmp"
 	"context"
-	"slices"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
-	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/schedule"
 )
 
-// The book is partitioned so that every hot operation touches a small
-// collection: the embedded engine scans a whole collection even for an _id
-// lookup.
+// The book's collections. Every query has an index (ScheduleIndexes), and
+// the number of collections does not grow with time.
 const (
-	// slot claims go to one collection per day: "slots_20261129".
-	slotPrefix = "slots_"
-	// appointments go to one collection per month of their creation (their
-	// id is a UUIDv7, so the id names the collection): "appointments_202611".
-	appointmentPrefix  = "appointments_"
+	// slotCollection holds one document per claimed cell, keyed by column
+	// and minute, and the marks of releases under way.
+	slotCollection = "slots"
+	// appointmentCollection holds the newest copy of every appointment.
+	appointmentCollection = "appointments"
+	// blockoutCollection holds the newest copy of every blockout, removed
+	// ones marked deleted.
 	blockoutCollection = "blockouts"
 	// scheduleEventCollection is the log: one document per revision, pruned
 	// to the last few thousand.
@@ -43,23 +41,50 @@ const (
 
 // ScheduleRepo stores the appointment book.
 type ScheduleRepo struct {
-	db *driver.Database
+	db                           *driver.Database
+	slots, appts, blocks, events *driver.Collection
 }
 
 var _ schedule.Store = (*ScheduleRepo)(nil)
 
 // NewScheduleRepo returns a ScheduleRepo on db.
-func NewScheduleRepo(db *DB) *ScheduleRepo { return &ScheduleRepo{db: db.Database} }
+func NewScheduleRepo(db *DB) *ScheduleRepo {
+	d := db.Database
+	return &ScheduleRepo{db: d, slots: d.Collection(slotCollection), appts: d.Collection(appointmentCollection),
+		blocks: d.Collection(blockoutCollection), events: d.Collection(scheduleEventCollection)}
+}
 
-// ScheduleIndexes are the indexes ScheduleRepo needs: its lookups are by
-// _id, and partitions keep scans small on the embedded engine.
-func ScheduleIndexes() []Index { return nil }
+// ScheduleIndexes are the indexes ScheduleRepo's queries need.
+func ScheduleIndexes() []Index {
+	ix := func(coll, name string, keys ...string) Index {
+		var d bson.D
+		for _, k := range keys {
+			d = append(d, bson.E{Key: k, Value: 1})
+		}
+		return Index{Collection: coll, Model: driver.IndexModel{Keys: d, Options: options.Index().SetName(name)}}
+	}
+	return []Index{
+		// The book of a range of days (the window a process holds, a day
+		// view of long ago), a column's or a patient's appointments.
+		ix(appointmentCollection, "start", "start"),
+		ix(appointmentCollection, "provider_start", "provider_id", "start"),
+		ix(appointmentCollection, "chair_start", "chair_id", "start"),
+		ix(appointmentCollection, "patient_start", "patient_id", "start"),
+		ix(blockoutCollection, "start", "start"),
+		// The cells of the days from yesterday on (the reaper), and the
+		// releases a stopped process left unfinished.
+		ix(slotCollection, "day", "day"),
+		ix(slotCollection, "release_at", "release", "at"),
+		pendingIndex(providerCollection), pendingIndex(chairCollection), pendingIndex(appointmentTypeCollection),
+	}
+}
 
 // slotDoc is one claimed cell, keyed by column and minute: inserting it is
 // the atomic step of a claim. It names the claim (owner, operation, version,
 // when) and repeats the cell's fields, so nothing reads the key back.
 type slotDoc struct {
 	Key      string    `bson:"_id"`
+	Day      string    `bson:"day"`
 	Kind     int32     `bson:"kind,omitempty"`
 	Resource string    `bson:"resource,omitempty"`
 	Minute   int64     `bson:"minute,omitempty"`
@@ -69,13 +94,13 @@ type slotDoc struct {
 	At       time.Time `bson:"at"`
 }
 
-// releaseDoc marks a claim being released, in the cell's day collection.
-// Inserting it gives the one right to delete that claim: a delete with a
-// filter is not atomic on the embedded engine (it reads, then deletes by
-// _id), so two deleters of one claim could delete a third party's fresh
-// claim of the same cell.
+// releaseDoc marks a claim being released. Inserting it gives the one right
+// to delete that claim: a delete with a filter is not atomic on the
+// embedded engine (it reads, then deletes by _id), so two deleters of one
+// claim could delete a third party's fresh claim of the same cell.
 type releaseDoc struct {
 	ID      string    `bson:"_id"`
+	Day     string    `bson:"day"`
 	Release bool      `bson:"release"`
 	Cell    string    `bson:"cell"`
 	Owner   string    `bson:"owner"`
@@ -84,8 +109,6 @@ type releaseDoc struct {
 }
 
 const releasePrefix = "x|"
-
-func slotCollection(day string) string { return slotPrefix + strings.ReplaceAll(day, "-", "") }
 
 // slotKey is a cell's _id: its column and minute.
 func slotKey(s schedule.Slot) string {
@@ -97,7 +120,7 @@ func slotKey(s schedule.Slot) string {
 }
 
 func newSlotDoc(s schedule.Slot, c schedule.Claim) slotDoc {
-	return slotDoc{Key: slotKey(s), Kind: int32(s.Kind), Resource: s.Resource, Minute: s.Minute, Owner: c.Owner, Op: c.Op, Version: c.Version, At: ms(c.At)}
+	return slotDoc{Key: slotKey(s), Day: s.Day, Kind: int32(s.Kind), Resource: s.Resource, Minute: s.Minute, Owner: c.Owner, Op: c.Op, Version: c.Version, At: ms(c.At)}
 }
 
 func (d slotDoc) claim() schedule.Claim {
@@ -111,9 +134,8 @@ func (r *ScheduleRepo) ClaimSlots(ctx context.Context, c schedule.Claim, slots [
 		_ = r.ReleaseSlots(context.WithoutCancel(ctx), schedule.Release{Owner: c.Owner, Op: c.Op, At: c.At}, taken)
 	}
 	for _, s := range slots {
-		coll := r.db.Collection(slotCollection(s.Day))
 		for attempt := 0; ; attempt++ {
-			_, err := coll.InsertOne(ctx, newSlotDoc(s, c))
+			_, err := r.slots.InsertOne(ctx, newSlotDoc(s, c))
 			if err == nil {
 				taken = append(taken, s)
 				break
@@ -123,7 +145,7 @@ func (r *ScheduleRepo) ClaimSlots(ctx context.Context, c schedule.Claim, slots [
 				return storeError(err, "slot")
 			}
 			var held slotDoc
-			err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: slotKey(s)}}).Decode(&held)
+			err = r.slots.FindOne(ctx, bson.D{{Key: "_id", Value: slotKey(s)}}).Decode(&held)
 			if err == driver.ErrNoDocuments && attempt < 3 {
 				continue // given up meanwhile
 			}
@@ -137,7 +159,7 @@ func (r *ScheduleRepo) ClaimSlots(ctx context.Context, c schedule.Claim, slots [
 				break
 			}
 			if verdict == schedule.HeldByNobody && attempt < 3 {
-				if err := r.releaseClaim(ctx, coll, held, c.At); err != nil {
+				if err := r.releaseClaim(ctx, held, c.At); err != nil {
 					giveBack()
 					return err
 				}
@@ -152,15 +174,16 @@ func (r *ScheduleRepo) ClaimSlots(ctx context.Context, c schedule.Claim, slots [
 
 // releaseClaim deletes one claim of a cell, if this caller wins the right
 // to; someone else releasing the same claim is left to finish.
-func (r *ScheduleRepo) releaseClaim(ctx context.Context, coll *driver.Collection, d slotDoc, at time.Time) error {
-	_, err := coll.InsertOne(ctx, releaseDoc{ID: releasePrefix + d.Key + "|" + d.Owner + "|" + d.Op, Release: true, Cell: d.Key, Owner: d.Owner, Op: d.Op, At: ms(at)})
+func (r *ScheduleRepo) releaseClaim(ctx context.Context, d slotDoc, at time.Time) error {
+	_, err := r.slots.InsertOne(ctx, releaseDoc{ID: releasePrefix + d.Key + "|" + d.Owner + "|" + d.Op, Day: d.Day, Release: true, Cell: d.Key,
+		Owner: d.Owner, Op: d.Op, At: ms(at)})
 	if driver.IsDuplicateKeyError(err) {
 		return nil
 	}
 	if err != nil {
 		return storeError(err, "slot release")
 	}
-	_, err = coll.DeleteOne(ctx, claimFilter(d.Key, d.Owner, d.Op))
+	_, err = r.slots.DeleteOne(ctx, claimFilter(d.Key, d.Owner, d.Op))
 	return storeError(err, "slot")
 }
 
@@ -176,114 +199,81 @@ func claimFilter(key, owner, op string) bson.D {
 
 // ReleaseSlots implements schedule.Store.
 func (r *ScheduleRepo) ReleaseSlots(ctx context.Context, rel schedule.Release, slots []schedule.Slot) error {
-	byDay := map[string][]string{}
-	for _, s := range slots {
-		byDay[s.Day] = append(byDay[s.Day], slotKey(s))
+	if len(slots) == 0 {
+		return nil
 	}
-	for day, keys := range byDay {
-		coll := r.db.Collection(slotCollection(day))
-		cur, err := coll.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}, {Key: "owner", Value: rel.Owner}})
-		if err != nil {
-			return storeError(err, "slots")
+	keys := make([]string, len(slots))
+	for i, s := range slots {
+		keys[i] = slotKey(s)
+	}
+	held, err := findAll(ctx, r.slots, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}, {Key: "owner", Value: rel.Owner}}, "slots",
+		func(d slotDoc) slotDoc { return d })
+	if err != nil {
+		return err
+	}
+	for _, d := range held {
+		if (rel.Op != "" && d.Op != rel.Op) || (rel.UpTo > 0 && d.Version > rel.UpTo) {
+			continue
 		}
-		var held []slotDoc
-		if err := cur.All(ctx, &held); err != nil {
-			return storeError(err, "slots")
-		}
-		for _, d := range held {
-			if (rel.Op != "" && d.Op != rel.Op) || (rel.UpTo > 0 && d.Version > rel.UpTo) {
-				continue
-			}
-			if err := r.releaseClaim(ctx, coll, d, rel.At); err != nil {
-				return err
-			}
+		if err := r.releaseClaim(ctx, d, rel.At); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// slotCollections lists the day collections of cells, with their days.
-func (r *ScheduleRepo) slotCollections(ctx context.Context) (map[string]string, error) {
-	names, err := r.db.ListCollectionNames(ctx, bson.D{})
-	if err != nil {
-		return nil, storeError(err, "collections")
-	}
-	out := map[string]string{}
-	for _, n := range names {
-		d, ok := strings.CutPrefix(n, slotPrefix)
-		if !ok || len(d) != 8 {
-			continue
-		}
-		out[n] = d[:4] + "-" + d[4:6] + "-" + d[6:]
-	}
-	return out, nil
-}
-
 // Holdings implements schedule.Store.
 func (r *ScheduleRepo) Holdings(ctx context.Context, fromDay string) ([]schedule.Holding, error) {
-	colls, err := r.slotCollections(ctx)
+	docs, err := findAll(ctx, r.slots, bson.D{{Key: "day", Value: bson.D{{Key: "$gte", Value: fromDay}}}}, "slots", func(d slotDoc) slotDoc { return d })
 	if err != nil {
 		return nil, err
 	}
 	var out []schedule.Holding
-	for n, day := range colls {
-		if day < fromDay {
-			continue
+	for _, d := range docs {
+		if d.Kind == 0 || strings.HasPrefix(d.Key, releasePrefix) {
+			continue // a release mark, or a cell claimed before cells named their fields
 		}
-		cur, err := r.db.Collection(n).Find(ctx, bson.D{})
-		if err != nil {
-			return nil, storeError(err, "slots")
-		}
-		var docs []slotDoc
-		if err := cur.All(ctx, &docs); err != nil {
-			return nil, storeError(err, "slots")
-		}
-		for _, d := range docs {
-			if d.Kind == 0 || strings.HasPrefix(d.Key, releasePrefix) {
-				continue // a release mark, or a cell claimed before cells named their fields
-			}
-			out = append(out, schedule.Holding{Slot: schedule.Slot{Day: day, Kind: molarv1.ResourceKind(d.Kind), Resource: d.Resource, Minute: d.Minute}, Claim: d.claim()})
-		}
+		out = append(out, schedule.Holding{Slot: schedule.Slot{Day: d.Day, Kind: molarv1.ResourceKind(d.Kind), Resource: d.Resource, Minute: d.Minute}, Claim: d.claim()})
 	}
 	return out, nil
 }
 
 // SweepReleases implements schedule.Store.
 func (r *ScheduleRepo) SweepReleases(ctx context.Context, before time.Time) error {
-	colls, err := r.slotCollections(ctx)
+	docs, err := findAll(ctx, r.slots, bson.D{{Key: "release", Value: true}, {Key: "at", Value: bson.D{{Key: "$lt", Value: ms(before)}}}}, "slot releases",
+		func(d releaseDoc) releaseDoc { return d })
 	if err != nil {
 		return err
 	}
-	for n := range colls {
-		coll := r.db.Collection(n)
-		cur, err := coll.Find(ctx, bson.D{{Key: "release", Value: true}, {Key: "at", Value: bson.D{{Key: "$lt", Value: ms(before)}}}})
-		if err != nil {
-			return storeError(err, "slot releases")
+	for _, d := range docs {
+		// Its releaser had the whole lease to finish, and did not.
+		if _, err := r.slots.DeleteOne(ctx, claimFilter(d.Cell, d.Owner, d.Op)); err != nil {
+			return storeError(err, "slot")
 		}
-		var docs []releaseDoc
-		if err := cur.All(ctx, &docs); err != nil {
-			return storeError(err, "slot releases")
-		}
-		for _, d := range docs {
-			// Its releaser had the whole lease to finish, and did not.
-			if _, err := coll.DeleteOne(ctx, claimFilter(d.Cell, d.Owner, d.Op)); err != nil {
-				return storeError(err, "slot")
-			}
-			if _, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}}); err != nil {
-				return storeError(err, "slot release")
-			}
+		if _, err := r.slots.DeleteOne(ctx, bson.D{{Key: "_id", Value: d.ID}}); err != nil {
+			return storeError(err, "slot release")
 		}
 	}
 	return nil
 }
 
-// eventDoc stores an event's payload as protobuf bytes: the log is read back
-// whole, never queried inside.
+// scheduleEventDoc is one revision of the log: the appointment or blockout
+// as that change left it, and the change's audit record.
 type scheduleEventDoc struct {
 	Revision    int64            `bson:"_id"`
 	At          time.Time        `bson:"at"`
-	Appointment []byte           `bson:"appointment,omitempty"`
-	Blockout    []byte           `bson:"blockout,omitempty"`
+	Appointment *appointmentDoc  `bson:"appointment,omitempty"`
+	Blockout    *blockoutDoc     `bson:"blockout,omitempty"`
+	Op          string           `bson:"op,omitempty"`
+	Audit       *carriedAuditDoc `bson:"audit,omitempty"`
+}
+
+// scheduleEventRead reads an event of either layout: the one above, or the
+// earlier one whose appointment and blockout were protobuf bytes.
+type scheduleEventRead struct {
+	Revision    int64            `bson:"_id"`
+	Appointment bson.RawValue    `bson:"appointment,omitempty"`
+	Blockout    bson.RawValue    `bson:"blockout,omitempty"`
 	Op          string           `bson:"op,omitempty"`
 	Audit       *carriedAuditDoc `bson:"audit,omitempty"`
 }
@@ -292,42 +282,53 @@ type scheduleEventDoc struct {
 func (r *ScheduleRepo) AppendEvent(ctx context.Context, e schedule.Event) error {
 	d := scheduleEventDoc{Revision: e.Revision, At: ms(time.Now()), Op: e.Op}
 	d.Audit, _ = carriedAudit(e.Audit)
-	var err error
 	if e.Appointment != nil {
-		if d.Appointment, err = proto.Marshal(e.Appointment); err != nil {
-			return err
-		}
+		a := toAppointmentDoc(e.Appointment)
+		d.Appointment = &a
 	}
 	if e.Blockout != nil {
-		if d.Blockout, err = proto.Marshal(e.Blockout); err != nil {
-			return err
-		}
+		b := toBlockoutDoc(e.Blockout)
+		d.Blockout = &b
 	}
-	_, err = r.db.Collection(scheduleEventCollection).InsertOne(ctx, d)
+	_, err := r.events.InsertOne(ctx, d)
 	return storeError(err, "schedule event")
 }
 
-func (d scheduleEventDoc) event() (schedule.Event, error) {
+func (d scheduleEventRead) event() (schedule.Event, error) {
 	e := schedule.Event{Revision: d.Revision, Op: d.Op, Audit: d.Audit.event()}
-	if d.Appointment != nil {
-		e.Appointment = &molarv1.Appointment{}
-		if err := proto.Unmarshal(d.Appointment, e.Appointment); err != nil {
-			return e, err
-		}
+	var err error
+	if e.Appointment, err = readStored(d.Appointment, &molarv1.Appointment{}, appointmentDoc.appointment); err != nil {
+		return e, err
 	}
-	if d.Blockout != nil {
-		e.Blockout = &molarv1.Blockout{}
-		if err := proto.Unmarshal(d.Blockout, e.Blockout); err != nil {
-			return e, err
+	e.Blockout, err = readStored(d.Blockout, &molarv1.Blockout{}, blockoutDoc.blockout)
+	return e, err
+}
+
+// readStored reads a value stored as a document, or as the protobuf bytes
+// of the earlier layout; nil if there is none.
+func readStored[D any, M proto.Message](v bson.RawValue, legacy M, convert func(D) M) (M, error) {
+	var zero M
+	switch v.Type {
+	case bson.TypeEmbeddedDocument:
+		var d D
+		if err := v.Unmarshal(&d); err != nil {
+			return zero, err
 		}
+		return convert(d), nil
+	case bson.TypeBinary:
+		_, data := v.Binary()
+		if err := proto.Unmarshal(data, legacy); err != nil {
+			return zero, err
+		}
+		return legacy, nil
 	}
-	return e, nil
+	return zero, nil
 }
 
 // Event implements schedule.Store.
 func (r *ScheduleRepo) Event(ctx context.Context, revision int64) (schedule.Event, error) {
-	var d scheduleEventDoc
-	if err := r.db.Collection(scheduleEventCollection).FindOne(ctx, bson.D{{Key: "_id", Value: revision}}).Decode(&d); err != nil {
+	var d scheduleEventRead
+	if err := r.events.FindOne(ctx, bson.D{{Key: "_id", Value: revision}}).Decode(&d); err != nil {
 		return schedule.Event{}, storeError(err, "schedule event")
 	}
 	return d.event()
@@ -337,7 +338,7 @@ func (r *ScheduleRepo) edgeRevision(ctx context.Context, dir int) (int64, error)
 	var d struct {
 		Revision int64 `bson:"_id"`
 	}
-	err := r.db.Collection(scheduleEventCollection).FindOne(ctx, bson.D{},
+	err := r.events.FindOne(ctx, bson.D{},
 		options.FindOne().SetSort(bson.D{{Key: "_id", Value: dir}}).SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&d)
 	if err == driver.ErrNoDocuments {
 		return 0, nil
@@ -383,48 +384,25 @@ func (r *ScheduleRepo) SetAuditMark(ctx context.Context, rev int64) error {
 
 // PruneEvents implements schedule.Store.
 func (r *ScheduleRepo) PruneEvents(ctx context.Context, below int64) error {
-	_, err := r.db.Collection(scheduleEventCollection).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: below}}}})
+	_, err := r.events.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: below}}}})
 	return storeError(err, "schedule events")
-}
-
-// appointmentCollection names the partition of an appointment id.
-func appointmentCollection(id string) string { return monthPartition(appointmentPrefix, id) }
-
-// monthPartition names the collection of a time-ordered (UUIDv7) id: the
-// prefix and the month the id was made in.
-func monthPartition(prefix, id string) string {
-	month := "000000"
-	if u, err := uuid.Parse(id); err == nil && u.Version() == 7 {
-		sec, nsec := u.Time().UnixTime()
-		month = time.Unix(sec, nsec).UTC().Format("200601")
-	}
-	return prefix + month
-}
-
-type storedDoc struct {
-	ID       string `bson:"_id"`
-	Revision int64  `bson:"revision"`
-	Data     []byte `bson:"data"`
 }
 
 // SaveAppointment implements schedule.Store. It never overwrites a newer
 // copy with an older one.
 func (r *ScheduleRepo) SaveAppointment(ctx context.Context, a *molarv1.Appointment) error {
-	return r.saveStored(ctx, r.db.Collection(appointmentCollection(a.GetId())), a.GetId(), a.GetRevision(), a)
+	return saveCopy(ctx, r.appts, a.GetId(), a.GetRevision(), toAppointmentDoc(a))
 }
 
 // SaveBlockout implements schedule.Store.
 func (r *ScheduleRepo) SaveBlockout(ctx context.Context, b *molarv1.Blockout) error {
-	return r.saveStored(ctx, r.db.Collection(blockoutCollection), b.GetId(), b.GetRevision(), b)
+	return saveCopy(ctx, r.blocks, b.GetId(), b.GetRevision(), toBlockoutDoc(b))
 }
 
-func (r *ScheduleRepo) saveStored(ctx context.Context, coll *driver.Collection, id string, rev int64, m proto.Message) error {
-	data, err := proto.Marshal(m)
-	if err != nil {
-		return err
-	}
-	_, err = coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revision", Value: bson.D{{Key: "$lt", Value: rev}}}},
-		storedDoc{ID: id, Revision: rev, Data: data}, options.Replace().SetUpsert(true))
+// saveCopy replaces a copy unless the stored one is as new or newer.
+func saveCopy(ctx context.Context, coll *driver.Collection, id string, rev int64, doc any) error {
+	_, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "revision", Value: bson.D{{Key: "$lt", Value: rev}}}},
+		doc, options.Replace().SetUpsert(true))
 	if driver.IsDuplicateKeyError(err) {
 		return nil // a newer copy is there
 	}
@@ -433,202 +411,143 @@ func (r *ScheduleRepo) saveStored(ctx context.Context, coll *driver.Collection, 
 
 // SaveAppointments stores many appointments at once (demo data, imports).
 func (r *ScheduleRepo) SaveAppointments(ctx context.Context, as []*molarv1.Appointment) error {
-	byColl := map[string][]any{}
-	for _, a := range as {
-		data, err := proto.Marshal(a)
-		if err != nil {
-			return err
-		}
-		c := appointmentCollection(a.GetId())
-		byColl[c] = append(byColl[c], storedDoc{ID: a.GetId(), Revision: a.GetRevision(), Data: data})
+	docs := make([]any, len(as))
+	for i, a := range as {
+		docs[i] = toAppointmentDoc(a)
 	}
-	for c, docs := range byColl {
-		for start := 0; start < len(docs); start += 1000 {
-			if _, err := r.db.Collection(c).InsertMany(ctx, docs[start:min(start+1000, len(docs))]); err != nil {
-				return storeError(err, "appointments")
-			}
+	return insertBatches(ctx, r.appts, docs, "appointments")
+}
+
+// insertBatches inserts documents a thousand at a time.
+func insertBatches(ctx context.Context, coll *driver.Collection, docs []any, what string) error {
+	for start := 0; start < len(docs); start += 1000 {
+		if _, err := coll.InsertMany(ctx, docs[start:min(start+1000, len(docs))]); err != nil {
+			return storeError(err, what)
 		}
 	}
 	return nil
 }
 
-// loadAll reads every stored appointment and blockout (removed ones too).
-func (r *ScheduleRepo) loadAll(ctx context.Context) ([]*molarv1.Appointment, []*molarv1.Blockout, error) {
-	names, err := r.db.ListCollectionNames(ctx, bson.D{})
-	if err != nil {
-		return nil, nil, storeError(err, "collections")
+// startFilter selects documents starting in [from, to), either end open if
+// zero.
+func startFilter(from, to time.Time) bson.D {
+	var within bson.D
+	if !from.IsZero() {
+		within = append(within, bson.E{Key: "$gte", Value: ms(from)})
 	}
-	var appts []*molarv1.Appointment
-	var blocks []*molarv1.Blockout
-	for _, n := range names {
-		if !strings.HasPrefix(n, appointmentPrefix) && n != blockoutCollection {
-			continue
-		}
-		cur, err := r.db.Collection(n).Find(ctx, bson.D{})
-		if err != nil {
-			return nil, nil, storeError(err, "schedule")
-		}
-		var docs []storedDoc
-		if err := cur.All(ctx, &docs); err != nil {
-			return nil, nil, storeError(err, "schedule")
-		}
-		for _, d := range docs {
-			if n == blockoutCollection {
-				b := &molarv1.Blockout{}
-				if err := proto.Unmarshal(d.Data, b); err != nil {
-					return nil, nil, err
-				}
-				blocks = append(blocks, b)
-				continue
-			}
-			a := &molarv1.Appointment{}
-			if err := proto.Unmarshal(d.Data, a); err != nil {
-				return nil, nil, err
-			}
-			appts = append(appts, a)
-		}
+	if !to.IsZero() {
+		within = append(within, bson.E{Key: "$lt", Value: ms(to)})
 	}
-	return appts, blocks, nil
+	if len(within) == 0 {
+		return bson.D{}
+	}
+	return bson.D{{Key: "start", Value: within}}
 }
 
-// Range implements schedule.Store. The copies of this layout are
-// protobuf bytes no index can see, so it reads them all and selects.
+// byStart orders a query by start, then id.
+var byStart = options.Find().SetSort(bson.D{{Key: "start", Value: 1}, {Key: "_id", Value: 1}})
+
+// Range implements schedule.Store.
 func (r *ScheduleRepo) Range(ctx context.Context, from, to time.Time) ([]*molarv1.Appointment, []*molarv1.Blockout, error) {
-	appts, blocks, err := r.loadAll(ctx)
+	as, err := findAll(ctx, r.appts, startFilter(from, to), "appointments", appointmentDoc.appointment, byStart)
 	if err != nil {
 		return nil, nil, err
 	}
-	in := func(t time.Time) bool { return (from.IsZero() || !t.Before(from)) && (to.IsZero() || t.Before(to)) }
-	var as []*molarv1.Appointment
-	for _, a := range appts {
-		if in(a.GetStartTime().AsTime()) {
-			as = append(as, a)
-		}
-	}
-	var bs []*molarv1.Blockout
-	for _, b := range blocks {
-		if !b.GetDeleted() && in(b.GetStartTime().AsTime()) {
-			bs = append(bs, b)
-		}
-	}
-	byStart := func(x, y interface {
-		GetStartTime() *timestamppb.Timestamp
-		GetId() string
-	}) int { return cmp.Or(x.GetStartTime().AsTime().Compare(y.GetStartTime().AsTime()), strings.Compare(x.GetId(), y.GetId())) }
-	slices.SortFunc(as, func(x, y *molarv1.Appointment) int { return byStart(x, y) })
-	slices.SortFunc(bs, func(x, y *molarv1.Blockout) int { return byStart(x, y) })
-	return as, bs, nil
+	live := append(startFilter(from, to), bson.E{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}})
+	bs, err := findAll(ctx, r.blocks, live, "blockouts", blockoutDoc.blockout, byStart)
+	return as, bs, err
 }
 
 // Appointment implements schedule.Store.
 func (r *ScheduleRepo) Appointment(ctx context.Context, id string) (*molarv1.Appointment, error) {
-	appts, _, err := r.loadAll(ctx)
-	if err != nil {
-		return nil, err
+	var d appointmentDoc
+	if err := r.appts.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
+		return nil, storeError(err, "appointment")
 	}
-	for _, a := range appts {
-		if a.GetId() == id {
-			return a, nil
-		}
-	}
-	return nil, services.Errorf(services.NotFound, "appointment not found")
+	return d.appointment(), nil
 }
 
 // Blockout implements schedule.Store.
 func (r *ScheduleRepo) Blockout(ctx context.Context, id string) (*molarv1.Blockout, error) {
-	var d storedDoc
-	err := r.db.Collection(blockoutCollection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d)
-	if err != nil {
+	var d blockoutDoc
+	if err := r.blocks.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
 		return nil, storeError(err, "blockout")
 	}
-	b := &molarv1.Blockout{}
-	return b, proto.Unmarshal(d.Data, b)
+	return d.blockout(), nil
 }
 
 // PatientAppointments implements schedule.Store.
 func (r *ScheduleRepo) PatientAppointments(ctx context.Context, patientID string) ([]*molarv1.Appointment, error) {
-	appts, _, err := r.Range(ctx, time.Time{}, time.Time{})
-	if err != nil {
-		return nil, err
-	}
-	var out []*molarv1.Appointment
-	for _, a := range appts {
-		if a.GetPatientId() == patientID {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return findAll(ctx, r.appts, bson.D{{Key: "patient_id", Value: patientID}}, "appointments", appointmentDoc.appointment, byStart)
 }
 
 // Resources implements schedule.Store.
 func (r *ScheduleRepo) Resources(ctx context.Context) ([]*molarv1.Provider, []*molarv1.Chair, []*molarv1.AppointmentType, error) {
-	ps, err := loadAllProto(ctx, r.db.Collection(providerCollection), func() *molarv1.Provider { return &molarv1.Provider{} })
+	byID := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	ps, err := findAll(ctx, r.db.Collection(providerCollection), bson.D{}, "providers", providerDoc.provider, byID)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	cs, err := loadAllProto(ctx, r.db.Collection(chairCollection), func() *molarv1.Chair { return &molarv1.Chair{} })
+	cs, err := findAll(ctx, r.db.Collection(chairCollection), bson.D{}, "chairs", chairDoc.chair, byID)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	ts, err := loadAllProto(ctx, r.db.Collection(appointmentTypeCollection), func() *molarv1.AppointmentType { return &molarv1.AppointmentType{} })
+	ts, err := findAll(ctx, r.db.Collection(appointmentTypeCollection), bson.D{}, "appointment types", appointmentTypeDoc.appointmentType, byID)
 	return ps, cs, ts, err
 }
 
-func loadAllProto[T proto.Message](ctx context.Context, coll *driver.Collection, mk func() T) ([]T, error) {
-	cur, err := coll.Find(ctx, bson.D{})
-	if err != nil {
-		return nil, storeError(err, coll.Name())
-	}
-	var docs []storedDoc
-	if err := cur.All(ctx, &docs); err != nil {
-		return nil, storeError(err, coll.Name())
-	}
-	out := make([]T, 0, len(docs))
-	for _, d := range docs {
-		m := mk()
-		if err := proto.Unmarshal(d.Data, m); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, nil
-}
+// resourceCollections hold the book's resources.
+var resourceCollections = []string{providerCollection, chairCollection, appointmentTypeCollection}
 
-func (r *ScheduleRepo) saveResource(ctx context.Context, coll, id string, m proto.Message) error {
-	data, err := proto.Marshal(m)
+// saveResource replaces a resource's document, carrying the change's audit
+// record marked pending: the one write commits both.
+func (r *ScheduleRepo) saveResource(ctx context.Context, coll, id string, doc any, rec audit.Event) error {
+	raw, err := bson.Marshal(doc)
 	if err != nil {
 		return err
 	}
-	_, err = r.db.Collection(coll).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, storedDoc{ID: id, Data: data}, options.Replace().SetUpsert(true))
+	var d bson.D
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		return err
+	}
+	if a, pending := carriedAudit(rec); pending {
+		d = append(d, bson.E{Key: "audit", Value: a}, bson.E{Key: pendingField, Value: true})
+	}
+	_, err = r.db.Collection(coll).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, d, options.Replace().SetUpsert(true))
 	return storeError(err, coll)
 }
 
+// ReprojectAudit projects the audit records of resource changes still
+// marked pending (the process stopped between commit and projection).
+func (r *ScheduleRepo) ReprojectAudit(ctx context.Context, project func(audit.Event) error) error {
+	var errs []error
+	for _, coll := range resourceCollections {
+		errs = append(errs, reprojectPending(ctx, r.db.Collection(coll), project, nil))
+	}
+	return errors.Join(errs...)
+}
+
 // SaveProvider implements schedule.Store.
-func (r *ScheduleRepo) SaveProvider(ctx context.Context, p *molarv1.Provider) error {
-	return r.saveResource(ctx, providerCollection, p.GetId(), p)
+func (r *ScheduleRepo) SaveProvider(ctx context.Context, p *molarv1.Provider, rec audit.Event) error {
+	return r.saveResource(ctx, providerCollection, p.GetId(), toProviderDoc(p), rec)
 }
 
 // SaveChair implements schedule.Store.
-func (r *ScheduleRepo) SaveChair(ctx context.Context, c *molarv1.Chair) error {
-	return r.saveResource(ctx, chairCollection, c.GetId(), c)
+func (r *ScheduleRepo) SaveChair(ctx context.Context, c *molarv1.Chair, rec audit.Event) error {
+	return r.saveResource(ctx, chairCollection, c.GetId(), toChairDoc(c), rec)
 }
 
 // SaveType implements schedule.Store.
-func (r *ScheduleRepo) SaveType(ctx context.Context, t *molarv1.AppointmentType) error {
-	return r.saveResource(ctx, appointmentTypeCollection, t.GetId(), t)
+func (r *ScheduleRepo) SaveType(ctx context.Context, t *molarv1.AppointmentType, rec audit.Event) error {
+	return r.saveResource(ctx, appointmentTypeCollection, t.GetId(), toAppointmentTypeDoc(t), rec)
 }
 
 // InsertSlots claims many cells at once for demo data and imports; claims[i]
 // holds slots[i]. It assumes the cells are free.
 func (r *ScheduleRepo) InsertSlots(ctx context.Context, slots []schedule.Slot, claims []schedule.Claim) error {
-	byDay := map[string][]any{}
+	docs := make([]any, len(slots))
 	for i, s := range slots {
-		byDay[s.Day] = append(byDay[s.Day], newSlotDoc(s, claims[i]))
+		docs[i] = newSlotDoc(s, claims[i])
 	}
-	for day, docs := range byDay {
-		if _, err := r.db.Collection(slotCollection(day)).InsertMany(ctx, docs); err != nil {
-			return storeError(err, "slots")
-		}
-	}
-	return nil
+	return insertBatches(ctx, r.slots, docs, "slots")
 }

@@ -1,6 +1,7 @@
 package mongo_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/molar-dental/molar/mongo"
@@ -14,6 +15,9 @@ func TestScheduleContract(t *testing.T) {
 	t.Parallel()
 	storetest.TestSchedule(t, func(t *testing.T) storetest.Schedule {
 		db := mongotest.DB(t)
+		if err := db.EnsureIndexes(context.Background(), mongo.ScheduleIndexes()); err != nil {
+			t.Fatal(err)
+		}
 		return storetest.Schedule{Store: mongo.NewScheduleRepo(db), Audit: mongo.NewAuditRepo(db)}
 	})
 }

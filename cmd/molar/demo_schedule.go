@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/schedule"
 )
 
@@ -128,7 +129,7 @@ func seedSchedule(ctx context.Context, db *database, a *app, now time.Time) (str
 		for _, p := range ps {
 			if (acct.Email == "dentist@molar.test" && p.GetId() == "dr-park") || (acct.Email == "hygienist@molar.test" && p.GetId() == "hyg-lee") {
 				p.StaffId = acct.ID
-				if err := repo.SaveProvider(ctx, p); err != nil {
+				if err := repo.SaveProvider(ctx, p, audit.Event{}); err != nil {
 					return "", err
 				}
 			}
@@ -176,17 +177,17 @@ func insertAppointments(ctx context.Context, repo scheduleStore, svc *schedule.S
 func saveDemoResources(ctx context.Context, repo schedule.Store, providers int) error {
 	ps, cs, ts := demoResources()
 	for _, p := range ps[:providers] {
-		if err := repo.SaveProvider(ctx, p); err != nil {
+		if err := repo.SaveProvider(ctx, p, audit.Event{}); err != nil {
 			return err
 		}
 	}
 	for _, c := range cs {
-		if err := repo.SaveChair(ctx, c); err != nil {
+		if err := repo.SaveChair(ctx, c, audit.Event{}); err != nil {
 			return err
 		}
 	}
 	for _, t := range ts {
-		if err := repo.SaveType(ctx, t); err != nil {
+		if err := repo.SaveType(ctx, t, audit.Event{}); err != nil {
 			return err
 		}
 	}

@@ -145,14 +145,22 @@ func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
 		engine = "ferretdb"
 	}
 	changes := mongo.NewChangeLog(db, time.Now, logger)
+	book := mongo.NewScheduleRepo(db)
 	return &database{
 		engine: engine, accounts: staff, sessions: sessions, audit: mongo.NewAuditRepo(db),
 		changes:  mongoChanges{changes},
-		patients: patients, clinical: clinical, clinic: clinicRepo, schedule: mongo.NewScheduleRepo(db), billing: invoices,
-		recover: []reprojector{patients, clinical, clinicRepo, staff, sessions},
+		patients: patients, clinical: clinical, clinic: clinicRepo, schedule: book, billing: invoices,
+		recover: []reprojector{patients, clinical, clinicRepo, staff, sessions, book},
 		ping:    db.Ping, close: db.Close, mongo: db,
 		prepare: func(ctx context.Context, a *app) error {
 			if err := changes.DropLegacy(ctx); err != nil {
+				return err
+			}
+			moved, err := book.MigrateSchedule(ctx)
+			if moved > 0 {
+				logger.Info("the book moved to its current layout", "documents", moved)
+			}
+			if err != nil {
 				return err
 			}
 			n, err := invoices.MigrateInvoices(ctx, db)

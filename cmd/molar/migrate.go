@@ -228,17 +228,17 @@ func copySchedule(ctx context.Context, src, dst *database, counts *[]any) error 
 		return fmt.Errorf("book resources: %w", err)
 	}
 	for _, p := range providers {
-		if err := dst.schedule.SaveProvider(ctx, p); err != nil {
+		if err := dst.schedule.SaveProvider(ctx, p, audit.Event{}); err != nil {
 			return err
 		}
 	}
 	for _, c := range chairs {
-		if err := dst.schedule.SaveChair(ctx, c); err != nil {
+		if err := dst.schedule.SaveChair(ctx, c, audit.Event{}); err != nil {
 			return err
 		}
 	}
 	for _, t := range types {
-		if err := dst.schedule.SaveType(ctx, t); err != nil {
+		if err := dst.schedule.SaveType(ctx, t, audit.Event{}); err != nil {
 			return err
 		}
 	}

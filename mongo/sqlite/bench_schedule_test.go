@@ -92,10 +92,10 @@ func BenchmarkScheduleSQLite(b *testing.B) {
 	now := time.Now().In(loc)
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
 	for i, dr := range benchDentists {
-		if err := store.SaveProvider(ctx, &molarv1.Provider{Id: dr, Name: dr, Active: true}); err != nil {
+		if err := store.SaveProvider(ctx, &molarv1.Provider{Id: dr, Name: dr, Active: true}, audit.Event{}); err != nil {
 			b.Fatal(err)
 		}
-		if err := store.SaveChair(ctx, &molarv1.Chair{Id: fmt.Sprintf("chair-%d", i+1), Name: fmt.Sprintf("%d번 체어", i+1), Position: int32(i + 1), Active: true}); err != nil {
+		if err := store.SaveChair(ctx, &molarv1.Chair{Id: fmt.Sprintf("chair-%d", i+1), Name: fmt.Sprintf("%d번 체어", i+1), Position: int32(i + 1), Active: true}, audit.Event{}); err != nil {
 			b.Fatal(err)
 		}
 	}

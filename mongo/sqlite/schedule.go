@@ -433,26 +433,30 @@ func loadDocs[T proto.Message](ctx context.Context, db *sql.DB, mk func() T, que
 
 // saveResource creates or replaces a provider, chair or type by id. The
 // table is one of the three resource tables, never input.
-func (s *ScheduleStore) saveResource(ctx context.Context, table, id string, m proto.Message) error {
+func (s *ScheduleStore) saveResource(ctx context.Context, table, id string, m proto.Message, rec audit.Event) error {
 	doc, err := scheduleJSON.Marshal(m)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.sql.ExecContext(ctx, `INSERT INTO `+table+` (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, id, string(doc))
-	return storeError(err, table)
+	return s.db.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc`, id, string(doc)); err != nil {
+			return storeError(err, table)
+		}
+		return appendAudit(ctx, tx, rec)
+	})
 }
 
 // SaveProvider implements schedule.Store.
-func (s *ScheduleStore) SaveProvider(ctx context.Context, p *molarv1.Provider) error {
-	return s.saveResource(ctx, "providers", p.GetId(), p)
+func (s *ScheduleStore) SaveProvider(ctx context.Context, p *molarv1.Provider, rec audit.Event) error {
+	return s.saveResource(ctx, "providers", p.GetId(), p, rec)
 }
 
 // SaveChair implements schedule.Store.
-func (s *ScheduleStore) SaveChair(ctx context.Context, c *molarv1.Chair) error {
-	return s.saveResource(ctx, "chairs", c.GetId(), c)
+func (s *ScheduleStore) SaveChair(ctx context.Context, c *molarv1.Chair, rec audit.Event) error {
+	return s.saveResource(ctx, "chairs", c.GetId(), c, rec)
 }
 
 // SaveType implements schedule.Store.
-func (s *ScheduleStore) SaveType(ctx context.Context, t *molarv1.AppointmentType) error {
-	return s.saveResource(ctx, "appointment_types", t.GetId(), t)
+func (s *ScheduleStore) SaveType(ctx context.Context, t *molarv1.AppointmentType, rec audit.Event) error {
+	return s.saveResource(ctx, "appointment_types", t.GetId(), t, rec)
 }

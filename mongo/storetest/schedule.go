@@ -44,6 +44,7 @@ func TestSchedule(t *testing.T, open ScheduleEngine) {
 		"copies never go back":                 copiesNeverGoBack,
 		"copies read by range, id and patient": copiesReadByRangeIDAndPatient,
 		"the book holds a window":              bookHoldsAWindow,
+		"resource changes carry their audit":   resourceChangesCarryTheirAudit,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -248,12 +249,12 @@ func newBookRig(t *testing.T, open ScheduleEngine) *bookRig {
 	r.clock = &schedClock{t: time.Date(2030, 1, 1, 8, 0, 0, 0, r.loc)}
 	r.monday = time.Date(2030, 1, 7, 0, 0, 0, 0, r.loc)
 	for _, p := range []*molarv1.Provider{{Id: "dr-kim", Name: "김하늘 원장", Active: true}, {Id: "dr-park", Name: "박서준 원장", Active: true}} {
-		if err := r.repo.SaveProvider(ctx, p); err != nil {
+		if err := r.repo.SaveProvider(ctx, p, audit.Event{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i := 1; i <= 3; i++ {
-		if err := r.repo.SaveChair(ctx, &molarv1.Chair{Id: fmt.Sprintf("chair-%d", i), Name: fmt.Sprintf("%d번 체어", i), Position: int32(i), Active: true}); err != nil {
+		if err := r.repo.SaveChair(ctx, &molarv1.Chair{Id: fmt.Sprintf("chair-%d", i), Name: fmt.Sprintf("%d번 체어", i), Position: int32(i), Active: true}, audit.Event{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1059,5 +1060,48 @@ func bookHoldsAWindow(t *testing.T, open ScheduleEngine) {
 	}
 	if err := fresh.DeleteBlockout(ctx, b.GetId()); services.ErrorCode(err) != services.NotFound {
 		t.Fatalf("removing a removed old blockout: %v, want not found", err)
+	}
+}
+
+// resourceChangesCarryTheirAudit: saving a provider, a chair or an
+// appointment type while the audit trail refuses appends succeeds for the
+// caller (the change and its record commit in one write), and the record
+// is on the trail exactly once after a recovery pass, however often it
+// runs.
+func resourceChangesCarryTheirAudit(t *testing.T, open ScheduleEngine) {
+	ctx := context.Background()
+	r := newBookRig(t, open)
+	rig := newTrailRig(r.audits, false, r.clock.Now, r.repo)
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := schedule.NewService(schedule.Deps{Store: r.repo, Clinic: r.clinic, Patients: schedPatients{}, Audit: rig.rec,
+		Now: r.clock.Now, NewID: newTestID, Logger: logger})
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rig.gate.setFailing(true)
+	p, err := svc.SaveProvider(ctx, &molarv1.Provider{Name: "이서연 원장", Color: "#336699", Active: true})
+	if err != nil {
+		t.Fatalf("saving a provider while the trail fails: %v", err)
+	}
+	c, err := svc.SaveChair(ctx, &molarv1.Chair{Name: "4번 체어", Position: 4, Active: true})
+	if err != nil {
+		t.Fatalf("saving a chair while the trail fails: %v", err)
+	}
+	ty, err := svc.SaveType(ctx, &molarv1.AppointmentType{NameKo: "스케일링", NameEn: "Scaling", DefaultMinutes: 40, Active: true})
+	if err != nil {
+		t.Fatalf("saving a type while the trail fails: %v", err)
+	}
+	ps, cs, ts, err := r.repo.Resources(ctx)
+	if err != nil || len(ps) != 3 || len(cs) != 4 || len(ts) != 1 {
+		t.Fatalf("resources after saving: %d providers, %d chairs, %d types (%v)", len(ps), len(cs), len(ts), err)
+	}
+	rig.gate.setFailing(false)
+	for range 2 {
+		rig.recover(t)
+		for _, id := range []string{p.GetId(), c.GetId(), ty.GetId()} {
+			if got := rig.events(t, id, molarv1.AuditAction_AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED); len(got) != 1 {
+				t.Fatalf("%d audit records of the change to %s after recovery, want 1", len(got), id)
+			}
+		}
 	}
 }

@@ -258,10 +258,12 @@ func (s *Service) SaveProvider(ctx context.Context, p *molarv1.Provider) (*molar
 	if p.Id == "" {
 		p.Id = s.newID()
 	}
-	if err := s.store.SaveProvider(ctx, p); err != nil {
+	rec := s.resourceAudit(ctx, "provider", p.GetId())
+	if err := s.store.SaveProvider(ctx, p, rec); err != nil {
 		return nil, err
 	}
-	return p, s.resourcesChanged(ctx, "provider", p.GetId())
+	s.resourcesSaved(ctx, rec)
+	return p, nil
 }
 
 // SaveChair creates (empty id) or replaces a chair.
@@ -270,10 +272,12 @@ func (s *Service) SaveChair(ctx context.Context, c *molarv1.Chair) (*molarv1.Cha
 	if c.Id == "" {
 		c.Id = s.newID()
 	}
-	if err := s.store.SaveChair(ctx, c); err != nil {
+	rec := s.resourceAudit(ctx, "chair", c.GetId())
+	if err := s.store.SaveChair(ctx, c, rec); err != nil {
 		return nil, err
 	}
-	return c, s.resourcesChanged(ctx, "chair", c.GetId())
+	s.resourcesSaved(ctx, rec)
+	return c, nil
 }
 
 // SaveType creates (empty id) or replaces an appointment type.
@@ -285,17 +289,31 @@ func (s *Service) SaveType(ctx context.Context, t *molarv1.AppointmentType) (*mo
 	if t.GetDefaultMinutes()%GridMinutes != 0 {
 		return nil, services.InvalidFields(services.Violation{Field: "type.default_minutes", Rule: "schedule.minutes.grid", Message: "use a multiple of 5 minutes"})
 	}
-	if err := s.store.SaveType(ctx, t); err != nil {
+	rec := s.resourceAudit(ctx, "appointment_type", t.GetId())
+	if err := s.store.SaveType(ctx, t, rec); err != nil {
 		return nil, err
 	}
-	return t, s.resourcesChanged(ctx, "appointment_type", t.GetId())
+	s.resourcesSaved(ctx, rec)
+	return t, nil
 }
 
-func (s *Service) resourcesChanged(ctx context.Context, kind, id string) error {
+// resourceAudit is the audit record a resource change commits with.
+func (s *Service) resourceAudit(ctx context.Context, kind, id string) audit.Event {
+	return s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED, TargetType: kind, TargetID: id})
+}
+
+// resourcesSaved does what follows a committed resource change: this
+// process rereads the resources, and the audit record reaches the trail.
+// Nothing here can fail the change: a failure is logged, the next reread
+// (or the next start's recovery, for the record) makes up for it.
+func (s *Service) resourcesSaved(ctx context.Context, rec audit.Event) {
+	ctx = context.WithoutCancel(ctx)
 	if err := s.reloadResources(ctx); err != nil {
-		return err
+		s.logger.WarnContext(ctx, "resources committed, reread failed", "error", err.Error())
 	}
-	return s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED, TargetType: kind, TargetID: id})
+	if err := s.audit.Project(ctx, rec); err != nil {
+		s.logger.WarnContext(ctx, "resources committed, audit record left for recovery", "audit_id", rec.ID, "error", err.Error())
+	}
 }
 
 // parseDays checks a date range.

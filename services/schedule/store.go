@@ -160,10 +160,13 @@ type Store interface {
 
 	// Resources returns providers, chairs and appointment types.
 	Resources(ctx context.Context) ([]*molarv1.Provider, []*molarv1.Chair, []*molarv1.AppointmentType, error)
-	// SaveProvider, SaveChair and SaveType create or replace by id.
-	SaveProvider(ctx context.Context, p *molarv1.Provider) error
-	SaveChair(ctx context.Context, c *molarv1.Chair) error
-	SaveType(ctx context.Context, t *molarv1.AppointmentType) error
+	// SaveProvider, SaveChair and SaveType create or replace by id, in one
+	// write with the change's audit record (none if rec has no id); on an
+	// engine that projects the record afterwards, the write marks it pending
+	// until then.
+	SaveProvider(ctx context.Context, p *molarv1.Provider, rec audit.Event) error
+	SaveChair(ctx context.Context, c *molarv1.Chair, rec audit.Event) error
+	SaveType(ctx context.Context, t *molarv1.AppointmentType, rec audit.Event) error
 }
 
 // Clinic gives the clinic's time zone and opening hours.
