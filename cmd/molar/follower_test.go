@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
@@ -145,6 +147,27 @@ func TestSuspendedFollowerCatchesUp(t *testing.T) {
 		}
 		if all {
 			t.Logf("the resumed process showed every patient and booking %v after SIGCONT", time.Since(resumed).Round(time.Millisecond))
+			// And it shows what the writer shows: the same day of the book,
+			// the same patients.
+			wl, err := wbook.ListSchedule(ctx, connect.NewRequest(&molarv1.ListScheduleRequest{StartDate: dayStr, EndDate: dayStr}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(wl.Msg.GetAppointments(), list.Msg.GetAppointments(), protocmp.Transform(),
+				protocmp.SortRepeated(func(a, b *molarv1.Appointment) bool { return a.GetId() < b.GetId() })); d != "" {
+				t.Fatalf("the follower's book differs from the writer's (-writer +follower):\n%s", d)
+			}
+			for _, q := range []string{"정지", "ㅈㅈ"} {
+				w, err1 := wpat.SearchPatients(ctx, connect.NewRequest(&molarv1.SearchPatientsRequest{Query: q, PageSize: 100}))
+				f, err2 := fpat.SearchPatients(ctx, connect.NewRequest(&molarv1.SearchPatientsRequest{Query: q, PageSize: 100}))
+				if err1 != nil || err2 != nil {
+					t.Fatal(err1, err2)
+				}
+				if d := cmp.Diff(w.Msg.GetPatients(), f.Msg.GetPatients(), protocmp.Transform(),
+					protocmp.SortRepeated(func(a, b *molarv1.PatientSummary) bool { return a.GetId() < b.GetId() })); d != "" {
+					t.Fatalf("searching %q, the follower's patients differ from the writer's (-writer +follower):\n%s", q, d)
+				}
+			}
 			return
 		}
 		if time.Now().After(deadline) {

@@ -109,15 +109,18 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		"embedded_engine", cfg.MongoURI == "", "startup_ms", time.Since(start).Milliseconds())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
+		// Serving stopped on its own: still stop the background loops and
+		// close the database before reporting why.
+		logger.Error("serving stopped", "error", serveErr.Error())
 	case <-ctx.Done():
+		logger.Info("shutting down")
 	}
-	logger.Info("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	return s.Shutdown(shutdownCtx)
+	return errors.Join(serveErr, s.Shutdown(shutdownCtx))
 }
 
 // seedCmd loads demo data.
