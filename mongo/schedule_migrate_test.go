@@ -91,9 +91,9 @@ func TestScheduleDocumentsKeepEveryField(t *testing.T) {
 
 // TestMigrateSchedule moves a book of the earlier layout (protobuf bytes,
 // a collection per month of appointments and per day of cells) into the
-// current one: every appointment, blockout, resource, claimed cell and
-// event reads back as it was, the old collections are gone, and a second
-// run moves nothing.
+// current one, finishing what a start that stopped halfway left: every
+// appointment, blockout, resource, claimed cell and event reads back as it
+// was, the old collections are gone, and a second run moves nothing.
 func TestMigrateSchedule(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -132,6 +132,14 @@ func TestMigrateSchedule(t *testing.T) {
 	}
 	data, _ := proto.Marshal(a1)
 	if _, err := raw.Collection("schedule_events").InsertOne(ctx, bson.D{{Key: "_id", Value: int64(3)}, {Key: "at", Value: start}, {Key: "appointment", Value: data}, {Key: "op", Value: "op-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	// A start that stopped halfway had copied the first month's appointment
+	// and the day's cell, and dropped neither old collection.
+	if err := repo.SaveAppointment(ctx, a1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Collection("slots").InsertOne(ctx, append(cell, bson.E{Key: "day", Value: "2026-11-30"})); err != nil {
 		t.Fatal(err)
 	}
 
