@@ -50,10 +50,10 @@ func (r *ScheduleRepo) MigrateSchedule(ctx context.Context) (int, error) {
 		coll    string
 		convert func([]byte) (any, error)
 	}{
-		{blockoutCollection, legacyConvert(&molarv1.Blockout{}, toBlockoutDoc)},
-		{providerCollection, legacyConvert(&molarv1.Provider{}, toProviderDoc)},
-		{chairCollection, legacyConvert(&molarv1.Chair{}, toChairDoc)},
-		{appointmentTypeCollection, legacyConvert(&molarv1.AppointmentType{}, toAppointmentTypeDoc)},
+		{blockoutCollection, legacyConvert(func() *molarv1.Blockout { return &molarv1.Blockout{} }, toBlockoutDoc)},
+		{providerCollection, legacyConvert(func() *molarv1.Provider { return &molarv1.Provider{} }, toProviderDoc)},
+		{chairCollection, legacyConvert(func() *molarv1.Chair { return &molarv1.Chair{} }, toChairDoc)},
+		{appointmentTypeCollection, legacyConvert(func() *molarv1.AppointmentType { return &molarv1.AppointmentType{} }, toAppointmentTypeDoc)},
 	} {
 		n, err := r.migrateInPlace(ctx, m.coll, m.convert)
 		if err != nil {
@@ -72,10 +72,9 @@ func isPartition(name, prefix string, digits int) bool {
 
 // legacyConvert reads protobuf bytes into a message and converts it to its
 // document.
-func legacyConvert[M proto.Message, D any](m M, toDoc func(M) D) func([]byte) (any, error) {
+func legacyConvert[M proto.Message, D any](mk func() M, toDoc func(M) D) func([]byte) (any, error) {
 	return func(data []byte) (any, error) {
-		msg := proto.CloneOf(m)
-		proto.Reset(msg)
+		msg := mk()
 		if err := proto.Unmarshal(data, msg); err != nil {
 			return nil, err
 		}

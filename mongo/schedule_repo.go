@@ -499,21 +499,20 @@ func (r *ScheduleRepo) Resources(ctx context.Context) ([]*molarv1.Provider, []*m
 // resourceCollections hold the book's resources.
 var resourceCollections = []string{providerCollection, chairCollection, appointmentTypeCollection}
 
-// saveResource replaces a resource's document, carrying the change's audit
-// record marked pending: the one write commits both.
-func (r *ScheduleRepo) saveResource(ctx context.Context, coll, id string, doc any, rec audit.Event) error {
-	raw, err := bson.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	var d bson.D
-	if err := bson.Unmarshal(raw, &d); err != nil {
-		return err
-	}
-	if a, pending := carriedAudit(rec); pending {
-		d = append(d, bson.E{Key: "audit", Value: a}, bson.E{Key: pendingField, Value: true})
-	}
-	_, err = r.db.Collection(coll).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, d, options.Replace().SetUpsert(true))
+// withAudit is a resource's document carrying the audit record of the
+// change that wrote it, pending until projected.
+type withAudit[D any] struct {
+	Doc     D                `bson:",inline"`
+	Audit   *carriedAuditDoc `bson:"audit,omitempty"`
+	Pending bool             `bson:"audit_pending,omitempty"`
+}
+
+// saveResource replaces a resource's document together with the change's
+// audit record: the one write commits both.
+func saveResource[D any](ctx context.Context, db *driver.Database, coll, id string, doc D, rec audit.Event) error {
+	d := withAudit[D]{Doc: doc}
+	d.Audit, d.Pending = carriedAudit(rec)
+	_, err := db.Collection(coll).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, d, options.Replace().SetUpsert(true))
 	return storeError(err, coll)
 }
 
@@ -529,17 +528,17 @@ func (r *ScheduleRepo) ReprojectAudit(ctx context.Context, project func(audit.Ev
 
 // SaveProvider implements schedule.Store.
 func (r *ScheduleRepo) SaveProvider(ctx context.Context, p *molarv1.Provider, rec audit.Event) error {
-	return r.saveResource(ctx, providerCollection, p.GetId(), toProviderDoc(p), rec)
+	return saveResource(ctx, r.db, providerCollection, p.GetId(), toProviderDoc(p), rec)
 }
 
 // SaveChair implements schedule.Store.
 func (r *ScheduleRepo) SaveChair(ctx context.Context, c *molarv1.Chair, rec audit.Event) error {
-	return r.saveResource(ctx, chairCollection, c.GetId(), toChairDoc(c), rec)
+	return saveResource(ctx, r.db, chairCollection, c.GetId(), toChairDoc(c), rec)
 }
 
 // SaveType implements schedule.Store.
 func (r *ScheduleRepo) SaveType(ctx context.Context, t *molarv1.AppointmentType, rec audit.Event) error {
-	return r.saveResource(ctx, appointmentTypeCollection, t.GetId(), toAppointmentTypeDoc(t), rec)
+	return saveResource(ctx, r.db, appointmentTypeCollection, t.GetId(), toAppointmentTypeDoc(t), rec)
 }
 
 // InsertSlots claims many cells at once for demo data and imports; claims[i]

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/services"
@@ -166,24 +165,8 @@ func saveInvoiceTimes(ctx context.Context, tx *sql.Tx, inv *molarv1.Invoice) err
 	if _, err := tx.ExecContext(ctx, `DELETE FROM invoice_times WHERE invoice_id = ?`, inv.GetId()); err != nil {
 		return storeError(err, "invoice times")
 	}
-	var times []*timestamppb.Timestamp
-	if inv.GetIssueTime() != nil {
-		times = append(times, inv.GetIssueTime())
-	}
-	for _, p := range inv.GetPayments() {
-		times = append(times, p.GetTime())
-	}
-	for _, r := range inv.GetRefunds() {
-		times = append(times, r.GetTime())
-	}
-	for _, a := range inv.GetAdjustments() {
-		times = append(times, a.GetTime())
-	}
-	for _, t := range times {
-		if t == nil {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO invoice_times (at, invoice_id) VALUES (?, ?)`, t.AsTime().UnixMilli(), inv.GetId()); err != nil {
+	for _, at := range billing.Times(inv) {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO invoice_times (at, invoice_id) VALUES (?, ?)`, at.UnixMilli(), inv.GetId()); err != nil {
 			return storeError(err, "invoice times")
 		}
 	}

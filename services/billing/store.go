@@ -4,7 +4,10 @@ package billing
 
 import (
 	"context"
+	"slices"
 	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/services/audit"
@@ -67,35 +70,31 @@ type Store interface {
 	Active(ctx context.Context, from, to time.Time) ([]*molarv1.Invoice, error)
 }
 
-// ActiveIn reports whether something happened to an invoice in [from, to):
-// its issue, a payment, a refund or a discount.
-func ActiveIn(inv *molarv1.Invoice, from, to time.Time) bool {
-	in := func(t interface{ AsTime() time.Time }, set bool) bool {
-		if !set {
-			return false
+// Times lists when something happened to an invoice: its issue, each
+// payment, refund and discount (the times a daily closing counts).
+func Times(inv *molarv1.Invoice) []time.Time {
+	var out []time.Time
+	add := func(t *timestamppb.Timestamp) {
+		if t != nil {
+			out = append(out, t.AsTime())
 		}
-		at := t.AsTime()
-		return !at.Before(from) && at.Before(to)
 	}
-	if in(inv.GetIssueTime(), inv.GetIssueTime() != nil) {
-		return true
-	}
+	add(inv.GetIssueTime())
 	for _, p := range inv.GetPayments() {
-		if in(p.GetTime(), p.GetTime() != nil) {
-			return true
-		}
+		add(p.GetTime())
 	}
 	for _, r := range inv.GetRefunds() {
-		if in(r.GetTime(), r.GetTime() != nil) {
-			return true
-		}
+		add(r.GetTime())
 	}
 	for _, a := range inv.GetAdjustments() {
-		if in(a.GetTime(), a.GetTime() != nil) {
-			return true
-		}
+		add(a.GetTime())
 	}
-	return false
+	return out
+}
+
+// ActiveIn reports whether something happened to an invoice in [from, to).
+func ActiveIn(inv *molarv1.Invoice, from, to time.Time) bool {
+	return slices.ContainsFunc(Times(inv), func(at time.Time) bool { return !at.Before(from) && at.Before(to) })
 }
 
 // Chart tells which procedures were completed.

@@ -382,7 +382,8 @@ func (s *Service) appointment(ctx context.Context, id string) (*molarv1.Appointm
 }
 
 // blockout returns a blockout as of the book likewise; a removed one is
-// NotFound.
+// NotFound (adopting its copy and the remembered events leaves the book
+// without it).
 func (s *Service) blockout(ctx context.Context, id string) (*molarv1.Blockout, error) {
 	if x, ok := s.book.GetBlockout(id); ok {
 		return x, nil
@@ -396,15 +397,12 @@ func (s *Service) blockout(ctx context.Context, id string) (*molarv1.Blockout, e
 		return nil, err
 	}
 	if x != nil {
-		if _, newer := s.book.remembered(id); newer != nil && newer.GetRevision() > x.GetRevision() {
-			x = newer
-		}
+		s.book.adopt(nil, nil, []*molarv1.Blockout{x})
 	}
-	if x == nil || x.GetDeleted() {
-		return nil, services.Errorf(services.NotFound, "blockout not found")
+	if cur, ok := s.book.GetBlockout(id); ok {
+		return cur, nil
 	}
-	s.book.adopt(nil, nil, []*molarv1.Blockout{x})
-	return x, nil
+	return nil, services.Errorf(services.NotFound, "blockout not found")
 }
 
 // List returns the book for a range.
