@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -27,7 +28,7 @@ const (
 
 // SessionRepo stores sessions, refresh-token hashes and failed sign-ins.
 type SessionRepo struct {
-	sessions, tokens, uses, failures, revocations *driver.Collection
+	sessions, tokens, uses, failures, revocations, staff *driver.Collection
 }
 
 var (
@@ -40,7 +41,7 @@ func NewSessionRepo(db *DB) *SessionRepo {
 	return &SessionRepo{
 		sessions: db.Database.Collection(sessionCollection), tokens: db.Database.Collection(refreshTokenCollection),
 		uses: db.Database.Collection(refreshUseCollection), failures: db.Database.Collection(failureCollection),
-		revocations: db.Database.Collection(revocationCollection),
+		revocations: db.Database.Collection(revocationCollection), staff: db.Database.Collection(staffCollection),
 	}
 }
 
@@ -54,7 +55,7 @@ func SessionIndexes() []Index {
 		{Collection: failureCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "staff_id", Value: 1}, {Key: "at", Value: -1}}, Options: options.Index().SetName("staff_at")}},
 		{Collection: refreshTokenCollection, MongoDBOnly: true, Model: driver.IndexModel{Keys: bson.D{{Key: "expires", Value: 1}}, Options: options.Index().SetName("expires_ttl").SetExpireAfterSeconds(0)}},
 		{Collection: failureCollection, MongoDBOnly: true, Model: driver.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}, Options: options.Index().SetName("at_ttl").SetExpireAfterSeconds(7 * 24 * 3600)}},
-		pendingIndex(revocationCollection),
+		pendingIndex(revocationCollection), pendingIndex(sessionCollection), pendingIndex(failureCollection),
 	}
 }
 
@@ -68,6 +69,9 @@ type sessionDoc struct {
 	UserAgent string    `bson:"user_agent"`
 	RevokedAt time.Time `bson:"revoked_at"`
 	Reason    string    `bson:"reason,omitempty"`
+	// Audit is the sign-in's event, pending until projected.
+	Audit        *carriedAuditDoc `bson:"audit,omitempty"`
+	AuditPending bool             `bson:"audit_pending,omitempty"`
 }
 
 func (d sessionDoc) session() auth.Session {
@@ -75,11 +79,34 @@ func (d sessionDoc) session() auth.Session {
 		IP: d.IP, UserAgent: d.UserAgent, RevokedAt: d.RevokedAt, Reason: d.Reason}
 }
 
-// Create implements auth.SessionStore.
-func (r *SessionRepo) Create(ctx context.Context, s auth.Session) error {
-	_, err := r.sessions.InsertOne(ctx, sessionDoc{ID: s.ID, StaffID: s.StaffID, Created: ms(s.Created), LastUsed: ms(s.LastUsed),
-		Expires: ms(s.Expires), IP: s.IP, UserAgent: s.UserAgent})
-	return storeError(err, "session")
+// Create implements auth.SessionStore. The first token is inserted
+// before the session and is inert until it exists (a refresh finds no
+// session for it); the insert of the session, carrying ev, is the commit;
+// the account's last sign-in follows it and is redone by ReprojectAudit if
+// the process stops in between.
+func (r *SessionRepo) Create(ctx context.Context, s auth.Session, first auth.RefreshToken, ev audit.Event) error {
+	if err := r.AddToken(ctx, first); err != nil {
+		return err
+	}
+	d := sessionDoc{ID: s.ID, StaffID: s.StaffID, Created: ms(s.Created), LastUsed: ms(s.LastUsed),
+		Expires: ms(s.Expires), IP: s.IP, UserAgent: s.UserAgent}
+	d.Audit, d.AuditPending = carriedAudit(ev)
+	if _, err := r.sessions.InsertOne(ctx, d); err != nil {
+		return storeError(err, "session")
+	}
+	return r.recordLogin(ctx, d)
+}
+
+// recordLogin sets the account's last sign-in to the session's start unless
+// a later one is there.
+func (r *SessionRepo) recordLogin(ctx context.Context, d sessionDoc) error {
+	_, err := r.staff.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.StaffID}}, bson.D{{Key: "$max", Value: bson.D{{Key: "last_login", Value: d.Created}}}})
+	return storeError(err, "staff account")
+}
+
+// StartProjected implements auth.SessionStore.
+func (r *SessionRepo) StartProjected(ctx context.Context, id string) error {
+	return clearPending(ctx, r.sessions, id)
 }
 
 // Get implements auth.SessionStore.
@@ -139,17 +166,27 @@ func (r *SessionRepo) AuditProjected(ctx context.Context, id string) error {
 	return clearPending(ctx, r.revocations, id)
 }
 
-// ReprojectAudit projects the audit events of every session end still
-// marked pending (the process stopped between commit and projection), after
-// recording the end on the session.
+// ReprojectAudit projects the audit events of every sign-in, failed
+// sign-in and session end still marked pending (the process stopped between
+// commit and projection), after recording the sign-in on the account and
+// the end on the session.
 func (r *SessionRepo) ReprojectAudit(ctx context.Context, project func(audit.Event) error) error {
-	return reprojectPending(ctx, r.revocations, project, func(p pendingDoc) error {
+	started := reprojectPending(ctx, r.sessions, project, func(p pendingDoc) error {
+		var d sessionDoc
+		if err := bson.Unmarshal(p.Raw, &d); err != nil {
+			return storeError(err, "session")
+		}
+		return r.recordLogin(ctx, d)
+	})
+	failed := reprojectPending(ctx, r.failures, project, nil)
+	ended := reprojectPending(ctx, r.revocations, project, func(p pendingDoc) error {
 		var d revocationDoc
 		if err := bson.Unmarshal(p.Raw, &d); err != nil {
 			return storeError(err, "session revocation")
 		}
 		return r.markRevoked(ctx, d)
 	})
+	return errors.Join(started, failed, ended)
 }
 
 // ListActive implements auth.SessionStore.
@@ -207,10 +244,29 @@ func (r *SessionRepo) UseToken(ctx context.Context, hash string, at time.Time) e
 	return storeError(err, "refresh token use")
 }
 
-// AddFailure implements auth.FailureStore.
-func (r *SessionRepo) AddFailure(ctx context.Context, staffID string, at time.Time) error {
-	_, err := r.failures.InsertOne(ctx, bson.D{{Key: "staff_id", Value: staffID}, {Key: "at", Value: ms(at)}})
+// failureDoc is a failed sign-in, keyed by its event's id.
+type failureDoc struct {
+	ID           string           `bson:"_id"`
+	StaffID      string           `bson:"staff_id"`
+	At           time.Time        `bson:"at"`
+	Audit        *carriedAuditDoc `bson:"audit,omitempty"`
+	AuditPending bool             `bson:"audit_pending,omitempty"`
+}
+
+// AddFailure implements auth.FailureStore: one insert carrying ev.
+func (r *SessionRepo) AddFailure(ctx context.Context, staffID string, at time.Time, ev audit.Event) error {
+	d := failureDoc{ID: ev.ID, StaffID: staffID, At: ms(at)}
+	if d.ID == "" {
+		d.ID = bson.NewObjectID().Hex()
+	}
+	d.Audit, d.AuditPending = carriedAudit(ev)
+	_, err := r.failures.InsertOne(ctx, d)
 	return storeError(err, "login failure")
+}
+
+// FailureProjected implements auth.FailureStore.
+func (r *SessionRepo) FailureProjected(ctx context.Context, eventID string) error {
+	return clearPending(ctx, r.failures, eventID)
 }
 
 // Failures implements auth.FailureStore.

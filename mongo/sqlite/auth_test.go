@@ -8,6 +8,7 @@ import (
 	"github.com/molar-dental/molar/mongo/sqlite"
 	"github.com/molar-dental/molar/mongo/storetest"
 	"github.com/molar-dental/molar/services"
+	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
 )
 
@@ -68,7 +69,7 @@ func TestSessionStorePrunes(t *testing.T) {
 		staff string
 		at    time.Time
 	}{{"a", now.Add(-week - time.Second)}, {"b", now.Add(-week - time.Second)}, {"a", now.Add(-week + time.Second)}, {"b", now}} {
-		if err := st.AddFailure(ctx, f.staff, f.at); err != nil {
+		if err := st.AddFailure(ctx, f.staff, f.at, audit.Event{}); err != nil {
 			t.Fatal(err)
 		}
 	}

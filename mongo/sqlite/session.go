@@ -45,15 +45,31 @@ const (
 
 const sessionColumns = `id, staff_id, created, last_used, expires, ip, user_agent, revoked_at, reason`
 
-// Create implements auth.SessionStore. AlreadyExists if the id is taken.
-func (s *SessionStore) Create(ctx context.Context, sess auth.Session) error {
+// Create implements auth.SessionStore in one transaction: the session, its
+// first token, the sign-in's event and the account's last sign-in (never
+// moved back by a sign-in that commits after a later one).
+func (s *SessionStore) Create(ctx context.Context, sess auth.Session, first auth.RefreshToken, ev audit.Event) error {
 	return s.db.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			sess.ID, sess.StaffID, sess.Created.UnixMilli(), sess.LastUsed.UnixMilli(), sess.Expires.UnixMilli(), sess.IP, sess.UserAgent,
 			optionalMillis(sess.RevokedAt), sess.Reason)
-		return storeError(err, "session")
+		if err != nil {
+			return storeError(err, "session")
+		}
+		if err := insertToken(ctx, tx, first); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE staff SET last_login = ? WHERE id = ? AND (last_login IS NULL OR last_login < ?)`,
+			sess.Created.UnixMilli(), sess.StaffID, sess.Created.UnixMilli()); err != nil {
+			return storeError(err, "staff account")
+		}
+		return appendAudit(ctx, tx, ev)
 	})
 }
+
+// StartProjected implements auth.SessionStore: a no-op, as the event went
+// into the trail with the session.
+func (s *SessionStore) StartProjected(context.Context, string) error { return nil }
 
 // Get implements auth.SessionStore.
 func (s *SessionStore) Get(ctx context.Context, id string) (auth.Session, error) {
@@ -161,10 +177,12 @@ func scanSession(row interface{ Scan(dest ...any) error }) (auth.Session, error)
 // AddToken implements auth.SessionStore. AlreadyExists if the hash is
 // stored.
 func (s *SessionStore) AddToken(ctx context.Context, t auth.RefreshToken) error {
-	return s.db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, expires) VALUES (?, ?, ?)`, t.Hash, t.SessionID, t.Expires.UnixMilli())
-		return storeError(err, "refresh token")
-	})
+	return s.db.write(ctx, func(tx *sql.Tx) error { return insertToken(ctx, tx, t) })
+}
+
+func insertToken(ctx context.Context, tx *sql.Tx, t auth.RefreshToken) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, session_id, expires) VALUES (?, ?, ?)`, t.Hash, t.SessionID, t.Expires.UnixMilli())
+	return storeError(err, "refresh token")
 }
 
 // GetToken implements auth.SessionStore.
@@ -200,17 +218,24 @@ func (s *SessionStore) UseToken(ctx context.Context, hash string, at time.Time) 
 	})
 }
 
-// AddFailure implements auth.FailureStore; the same transaction prunes
-// the failures (of anyone) older than failureKept before at.
-func (s *SessionStore) AddFailure(ctx context.Context, staffID string, at time.Time) error {
+// AddFailure implements auth.FailureStore in one transaction with its
+// event; the same transaction prunes the failures (of anyone) older than
+// failureKept before at.
+func (s *SessionStore) AddFailure(ctx context.Context, staffID string, at time.Time, ev audit.Event) error {
 	return s.db.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (staff_id, at) VALUES (?, ?)`, staffID, at.UnixMilli()); err != nil {
 			return storeError(err, "login failure")
 		}
-		_, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at < ?`, at.Add(-failureKept).UnixMilli())
-		return storeError(err, "login failures")
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at < ?`, at.Add(-failureKept).UnixMilli()); err != nil {
+			return storeError(err, "login failures")
+		}
+		return appendAudit(ctx, tx, ev)
 	})
 }
+
+// FailureProjected implements auth.FailureStore: a no-op, as the event went
+// into the trail with the failure.
+func (s *SessionStore) FailureProjected(context.Context, string) error { return nil }
 
 // Failures implements auth.FailureStore: up to the newest 100, on the
 // index by staff and time.

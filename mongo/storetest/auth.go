@@ -238,12 +238,20 @@ func sessionEndsOnce(t *testing.T, open AuthEngine) {
 	}
 	older := session("sess-1", "s1", authNow.Add(-time.Hour), 12*time.Hour)
 	newer := session("sess-2", "s1", authNow.Add(-time.Minute), 12*time.Hour)
+	first := func(s auth.Session) auth.RefreshToken {
+		return auth.RefreshToken{Hash: "first-" + s.ID, SessionID: s.ID, Expires: s.Expires}
+	}
 	for _, s := range []auth.Session{older, newer, session("sess-3", "s1", authNow.Add(-13*time.Hour), 12*time.Hour), session("sess-4", "s2", authNow, time.Hour)} {
-		if err := st.Create(ctx, s); err != nil {
+		if err := st.Create(ctx, s, first(s), audit.Event{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := st.Create(ctx, older); services.ErrorCode(err) != services.AlreadyExists {
+	if tok, err := st.GetToken(ctx, "first-sess-2"); err != nil || tok.SessionID != "sess-2" {
+		t.Fatalf("the first token of a session: %+v, %v", tok, err)
+	}
+	again := first(older)
+	again.Hash = "another"
+	if err := st.Create(ctx, older, again, audit.Event{}); services.ErrorCode(err) != services.AlreadyExists {
 		t.Fatalf("the same session again: %v, want AlreadyExists", err)
 	}
 	if _, err := st.Get(ctx, "unknown"); services.ErrorCode(err) != services.NotFound {
@@ -344,7 +352,7 @@ func failuresNewestFirst(t *testing.T, open AuthEngine) {
 		staff string
 		s     int
 	}{{"s1", 0}, {"s1", 2}, {"s2", 1}, {"s1", 1}} {
-		if err := st.AddFailure(ctx, f.staff, at(f.s)); err != nil {
+		if err := st.AddFailure(ctx, f.staff, at(f.s), audit.Event{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -488,6 +496,41 @@ func authChanges() []trailCase[*authWorld] {
 				t.Error("a forced change is still asked for")
 			} else if ok, _ := auth.VerifyPassword("a-brand-new-pass-7", a.PasswordHash); !ok {
 				t.Error("password not changed")
+			}
+		}},
+		{"sign in", molarv1.AuditAction_AUDIT_ACTION_LOGIN_SUCCEEDED, func(t *testing.T, w *authWorld) func() (string, error) {
+			a := staff(t, w)
+			return func() (string, error) {
+				g, err := w.svc.Login(context.Background(), a.Email, "temporary-pass-1")
+				if err != nil {
+					return "", err
+				}
+				if _, err := w.svc.Refresh(context.Background(), g.RefreshToken); err != nil {
+					return "", fmt.Errorf("the first refresh token: %w", err)
+				}
+				return g.SessionID, nil
+			}
+		}, func(t *testing.T, w *authWorld, id string) {
+			s, err := w.e.Sessions.Get(context.Background(), id)
+			if err != nil || s.Revoked() {
+				t.Fatalf("session %+v, %v", s, err)
+			}
+			if a := w.account(t, s.StaffID); !a.LastLogin.Equal(authNow.Truncate(time.Millisecond)) {
+				t.Errorf("last sign-in %v, want %v", a.LastLogin, authNow)
+			}
+		}},
+		{"failed sign-in", molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, func(t *testing.T, w *authWorld) func() (string, error) {
+			a := staff(t, w)
+			return func() (string, error) {
+				_, err := w.svc.Login(context.Background(), a.Email, "not-the-password")
+				if services.ErrorCode(err) != services.Unauthenticated {
+					return "", fmt.Errorf("a wrong password: %v, want Unauthenticated", err)
+				}
+				return a.ID, nil
+			}
+		}, func(t *testing.T, w *authWorld, id string) {
+			if got, err := w.e.Failures.Failures(context.Background(), id, authNow.Add(-time.Hour)); err != nil || len(got) != 1 {
+				t.Errorf("failures %v, %v; want one", got, err)
 			}
 		}},
 		{"revoke session", molarv1.AuditAction_AUDIT_ACTION_SESSION_REVOKED, func(t *testing.T, w *authWorld) func() (string, error) {

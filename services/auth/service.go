@@ -136,29 +136,27 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Grant, er
 	if !ok || acct.Disabled {
 		return nil, s.failed(ctx, acct, ok)
 	}
-	if err := s.accounts.SetLastLogin(ctx, acct.ID, s.now()); err != nil {
-		return nil, err
-	}
-	g, err := s.startSession(ctx, acct)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_SUCCEEDED, ActorID: acct.ID, ActorEmail: acct.Email, TargetType: "session", TargetID: g.SessionID}); err != nil {
-		return nil, err
-	}
-	return g, nil
+	return s.startSession(ctx, acct)
 }
 
-// failed records a failed sign-in and locks the account when it is one too many.
+// failed records a failed sign-in and locks the account when it is one too
+// many. The failure and its event are one commit; the lock is derived from
+// the failures, so its event is recorded after it, as a consequence.
 func (s *Service) failed(ctx context.Context, acct Account, passwordOK bool) error {
 	detail := "wrong password"
 	if passwordOK {
 		detail = "account disabled"
 	}
-	if err := s.failures.AddFailure(ctx, acct.ID, s.now()); err != nil {
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorID: acct.ID, ActorEmail: acct.Email,
+		TargetType: "staff", TargetID: acct.ID, Detail: detail})
+	if err := s.failures.AddFailure(ctx, acct.ID, ev.Time, ev); err != nil {
 		return err
 	}
-	_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorID: acct.ID, ActorEmail: acct.Email, Detail: detail})
+	if s.audit.Project(ctx, ev) == nil {
+		if err := s.failures.FailureProjected(context.WithoutCancel(ctx), ev.ID); err != nil {
+			s.logger.Warn("sign-in failure audit mark not cleared", "staff_id", acct.ID, "error", err.Error())
+		}
+	}
 	if wait, err := s.lockedFor(ctx, acct); err == nil && wait > 0 {
 		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_ACCOUNT_LOCKED, ActorID: acct.ID, ActorEmail: acct.Email,
 			TargetType: "staff", TargetID: acct.ID, Detail: fmt.Sprintf("locked for %s", wait.Round(time.Second))})
@@ -194,32 +192,60 @@ func (s *Service) lockedFor(ctx context.Context, acct Account) (time.Duration, e
 	return 0, nil
 }
 
+// startSession commits a new session with its first refresh token, the
+// sign-in's event and the account's last sign-in in one step, then projects
+// the event.
 func (s *Service) startSession(ctx context.Context, acct Account) (*Grant, error) {
 	now := s.now()
 	peer := services.PeerFrom(ctx)
 	sess := Session{ID: s.newID(), StaffID: acct.ID, Created: now, LastUsed: now, Expires: now.Add(s.cfg.RefreshTTL),
 		IP: peer.IP, UserAgent: truncate(peer.UserAgent, 300)}
-	if err := s.sessions.Create(ctx, sess); err != nil {
+	refresh, err := newRefreshToken()
+	if err != nil {
 		return nil, err
 	}
-	return s.grant(ctx, acct, sess.ID, sess.Expires)
+	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_SUCCEEDED, ActorID: acct.ID, ActorEmail: acct.Email,
+		TargetType: "session", TargetID: sess.ID})
+	if err := s.sessions.Create(ctx, sess, RefreshToken{Hash: hashToken(refresh), SessionID: sess.ID, Expires: sess.Expires}, ev); err != nil {
+		return nil, err
+	}
+	if s.audit.Project(ctx, ev) == nil {
+		if err := s.sessions.StartProjected(context.WithoutCancel(ctx), sess.ID); err != nil {
+			s.logger.Warn("sign-in audit mark not cleared", "session_id", sess.ID, "error", err.Error())
+		}
+	}
+	acct.LastLogin = now
+	return s.issue(acct, sess.ID, refresh, sess.Expires)
 }
 
 // grant issues an access token and a fresh refresh token for a session.
 func (s *Service) grant(ctx context.Context, acct Account, sessionID string, refreshExpires time.Time) (*Grant, error) {
-	raw := make([]byte, 32)
-	if _, err := rand.Read(raw); err != nil {
+	refresh, err := newRefreshToken()
+	if err != nil {
 		return nil, err
 	}
-	refresh := base64.RawURLEncoding.EncodeToString(raw)
 	if err := s.sessions.AddToken(ctx, RefreshToken{Hash: hashToken(refresh), SessionID: sessionID, Expires: refreshExpires}); err != nil {
 		return nil, err
 	}
+	return s.issue(acct, sessionID, refresh, refreshExpires)
+}
+
+// issue signs an access token for a session whose refresh token is stored.
+func (s *Service) issue(acct Account, sessionID, refresh string, refreshExpires time.Time) (*Grant, error) {
 	access, exp, err := s.tokens.Issue(acct, sessionID)
 	if err != nil {
 		return nil, err
 	}
 	return &Grant{AccessToken: access, AccessExpires: exp, RefreshToken: refresh, RefreshExpires: refreshExpires, Account: acct, SessionID: sessionID}, nil
+}
+
+// newRefreshToken returns 32 random bytes, URL-safe.
+func newRefreshToken() (string, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(raw), nil
 }
 
 func hashToken(t string) string {

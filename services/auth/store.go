@@ -77,8 +77,16 @@ type RefreshToken struct {
 
 // SessionStore keeps sessions and their refresh tokens.
 type SessionStore interface {
-	// Create stores a new session.
-	Create(ctx context.Context, s Session) error
+	// Create commits a new session, its first refresh token, ev (the
+	// sign-in's event, marked pending until StartProjected) and s.Created as
+	// the account's last sign-in, in one step: before it nothing of the
+	// sign-in is stored that a read could find, after it all of it is (the
+	// last sign-in derived from the session where the engine has no
+	// transaction). AlreadyExists if the id is taken.
+	Create(ctx context.Context, s Session, first RefreshToken, ev audit.Event) error
+	// StartProjected clears the pending mark of the event committed with the
+	// start of session id, once it is in the trail.
+	StartProjected(ctx context.Context, id string) error
 	// Get returns a session. NotFound if there is none.
 	Get(ctx context.Context, id string) (Session, error)
 	// Touch records a refresh and the session's new expiry.
@@ -111,8 +119,12 @@ type SessionStore interface {
 
 // FailureStore records failed sign-ins, for lockout.
 type FailureStore interface {
-	// AddFailure records a failed sign-in of staffID.
-	AddFailure(ctx context.Context, staffID string, at time.Time) error
+	// AddFailure records a failed sign-in of staffID in one commit carrying
+	// ev, marked pending until FailureProjected. ev.ID identifies the failure.
+	AddFailure(ctx context.Context, staffID string, at time.Time, ev audit.Event) error
+	// FailureProjected clears the pending mark of the failure whose event is
+	// eventID, once the event is in the trail.
+	FailureProjected(ctx context.Context, eventID string) error
 	// Failures returns the times of staffID's failures after since, newest first.
 	Failures(ctx context.Context, staffID string, since time.Time) ([]time.Time, error)
 }
