@@ -18,10 +18,7 @@ const (
 	// clinicalCollection holds every version of every patient's clinical
 	// record (chart changes and notes), keyed "patient:version".
 	clinicalCollection = "clinical_records"
-	// clinicalHeadCollection remembers roughly where each patient's newest
-	// version is, so finding it takes a lookup or two rather than a scan.
-	clinicalHeadCollection = "clinical_heads"
-	catalogCollection      = "procedures"
+	catalogCollection  = "procedures"
 	// catalogChangeCollection has one document per change to the catalog,
 	// keyed by the id of its audit event: inserting it commits the change,
 	// and the procedure in catalogCollection follows it.
@@ -30,7 +27,7 @@ const (
 
 // ClinicalRepo stores clinical records and the catalog.
 type ClinicalRepo struct {
-	records, heads, catalog, catalogChanges *driver.Collection
+	records, catalog, catalogChanges *driver.Collection
 }
 
 var (
@@ -40,15 +37,17 @@ var (
 
 // NewClinicalRepo returns a ClinicalRepo on db.
 func NewClinicalRepo(db *DB) *ClinicalRepo {
-	return &ClinicalRepo{records: db.Database.Collection(clinicalCollection), heads: db.Database.Collection(clinicalHeadCollection),
+	return &ClinicalRepo{records: db.Database.Collection(clinicalCollection),
 		catalog: db.Database.Collection(catalogCollection), catalogChanges: db.Database.Collection(catalogChangeCollection)}
 }
 
 // ClinicalIndexes are the indexes ClinicalRepo needs beyond _id: the ones
-// recovery finds pending changes with, and a catalog change's procedure.
+// recovery finds pending changes with, a patient's versions in order, and a
+// catalog change's procedure.
 func ClinicalIndexes() []Index {
 	return []Index{
 		pendingIndex(clinicalCollection),
+		{Collection: clinicalCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "patient_id", Value: 1}, {Key: "version", Value: 1}}, Options: options.Index().SetName("patient_version")}},
 		pendingIndex(catalogChangeCollection),
 		{Collection: catalogChangeCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "code", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("code_id")}},
 	}
@@ -103,11 +102,15 @@ type noteDoc struct {
 }
 
 type clinicalDoc struct {
-	ID           string           `bson:"_id"`
-	PatientID    string           `bson:"patient_id"`
-	Version      int64            `bson:"version"`
-	Events       []eventDoc       `bson:"events"`
-	Notes        []noteDoc        `bson:"notes"`
+	ID        string     `bson:"_id"`
+	PatientID string     `bson:"patient_id"`
+	Version   int64      `bson:"version"`
+	Events    []eventDoc `bson:"events"`
+	Notes     []noteDoc  `bson:"notes"`
+	// Delta says the document holds what its version changed; without it
+	// (the first version of a record moved in bulk, and every version
+	// written before) it holds the whole record.
+	Delta        bool             `bson:"delta,omitempty"`
 	Audit        *carriedAuditDoc `bson:"audit,omitempty"`
 	AuditPending bool             `bson:"audit_pending,omitempty"`
 }
@@ -178,49 +181,113 @@ func (d clinicalDoc) record() chart.Record {
 	return r
 }
 
-// Latest implements chart.Store.
-func (r *ClinicalRepo) Latest(ctx context.Context, patientID string, hint int64) (chart.Record, error) {
-	var head struct {
+// Latest implements chart.Store: the patient's versions from the newest
+// stored whole on, by version, each applied to the one before.
+func (r *ClinicalRepo) Latest(ctx context.Context, patientID string) (chart.Record, error) {
+	var whole struct {
 		Version int64 `bson:"version"`
 	}
-	if err := r.heads.FindOne(ctx, bson.D{{Key: "_id", Value: patientID}}).Decode(&head); err != nil && err != driver.ErrNoDocuments {
+	err := r.records.FindOne(ctx, bson.D{{Key: "patient_id", Value: patientID}, {Key: "delta", Value: bson.D{{Key: "$ne", Value: true}}}},
+		options.FindOne().SetSort(bson.D{{Key: "version", Value: -1}}).SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&whole)
+	if err != nil && err != driver.ErrNoDocuments {
 		return chart.Record{}, storeError(err, "clinical record")
 	}
-	v := max(hint, head.Version)
-	best := chart.Record{PatientID: patientID}
-	if v > 0 {
-		var d clinicalDoc
-		if err := r.records.FindOne(ctx, bson.D{{Key: "_id", Value: revisionID(patientID, v)}}).Decode(&d); err != nil {
-			return chart.Record{}, storeError(err, "clinical record")
-		}
-		best = d.record()
+	cur, err := r.records.Find(ctx, bson.D{{Key: "patient_id", Value: patientID}, {Key: "version", Value: bson.D{{Key: "$gte", Value: whole.Version}}}},
+		options.Find().SetSort(bson.D{{Key: "version", Value: 1}}))
+	if err != nil {
+		return chart.Record{}, storeError(err, "clinical record")
 	}
-	// The head may lag a version or two behind a writer: look ahead.
-	for {
-		var d clinicalDoc
-		err := r.records.FindOne(ctx, bson.D{{Key: "_id", Value: revisionID(patientID, best.Version+1)}}).Decode(&d)
-		if err == driver.ErrNoDocuments {
-			return best, nil
-		}
-		if err != nil {
-			return chart.Record{}, storeError(err, "clinical record")
-		}
-		best = d.record()
+	var docs []clinicalDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return chart.Record{}, storeError(err, "clinical record")
 	}
+	rec := chart.Record{PatientID: patientID}
+	for _, d := range docs {
+		if !d.Delta {
+			rec = chart.Record{PatientID: patientID}
+		}
+		rec = rec.Apply(d.change())
+	}
+	return rec, nil
 }
 
-// Insert implements chart.Store. The insert of the version is the commit;
-// the head only speeds up finding it.
-func (r *ClinicalRepo) Insert(ctx context.Context, rec chart.Record, ev audit.Event) error {
-	d := clinicalDocOf(rec)
+// change reads a stored version as the change it makes.
+func (d clinicalDoc) change() chart.Change {
+	r := d.record()
+	return chart.Change{PatientID: r.PatientID, Version: r.Version, Events: r.Events, Notes: r.Notes}
+}
+
+// clinicalChangeDoc is the document of version c.Version: the change it
+// makes, or (whole) the record it starts.
+func clinicalChangeDoc(c chart.Change, whole bool) clinicalDoc {
+	d := clinicalDocOf(chart.Record{PatientID: c.PatientID, Version: c.Version, Events: c.Events, Notes: c.Notes})
+	d.Delta = !whole
+	return d
+}
+
+// Insert implements chart.Store. The insert of the version, keyed by
+// patient and version, is the commit.
+func (r *ClinicalRepo) Insert(ctx context.Context, c chart.Change, ev audit.Event) error {
+	d := clinicalChangeDoc(c, false)
 	d.Audit, d.AuditPending = carriedAudit(ev)
-	if _, err := r.records.InsertOne(ctx, d); err != nil {
-		return storeError(err, "clinical record")
+	_, err := r.records.InsertOne(ctx, d)
+	return storeError(err, "clinical record")
+}
+
+// CompactClinical rewrites the clinical versions stored whole by earlier
+// versions of Molar as the changes they made, so that what is stored no
+// longer grows with the square of the number of versions, and reports how
+// many it rewrote. The oldest version of each patient stays whole. Each
+// rewrite is one idempotent update, so a start that stops halfway is
+// finished by the next.
+func (r *ClinicalRepo) CompactClinical(ctx context.Context) (int, error) {
+	cur, err := r.records.Find(ctx, bson.D{{Key: "delta", Value: bson.D{{Key: "$ne", Value: true}}}},
+		options.Find().SetProjection(bson.D{{Key: "patient_id", Value: 1}}))
+	if err != nil {
+		return 0, storeError(err, "clinical records")
 	}
-	// Committed: a head that fails to move only makes Latest look further.
-	_, _ = r.heads.UpdateOne(ctx, bson.D{{Key: "_id", Value: rec.PatientID}},
-		bson.D{{Key: "$max", Value: bson.D{{Key: "version", Value: rec.Version}}}}, options.UpdateOne().SetUpsert(true))
-	return nil
+	var wholes []struct {
+		PatientID string `bson:"patient_id"`
+	}
+	if err := cur.All(ctx, &wholes); err != nil {
+		return 0, storeError(err, "clinical records")
+	}
+	// A patient's versions need rewriting when more than one is whole.
+	count := map[string]int{}
+	var patients []string
+	for _, w := range wholes {
+		if count[w.PatientID]++; count[w.PatientID] == 2 {
+			patients = append(patients, w.PatientID)
+		}
+	}
+	n := 0
+	for _, id := range patients {
+		cur, err := r.records.Find(ctx, bson.D{{Key: "patient_id", Value: id}}, options.Find().SetSort(bson.D{{Key: "version", Value: 1}}))
+		if err != nil {
+			return n, storeError(err, "clinical records")
+		}
+		var docs []clinicalDoc
+		if err := cur.All(ctx, &docs); err != nil {
+			return n, storeError(err, "clinical records")
+		}
+		var prev chart.Record
+		for i, d := range docs {
+			next := d.record()
+			if d.Delta {
+				next = prev.Apply(d.change())
+			} else if i > 0 {
+				c := chart.ChangeFrom(prev, next)
+				nd := clinicalChangeDoc(c, false)
+				if _, err := r.records.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}, {Key: "delta", Value: bson.D{{Key: "$ne", Value: true}}}},
+					bson.D{{Key: "$set", Value: bson.D{{Key: "events", Value: nd.Events}, {Key: "notes", Value: nd.Notes}, {Key: "delta", Value: true}}}}); err != nil {
+					return n, storeError(err, "clinical record")
+				}
+				n++
+			}
+			prev = next
+		}
+	}
+	return n, nil
 }
 
 // AuditProjected implements chart.Store.
@@ -321,21 +388,18 @@ func (r *ClinicalRepo) ReprojectAudit(ctx context.Context, project func(audit.Ev
 	return errors.Join(errRecords, errCatalog)
 }
 
-// InsertMany stores first versions of clinical records in bulk.
+// InsertMany stores clinical records in bulk (demo charts, or the newest
+// versions moved from another engine) at their versions, each whole.
 func (r *ClinicalRepo) InsertMany(ctx context.Context, recs []chart.Record) error {
 	const batch = 500
 	for start := 0; start < len(recs); start += batch {
 		end := min(start+batch, len(recs))
-		var docs, heads []any
+		var docs []any
 		for _, rec := range recs[start:end] {
-			docs = append(docs, clinicalDocOf(rec))
-			heads = append(heads, bson.D{{Key: "_id", Value: rec.PatientID}, {Key: "version", Value: rec.Version}})
+			docs = append(docs, clinicalChangeDoc(rec.Whole(), true))
 		}
 		if _, err := r.records.InsertMany(ctx, docs); err != nil {
 			return storeError(err, "clinical records")
-		}
-		if _, err := r.heads.InsertMany(ctx, heads); err != nil {
-			return storeError(err, "clinical heads")
 		}
 	}
 	return nil

@@ -14,6 +14,7 @@ import (
 	"github.com/molar-dental/molar/mongo/storetest"
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
+	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/patient"
 )
 
@@ -94,5 +95,45 @@ func TestPatientRepoLateStaleWrite(t *testing.T) {
 	all, err := repo.All(ctx)
 	if err != nil || len(all) != 1 || all[0].Version != 3 {
 		t.Fatalf("current document after the read: %+v (%v), want version 3", all, err)
+	}
+}
+
+// TestCompactClinical: clinical versions stored whole by earlier versions
+// of Molar are rewritten as the changes they made; the oldest stays whole,
+// every version reads the same, and a second pass finds nothing to do.
+func TestCompactClinical(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mongotest.DB(t)
+	if err := db.EnsureIndexes(ctx, mongo.AllIndexes()); err != nil {
+		t.Fatal(err)
+	}
+	repo := mongo.NewClinicalRepo(db)
+	versions := storetest.GrowingChart("p1", 4)
+	for _, r := range versions {
+		if err := repo.InsertMany(ctx, []chart.Record{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for pass, want := range []int{3, 0} {
+		n, err := repo.CompactClinical(ctx)
+		if err != nil || n != want {
+			t.Fatalf("pass %d rewrote %d versions, %v; want %d", pass+1, n, err, want)
+		}
+	}
+	got, err := repo.Latest(ctx, "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.SameChart(t, "after compaction", got, versions[3])
+	var doc struct {
+		Events []bson.Raw `bson:"events"`
+		Delta  bool       `bson:"delta"`
+	}
+	if err := db.Database.Collection("clinical_records").FindOne(ctx, bson.D{{Key: "_id", Value: "p1:0000000004"}}).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if !doc.Delta || len(doc.Events) != 1 {
+		t.Errorf("version 4 stored with %d chart changes, as a change: %v; want 1, true", len(doc.Events), doc.Delta)
 	}
 }

@@ -167,6 +167,13 @@ func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
 			if n > 0 {
 				logger.Info("invoices moved into patient accounts", "patients", n)
 			}
+			if err != nil {
+				return err
+			}
+			n, err = clinical.CompactClinical(ctx)
+			if n > 0 {
+				logger.Info("clinical versions stored as their changes", "versions", n)
+			}
 			return err
 		},
 	}

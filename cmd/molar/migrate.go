@@ -184,7 +184,7 @@ func copyData(ctx context.Context, src, dst *database) ([]any, error) {
 	count("procedures", len(procs))
 	var records []chart.Record
 	for _, p := range patients {
-		r, err := src.clinical.Latest(ctx, p.ID, 0)
+		r, err := src.clinical.Latest(ctx, p.ID)
 		if err != nil {
 			return nil, fmt.Errorf("chart of %s: %w", p.ID, err)
 		}

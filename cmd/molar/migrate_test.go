@@ -57,7 +57,7 @@ func takeSnapshot(t *testing.T, ctx context.Context, d *database) snapshot {
 	s.Patients, err = d.patients.All(ctx)
 	must(err)
 	for _, p := range s.Patients {
-		r, err := d.clinical.Latest(ctx, p.ID, 0)
+		r, err := d.clinical.Latest(ctx, p.ID)
 		must(err)
 		if r.Version > 0 {
 			s.Charts = append(s.Charts, r)

@@ -119,8 +119,6 @@ func (a *app) follow(ctx context.Context, follow followFunc) {
 			switch c.Kind {
 			case patient.ChangeKind:
 				patients = append(patients, c.Key)
-			case chart.ChangeKindRecord:
-				a.chart.Heard(c.Key, c.Rev)
 			case chart.ChangeKindCatalog:
 				catalog = true
 			}

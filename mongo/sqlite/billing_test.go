@@ -57,7 +57,7 @@ func TestInvoiceTimesFilledOnUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{`DROP TABLE invoice_times`, `PRAGMA user_version = 5`} {
+	for _, q := range []string{`DROP TABLE invoice_times`, `ALTER TABLE clinical_versions DROP COLUMN delta`, `PRAGMA user_version = 5`} {
 		if _, err := raw.ExecContext(ctx, q); err != nil {
 			t.Fatal(q, err)
 		}

@@ -14,7 +14,8 @@ import (
 )
 
 // ChartStore keeps clinical records (chart changes and notes, every
-// version of each patient's) and the procedure catalog. A change is one
+// version of each patient's, each stored as what it changed) and the
+// procedure catalog. A change is one
 // transaction: the version row (primary key (patient, version): the commit
 // point) with its audit record, or the catalog change row (keyed by its
 // audit event) with the procedure and the audit record. Nothing is left to
@@ -149,38 +150,64 @@ func (d clinicalJSON) record(patientID string, version int64) chart.Record {
 	return r
 }
 
-// Latest implements chart.Store: the newest version is the last row of
-// the patient's key range, one index seek, so the hint is not needed.
-func (s *ChartStore) Latest(ctx context.Context, patientID string, _ int64) (chart.Record, error) {
-	var version int64
-	var doc string
-	err := s.db.sql.QueryRowContext(ctx, `SELECT version, doc FROM clinical_versions WHERE patient_id = ? ORDER BY version DESC LIMIT 1`, patientID).
-		Scan(&version, &doc)
-	if errors.Is(err, sql.ErrNoRows) {
-		return chart.Record{PatientID: patientID}, nil
-	}
+// Latest implements chart.Store: the patient's versions from the newest
+// stored whole (a bulk load) on, in key order, each applied to the one
+// before.
+func (s *ChartStore) Latest(ctx context.Context, patientID string) (chart.Record, error) {
+	return latestClinical(ctx, s.db.sql, patientID)
+}
+
+// querier is what reads need of a database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func latestClinical(ctx context.Context, q querier, patientID string) (chart.Record, error) {
+	rows, err := q.QueryContext(ctx, `SELECT version, delta, doc FROM clinical_versions WHERE patient_id = ?1
+		AND version >= (SELECT coalesce(max(version), 0) FROM clinical_versions WHERE patient_id = ?1 AND delta = 0) ORDER BY version`, patientID)
 	if err != nil {
 		return chart.Record{}, storeError(err, "clinical record")
 	}
-	var d clinicalJSON
-	if err := json.Unmarshal([]byte(doc), &d); err != nil {
-		return chart.Record{}, err
+	defer rows.Close()
+	r := chart.Record{PatientID: patientID}
+	for rows.Next() {
+		var version int64
+		var delta bool
+		var doc string
+		if err := rows.Scan(&version, &delta, &doc); err != nil {
+			return chart.Record{}, storeError(err, "clinical record")
+		}
+		var d clinicalJSON
+		if err := json.Unmarshal([]byte(doc), &d); err != nil {
+			return chart.Record{}, err
+		}
+		if !delta {
+			r = chart.Record{PatientID: patientID}
+		}
+		r = r.Apply(d.change(patientID, version))
 	}
-	return d.record(patientID, version), nil
+	return r, storeError(rows.Err(), "clinical record")
 }
 
-// insertClinical stores r as version r.Version: AlreadyExists if that
-// version or a newer one exists. A record moved from another engine may
-// start at any version.
-func insertClinical(ctx context.Context, tx *sql.Tx, r chart.Record, auditID string, at time.Time) error {
+// change reads a stored version as the change it makes.
+func (d clinicalJSON) change(patientID string, version int64) chart.Change {
+	r := d.record(patientID, version)
+	return chart.Change{PatientID: patientID, Version: version, Events: r.Events, Notes: r.Notes}
+}
+
+// insertClinical stores c as version c.Version, whole (the first version
+// of a record moved in bulk) or as a change: AlreadyExists if that version
+// or a newer one exists. A record moved from another engine may start at
+// any version.
+func insertClinical(ctx context.Context, tx *sql.Tx, c chart.Change, whole bool, auditID string, at time.Time) error {
 	var newest int64
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM clinical_versions WHERE patient_id = ?`, r.PatientID).Scan(&newest); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM clinical_versions WHERE patient_id = ?`, c.PatientID).Scan(&newest); err != nil {
 		return storeError(err, "clinical record")
 	}
-	if r.Version <= newest {
-		return services.Errorf(services.AlreadyExists, "clinical record version %d already exists", r.Version)
+	if c.Version <= newest {
+		return services.Errorf(services.AlreadyExists, "clinical record version %d already exists", c.Version)
 	}
-	doc, err := json.Marshal(clinicalJSONOf(r))
+	doc, err := json.Marshal(clinicalJSONOf(chart.Record{Events: c.Events, Notes: c.Notes}))
 	if err != nil {
 		return err
 	}
@@ -188,21 +215,82 @@ func insertClinical(ctx context.Context, tx *sql.Tx, r chart.Record, auditID str
 	if !at.IsZero() {
 		atMS = at.UnixMilli()
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO clinical_versions (patient_id, version, at, events, notes, doc, audit_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		r.PatientID, r.Version, atMS, len(r.Events), len(r.Notes), string(doc), auditID)
+	_, err = tx.ExecContext(ctx, `INSERT INTO clinical_versions (patient_id, version, at, events, notes, doc, audit_id, delta) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.PatientID, c.Version, atMS, len(c.Events), len(c.Notes), string(doc), auditID, !whole)
 	return storeError(err, "clinical record")
 }
 
 // Insert implements chart.Store: the version and ev in one transaction.
 // AlreadyExists if that version exists (someone else saved first), and then
 // nothing changed.
-func (s *ChartStore) Insert(ctx context.Context, r chart.Record, ev audit.Event) error {
+func (s *ChartStore) Insert(ctx context.Context, c chart.Change, ev audit.Event) error {
 	return s.db.write(ctx, func(tx *sql.Tx) error {
-		if err := insertClinical(ctx, tx, r, ev.ID, ev.Time); err != nil {
+		if err := insertClinical(ctx, tx, c, false, ev.ID, ev.Time); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, ev)
 	})
+}
+
+// compactClinical rewrites the clinical versions stored whole before schema
+// version 7 as the changes they made, patient by patient, so that what is
+// stored no longer grows with the square of the number of versions.
+func compactClinical(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT DISTINCT patient_id FROM clinical_versions WHERE delta = 0`)
+	if err != nil {
+		return err
+	}
+	var patients []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		patients = append(patients, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, id := range patients {
+		rows, err := tx.QueryContext(ctx, `SELECT version, doc FROM clinical_versions WHERE patient_id = ? ORDER BY version`, id)
+		if err != nil {
+			return err
+		}
+		var versions []chart.Record
+		for rows.Next() {
+			var version int64
+			var doc string
+			if err := rows.Scan(&version, &doc); err != nil {
+				rows.Close()
+				return err
+			}
+			var d clinicalJSON
+			if err := json.Unmarshal([]byte(doc), &d); err != nil {
+				rows.Close()
+				return err
+			}
+			versions = append(versions, d.record(id, version))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		// The oldest stays whole: the versions kept start somewhere.
+		for i := 1; i < len(versions); i++ {
+			c := chart.ChangeFrom(versions[i-1], versions[i])
+			doc, err := json.Marshal(clinicalJSONOf(chart.Record{Events: c.Events, Notes: c.Notes}))
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE clinical_versions SET doc = ?, events = ?, notes = ?, delta = 1 WHERE patient_id = ? AND version = ?`,
+				string(doc), len(c.Events), len(c.Notes), id, versions[i].Version); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // AuditProjected implements chart.Store. A no-op: the audit record was
@@ -272,7 +360,7 @@ func (s *ChartStore) ReprojectAudit(context.Context, func(audit.Event) error) er
 func (s *ChartStore) InsertMany(ctx context.Context, recs []chart.Record) error {
 	return s.db.write(ctx, func(tx *sql.Tx) error {
 		for _, r := range recs {
-			if err := insertClinical(ctx, tx, r, "", time.Time{}); err != nil {
+			if err := insertClinical(ctx, tx, r.Whole(), true, "", time.Time{}); err != nil {
 				return err
 			}
 		}

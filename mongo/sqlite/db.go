@@ -340,12 +340,18 @@ var schema = []string{
 		PRIMARY KEY (at, invoice_id)
 	) WITHOUT ROWID;
 	CREATE INDEX invoice_times_invoice ON invoice_times (invoice_id);`,
+
+	// 7: a clinical version stores what it changed (delta = 1), not the
+	// whole record; the versions stored whole before are rewritten so by
+	// compactClinical.
+	`ALTER TABLE clinical_versions ADD COLUMN delta INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // steps are what a version needs beyond its SQL, run in the same
 // transaction: steps[n] after schema[n-1].
 var steps = map[int]func(context.Context, *sql.Tx) error{
 	6: fillInvoiceTimes,
+	7: compactClinical,
 }
 
 // migrate brings the schema to the newest version, one transaction per

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -86,8 +87,30 @@ func fullChart(patientID string, version int64, at time.Time) chart.Record {
 		}}
 }
 
-// sameChart compares records as stored: times to the millisecond.
-func sameChart(t *testing.T, what string, got, want chart.Record) {
+// GrowingChart is n versions of a patient's record as the service makes
+// them, each adding a chart entry and amending the one note.
+func GrowingChart(patientID string, n int) []chart.Record {
+	at := time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
+	var versions []chart.Record
+	r := chart.Record{PatientID: patientID}
+	for v := int64(1); v <= int64(n); v++ {
+		r.Version = v
+		r.Events = append(slices.Clone(r.Events), chart.Event{Type: chart.EventAdd, At: at, By: "s1", ByName: "김원장",
+			Entry: chart.Entry{ID: fmt.Sprint("e", v), Tooth: 16, Condition: molarv1.Condition_CONDITION_CARIES, CreatedBy: "김원장", Created: at,
+				UpdatedBy: "김원장", Updated: at}})
+		note := chart.Note{ID: "n1", Title: "경과", Content: fmt.Sprint("방문 ", v), AuthorID: "s1", AuthorName: "김원장", Created: at,
+			Version: v, Updated: at, UpdatedBy: "김원장"}
+		if v > 1 {
+			note.Revisions = append(slices.Clone(r.Notes[0].Revisions), chart.NoteRevision{Title: "경과", Content: r.Notes[0].Content, AuthorName: "김원장", Time: at})
+		}
+		r.Notes = []chart.Note{note}
+		versions = append(versions, r)
+	}
+	return versions
+}
+
+// SameChart compares records as stored: times to the millisecond.
+func SameChart(t *testing.T, what string, got, want chart.Record) {
 	t.Helper()
 	opts := cmp.Options{cmpopts.EquateEmpty(), protocmp.Transform(),
 		cmp.Comparer(func(a, b time.Time) bool { return a.Truncate(time.Millisecond).Equal(b.Truncate(time.Millisecond)) })}
@@ -97,45 +120,53 @@ func sameChart(t *testing.T, what string, got, want chart.Record) {
 }
 
 // chartRoundTrip: a patient with nothing charted has an empty record at
-// version 0; every field of a stored version comes back, whatever the hint;
-// a version stored already is refused with AlreadyExists and changes
-// nothing.
+// version 0; every field of every version comes back from the changes
+// stored (chart changes appended, notes added and amended with their
+// revisions); a version stored already is refused with AlreadyExists and
+// changes nothing.
 func chartRoundTrip(t *testing.T, open ChartEngine) {
 	ctx := context.Background()
 	repo := open(t).Store
-	got, err := repo.Latest(ctx, "p1", 0)
+	got, err := repo.Latest(ctx, "p1")
 	if err != nil || got.Version != 0 || len(got.Events) != 0 || len(got.Notes) != 0 || got.PatientID != "p1" {
 		t.Fatalf("record of a patient with nothing charted: %+v, %v", got, err)
 	}
 	at := time.Date(2026, 3, 2, 9, 30, 15, 123456789, time.FixedZone("KST", 9*3600))
 	v1 := fullChart("p1", 1, at)
-	v1.Events, v1.Notes = v1.Events[:1], nil
-	if err := repo.Insert(ctx, v1, audit.Event{}); err != nil {
-		t.Fatal(err)
-	}
+	v1.Events, v1.Notes = v1.Events[:1], v1.Notes[:1]
+	v1.Notes[0] = chart.Note{ID: "n1", Title: "초진", Content: "#16 우식", Tags: []string{"초진"}, AuthorID: "s1", AuthorName: "김원장", Created: at,
+		Version: 1, Updated: at, UpdatedBy: "김원장"}
 	v2 := fullChart("p1", 2, at)
-	if err := repo.Insert(ctx, v2, audit.Event{}); err != nil {
-		t.Fatal(err)
-	}
-	for _, hint := range []int64{0, 1, 2} {
-		got, err := repo.Latest(ctx, "p1", hint)
+	v3 := fullChart("p1", 3, at)
+	v3.Events = append(v3.Events, chart.Event{Type: chart.EventStatus, At: at.Add(time.Hour), By: "s1", ByName: "김원장", EntryID: "e1",
+		Status: molarv1.EntryStatus_ENTRY_STATUS_COMPLETED})
+	v3.Notes[0].Revisions = append(v3.Notes[0].Revisions, chart.NoteRevision{Title: v3.Notes[0].Title, Content: v3.Notes[0].Content,
+		Tags: v3.Notes[0].Tags, AuthorName: "김원장", Time: v3.Notes[0].Updated})
+	v3.Notes[0].Content, v3.Notes[0].Version = "#16 우식, 레진 충전 완료", 3
+	prev := chart.Record{PatientID: "p1"}
+	for _, v := range []chart.Record{v1, v2, v3} {
+		if err := repo.Insert(ctx, chart.ChangeFrom(prev, v), audit.Event{}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := repo.Latest(ctx, "p1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameChart(t, fmt.Sprintf("latest with hint %d", hint), got, v2)
+		SameChart(t, fmt.Sprintf("version %d", v.Version), got, v)
+		prev = v
 	}
-	again := fullChart("p1", 2, at)
+	again := fullChart("p1", 3, at)
 	again.Notes = nil
-	if err := repo.Insert(ctx, again, audit.Event{}); services.ErrorCode(err) != services.AlreadyExists {
-		t.Fatalf("second insert of version 2: %v, want AlreadyExists", err)
+	if err := repo.Insert(ctx, chart.ChangeFrom(v2, again), audit.Event{}); services.ErrorCode(err) != services.AlreadyExists {
+		t.Fatalf("second insert of version 3: %v, want AlreadyExists", err)
 	}
-	got, err = repo.Latest(ctx, "p1", 0)
+	got, err = repo.Latest(ctx, "p1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameChart(t, "after the refused insert", got, v2)
+	SameChart(t, "after the refused insert", got, v3)
 	entries, n := got.ChartAt(time.Time{})
-	if n != 4 || len(entries) != 1 || entries[0].Status != molarv1.EntryStatus_ENTRY_STATUS_PLANNED || !entries[0].Completed.IsZero() {
+	if n != 5 || len(entries) != 1 || entries[0].Status != molarv1.EntryStatus_ENTRY_STATUS_COMPLETED {
 		t.Errorf("chart replayed from the stored record: %d changes, %+v", n, entries)
 	}
 }
@@ -164,7 +195,7 @@ func chartInsertRace(t *testing.T, open ChartEngine) {
 						return
 					}
 					floor := newest.Load()
-					cur, err := repo.Latest(ctx, "p1", 0)
+					cur, err := repo.Latest(ctx, "p1")
 					if err != nil {
 						t.Errorf("latest: %v", err)
 						return
@@ -177,7 +208,7 @@ func chartInsertRace(t *testing.T, open ChartEngine) {
 					next.Version++
 					next.Events = append(append([]chart.Event(nil), cur.Events...), chart.Event{Type: chart.EventAdd, At: time.Now(),
 						Entry: chart.Entry{ID: fmt.Sprintf("w%d-%d", i, n), Tooth: 11, Condition: molarv1.Condition_CONDITION_CARIES}})
-					err = repo.Insert(ctx, next, audit.Event{})
+					err = repo.Insert(ctx, chart.ChangeFrom(cur, next), audit.Event{})
 					if services.ErrorCode(err) == services.AlreadyExists {
 						continue
 					}
@@ -202,7 +233,7 @@ func chartInsertRace(t *testing.T, open ChartEngine) {
 			t.Errorf("version %d won %d times, want once", v, winners[v])
 		}
 	}
-	got, err := repo.Latest(ctx, "p1", 0)
+	got, err := repo.Latest(ctx, "p1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,26 +264,27 @@ func chartBulkLoad(t *testing.T, open ChartEngine) {
 		t.Fatal(err)
 	}
 	for _, want := range []chart.Record{recs[0], recs[3], recs[len(recs)-1]} {
-		got, err := repo.Latest(ctx, want.PatientID, 0)
+		got, err := repo.Latest(ctx, want.PatientID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameChart(t, "loaded "+want.PatientID, got, want)
+		SameChart(t, "loaded "+want.PatientID, got, want)
 	}
 	loaded := recs[3]
-	if err := repo.Insert(ctx, loaded, audit.Event{}); services.ErrorCode(err) != services.AlreadyExists {
+	if err := repo.Insert(ctx, chart.Change{PatientID: loaded.PatientID, Version: loaded.Version}, audit.Event{}); services.ErrorCode(err) != services.AlreadyExists {
 		t.Errorf("insert of a loaded version: %v, want AlreadyExists", err)
 	}
 	next := fullChart(loaded.PatientID, loaded.Version+1, at)
-	next.Notes = next.Notes[:1]
-	if err := repo.Insert(ctx, next, audit.Event{}); err != nil {
+	next.Notes = append(next.Notes, chart.Note{ID: "n3", Title: "재진", Content: "경과 양호", AuthorID: "s1", AuthorName: "김원장", Created: at,
+		Version: 1, Updated: at, UpdatedBy: "김원장"})
+	if err := repo.Insert(ctx, chart.ChangeFrom(loaded, next), audit.Event{}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := repo.Latest(ctx, loaded.PatientID, 0)
+	got, err := repo.Latest(ctx, loaded.PatientID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameChart(t, "after the load", got, next)
+	SameChart(t, "after the load", got, next)
 }
 
 // catalogLastChangeWins: a change needs its audit event; saving a code
@@ -325,7 +357,7 @@ func (chartPatients) Exists(context.Context, string) error { return nil }
 func chartWorlds(open ChartEngine) carriedWorlds {
 	ctx := deskAdmin()
 	latest := func(w *carriedWorld, id string) chart.Record {
-		got, _ := w.chartStore.Latest(context.Background(), id, 0)
+		got, _ := w.chartStore.Latest(context.Background(), id)
 		return got
 	}
 	return carriedWorlds{

@@ -10,8 +10,9 @@ import (
 )
 
 // Record is everything clinical about one patient at one version: the
-// chart as the list of changes made to it, and the notes. Each version is
-// stored whole, so saving version n+1 is a single insert.
+// chart as the list of changes made to it, and the notes. A version is
+// stored as the Change it makes to the one before, so the stored size grows
+// with what was written, not with the number of versions.
 type Record struct {
 	PatientID string
 	Version   int64
@@ -127,4 +128,66 @@ func (r Record) clone() Record {
 		c.Notes[i].Tags = slices.Clone(c.Notes[i].Tags)
 	}
 	return c
+}
+
+// Change is what one version adds to the one before it: the chart changes
+// made, and each note written, carrying only the revisions it adds. Chart
+// changes are only ever appended and notes only ever added or rewritten,
+// so a version is its predecessor with its Change applied.
+type Change struct {
+	PatientID string
+	Version   int64
+	Events    []Event
+	Notes     []Note
+}
+
+// ChangeFrom returns what next, one version on from prev, adds to it.
+func ChangeFrom(prev, next Record) Change {
+	c := Change{PatientID: next.PatientID, Version: next.Version, Events: slices.Clone(next.Events[min(len(prev.Events), len(next.Events)):])}
+	for _, n := range next.Notes {
+		i := slices.IndexFunc(prev.Notes, func(p Note) bool { return p.ID == n.ID })
+		if i >= 0 && sameNote(prev.Notes[i], n) {
+			continue
+		}
+		if i >= 0 {
+			n.Revisions = n.Revisions[min(len(prev.Notes[i].Revisions), len(n.Revisions)):]
+		}
+		n.Revisions = slices.Clone(n.Revisions)
+		c.Notes = append(c.Notes, n)
+	}
+	return c
+}
+
+// sameNote reports whether a note reads the same in two versions (a
+// removal keeps the note's own version, so every field counts).
+func sameNote(a, b Note) bool {
+	return a.Version == b.Version && a.Removed == b.Removed && a.RemovedReason == b.RemovedReason && a.Title == b.Title &&
+		a.Content == b.Content && slices.Equal(a.Tags, b.Tags) && len(a.Revisions) == len(b.Revisions) &&
+		a.Updated.Equal(b.Updated) && a.UpdatedBy == b.UpdatedBy
+}
+
+// Apply returns r with c applied, at c's version: its chart changes after
+// r's, each note it writes in place of r's (its revisions after r's) or
+// after r's notes if new. r itself is not changed.
+func (r Record) Apply(c Change) Record {
+	out := r.clone()
+	out.PatientID, out.Version = c.PatientID, c.Version
+	out.Events = append(out.Events, c.Events...)
+	for _, n := range c.Notes {
+		i := slices.IndexFunc(out.Notes, func(p Note) bool { return p.ID == n.ID })
+		if i < 0 {
+			n.Revisions = slices.Clone(n.Revisions)
+			out.Notes = append(out.Notes, n)
+			continue
+		}
+		n.Revisions = append(out.Notes[i].Revisions, n.Revisions...)
+		out.Notes[i] = n
+	}
+	return out
+}
+
+// Whole returns r as a Change from nothing: how a record moved in bulk is
+// stored.
+func (r Record) Whole() Change {
+	return ChangeFrom(Record{}, r)
 }

@@ -30,7 +30,6 @@ type Service struct {
 	logger   *slog.Logger
 
 	mu    sync.Mutex
-	heads map[string]int64 // newest version known per patient
 	procs []*molarv1.Procedure
 	etag  string
 	// reads counts catalog reads begun; kept is the number of the read
@@ -54,30 +53,14 @@ type Deps struct {
 // NewService returns a Service.
 func NewService(d Deps) *Service {
 	return &Service{store: d.Store, catalog: d.Catalog, patients: d.Patients, changes: d.Changes, audit: d.Audit,
-		now: d.Now, newID: d.NewID, logger: d.Logger, heads: map[string]int64{}}
-}
-
-// Heard records a version another process announced.
-func (s *Service) Heard(patientID string, version int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if version > s.heads[patientID] {
-		s.heads[patientID] = version
-	}
+		now: d.Now, newID: d.NewID, logger: d.Logger}
 }
 
 func (s *Service) latest(ctx context.Context, patientID string) (Record, error) {
 	if err := s.patients.Exists(ctx, patientID); err != nil {
 		return Record{}, err
 	}
-	s.mu.Lock()
-	hint := s.heads[patientID]
-	s.mu.Unlock()
-	r, err := s.store.Latest(ctx, patientID, hint)
-	if err == nil {
-		s.Heard(patientID, r.Version)
-	}
-	return r, err
+	return s.store.Latest(ctx, patientID)
 }
 
 // modify applies change to the newest version and saves the result as the
@@ -101,10 +84,9 @@ func (s *Service) modify(ctx context.Context, patientID string, change func(*Rec
 		next.Version = cur.Version + 1
 		e.TargetType, e.TargetID = "patient", patientID
 		ev := s.audit.Stamp(ctx, e)
-		err = s.store.Insert(ctx, next, ev)
+		err = s.store.Insert(ctx, ChangeFrom(cur, next), ev)
 		if services.ErrorCode(err) == services.AlreadyExists {
 			// Another writer took this version: decide again on theirs.
-			s.Heard(patientID, next.Version)
 			if !wait.Wait(ctx) {
 				break
 			}
@@ -113,7 +95,6 @@ func (s *Service) modify(ctx context.Context, patientID string, change func(*Rec
 		if err != nil {
 			return Record{}, err
 		}
-		s.Heard(patientID, next.Version)
 		if err := s.changes.Publish(ctx, ChangeKindRecord, patientID, next.Version); err != nil {
 			s.logger.Warn("chart change not published", "patient_id", patientID, "error", err.Error())
 		}

@@ -9,14 +9,15 @@ import (
 
 // Store keeps versions of clinical records.
 type Store interface {
-	// Latest returns a patient's newest version, starting the search at the
-	// version hint (0 if unknown). A patient with nothing charted has an
-	// empty Record at version 0.
-	Latest(ctx context.Context, patientID string, hint int64) (Record, error)
-	// Insert stores r as version r.Version. Atomic: AlreadyExists if that
-	// version exists, meaning someone else saved first, and then nothing
-	// changed. The insert carries ev, marked pending until AuditProjected.
-	Insert(ctx context.Context, r Record, ev audit.Event) error
+	// Latest returns a patient's newest version: every stored Change
+	// applied in order. A patient with nothing charted has an empty Record
+	// at version 0.
+	Latest(ctx context.Context, patientID string) (Record, error)
+	// Insert stores c as version c.Version of its patient's record. Atomic:
+	// AlreadyExists if that version exists, meaning someone else saved
+	// first, and then nothing changed. The insert carries ev, marked pending
+	// until AuditProjected.
+	Insert(ctx context.Context, c Change, ev audit.Event) error
 	// AuditProjected clears the pending mark of the event committed with
 	// version of patientID's record, once it is in the trail.
 	AuditProjected(ctx context.Context, patientID string, version int64) error
