@@ -2,8 +2,10 @@ package mongo_test
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/mongo/mongotest"
@@ -19,10 +21,11 @@ func TestAuthContract(t *testing.T) {
 	t.Parallel()
 	storetest.TestAuth(t, func(t *testing.T) storetest.Auth {
 		db := mongotest.DB(t)
-		if err := db.EnsureIndexes(context.Background(), slices.Concat(mongo.StaffIndexes(), mongo.SessionIndexes(), mongo.AuditIndexes())); err != nil {
+		if err := db.EnsureIndexes(context.Background(), slices.Concat(mongo.StaffIndexes(), mongo.SessionIndexes(), mongo.AuditIndexes(), mongo.ChangeIndexes())); err != nil {
 			t.Fatal(err)
 		}
 		sessions := mongo.NewSessionRepo(db)
-		return storetest.Auth{Accounts: mongo.NewStaffRepo(db), Sessions: sessions, Failures: sessions, Audit: mongo.NewAuditRepo(db)}
+		return storetest.Auth{Accounts: mongo.NewStaffRepo(db), Sessions: sessions, Failures: sessions, Audit: mongo.NewAuditRepo(db),
+			Changes: mongo.NewChangeLog(db, time.Now, slog.New(slog.DiscardHandler))}
 	})
 }

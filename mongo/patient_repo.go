@@ -20,7 +20,7 @@ const (
 	// keyed "id:version". Inserting the next version there is the atomic
 	// step of a save; the current document follows it.
 	patientRevisionCollection = "patient_revisions"
-	// chartNumberCollection has one document per chart number ever given.
+	// chartNumberCollection has one document per chart number claimed.
 	chartNumberCollection = "chart_numbers"
 )
 
@@ -103,36 +103,112 @@ func (d patientDoc) record() patient.Record {
 	}
 }
 
-// MaxChartNumber implements patient.Store.
+// MaxChartNumber implements patient.Store: the highest claim.
 func (r *PatientRepo) MaxChartNumber(ctx context.Context) (int64, error) {
-	var d struct {
-		N int64 `bson:"_id"`
-	}
-	err := r.numbers.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&d)
+	c, err := r.topClaim(ctx)
+	return c.N, err
+}
+
+// chartClaimDoc reserves a chart number for the registration of a patient:
+// the insert that only one registration can win, made before the
+// registration commits. A claim whose registration never committed (the
+// process stopped between the two inserts) is freed by ReapClaims.
+type chartClaimDoc struct {
+	N         int64     `bson:"_id"`
+	PatientID string    `bson:"patient_id"`
+	At        time.Time `bson:"at"`
+}
+
+// topClaim returns the claim of the highest number; a zero claim if none.
+func (r *PatientRepo) topClaim(ctx context.Context) (chartClaimDoc, error) {
+	var c chartClaimDoc
+	err := r.numbers.FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}})).Decode(&c)
 	if err == driver.ErrNoDocuments {
-		return 0, nil
+		return chartClaimDoc{}, nil
 	}
-	return d.N, storeError(err, "chart number")
+	return c, storeError(err, "chart number")
 }
 
-// ClaimChartNumber implements patient.Store.
-func (r *PatientRepo) ClaimChartNumber(ctx context.Context, n int64, patientID string) error {
-	_, err := r.numbers.InsertOne(ctx, bson.D{{Key: "_id", Value: n}, {Key: "patient_id", Value: patientID}})
-	return storeError(err, "chart number")
-}
-
-// Create implements patient.Store. The commit point is the insert of
-// revision 1, which carries ev; the current document follows it.
-func (r *PatientRepo) Create(ctx context.Context, rec patient.Record, ev audit.Event) error {
+// Create implements patient.Store. It claims the number after the highest
+// claimed (on a tie, the next one up); the commit point is then the insert
+// of revision 1, which carries ev; the current document follows it.
+func (r *PatientRepo) Create(ctx context.Context, rec patient.Record, ev audit.Event) (patient.Record, error) {
+	n, err := r.MaxChartNumber(ctx)
+	if err != nil {
+		return patient.Record{}, err
+	}
+	for tries := 0; ; tries++ {
+		n++
+		_, err := r.numbers.InsertOne(ctx, chartClaimDoc{N: n, PatientID: rec.ID, At: ms(rec.Created)})
+		if err == nil {
+			break
+		}
+		if !driver.IsDuplicateKeyError(err) {
+			return patient.Record{}, storeError(err, "chart number")
+		}
+		if tries == 1000 {
+			return patient.Record{}, services.Errorf(services.Aborted, "could not find a free chart number; try again")
+		}
+	}
+	rec.ChartNumber = n
 	d := patientDocOf(rec)
 	if _, err := r.revisions.InsertOne(ctx, revisionDocOf(d, ev)); err != nil {
-		return storeError(err, "patient")
+		err = storeError(err, "patient")
+		if services.ErrorCode(err) == services.AlreadyExists {
+			// The id is taken: this registration will never commit.
+			_, _ = r.numbers.DeleteOne(ctx, bson.D{{Key: "_id", Value: n}, {Key: "patient_id", Value: rec.ID}})
+		}
+		return patient.Record{}, err
 	}
-	_, err := r.patients.InsertOne(ctx, d)
-	if services.ErrorCode(storeError(err, "")) == services.AlreadyExists {
-		return nil // a reader rolled the current document forward first
+	// Committed. A current document not written here is rolled forward from
+	// revision 1 by the next reader or writer.
+	_, _ = r.patients.InsertOne(ctx, d)
+	return d.record(), nil
+}
+
+// ChartClaimLease is how long a chart-number claim is kept for its
+// registration to commit before ReapClaims may free it.
+const ChartClaimLease = time.Hour
+
+// ReapClaims frees the chart numbers claimed before before by
+// registrations that never committed, from the highest claim down to the
+// first that did, and reports how many it freed. Only those can be given
+// again (numbers are given above the highest claim); a number below a
+// committed one stays unused, a gap in the numbering.
+func (r *PatientRepo) ReapClaims(ctx context.Context, before time.Time) (int, error) {
+	freed := 0
+	for {
+		c, err := r.topClaim(ctx)
+		if err != nil || c.N == 0 || !c.At.Before(before) {
+			return freed, err
+		}
+		committed, err := r.registered(ctx, c.PatientID)
+		if err != nil || committed {
+			return freed, err
+		}
+		if _, err := r.numbers.DeleteOne(ctx, bson.D{{Key: "_id", Value: c.N}, {Key: "patient_id", Value: c.PatientID}}); err != nil {
+			return freed, storeError(err, "chart number")
+		}
+		freed++
 	}
-	return storeError(err, "patient")
+}
+
+// registered reports whether the registration of patient id committed: its
+// current document or its first revision is there.
+func (r *PatientRepo) registered(ctx context.Context, id string) (bool, error) {
+	for _, q := range []struct {
+		coll *driver.Collection
+		key  string
+	}{{r.patients, id}, {r.revisions, revisionID(id, 1)}} {
+		err := q.coll.FindOne(ctx, bson.D{{Key: "_id", Value: q.key}}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+		if err == nil {
+			return true, nil
+		}
+		if err != driver.ErrNoDocuments {
+			return false, storeError(err, "patient")
+		}
+	}
+	return false, nil
 }
 
 // patientRevisionDoc is one saved version of a patient. Inserting it is the

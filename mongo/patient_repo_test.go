@@ -2,6 +2,7 @@ package mongo_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -63,7 +64,7 @@ func TestPatientRepoLateStaleWrite(t *testing.T) {
 	repo := mongo.NewPatientRepo(db)
 	now := time.Now()
 	r := patient.Record{ID: "p1", ChartNumber: 1, Details: newPatientInput("v1"), Active: true, Created: now, Updated: now, Version: 1}
-	if err := repo.Create(ctx, r, audit.Event{}); err != nil {
+	if _, err := repo.Create(ctx, r, audit.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, memo := range []string{"v2", "v3"} {
@@ -136,4 +137,57 @@ func TestCompactClinical(t *testing.T) {
 	if !doc.Delta || len(doc.Events) != 1 {
 		t.Errorf("version 4 stored with %d chart changes, as a change: %v; want 1, true", len(doc.Events), doc.Delta)
 	}
+}
+
+// TestReapChartClaims: a registration that stopped after claiming its chart
+// number and before committing leaves the claim; once the claim is older
+// than its lease, the reaper frees it (and any other such claims above the
+// highest committed registration), and the next registration gets the
+// number. Claims within their lease, and committed ones, stay.
+func TestReapChartClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := mongotest.DB(t)
+	if err := db.EnsureIndexes(ctx, mongo.AllIndexes()); err != nil {
+		t.Fatal(err)
+	}
+	repo := mongo.NewPatientRepo(db)
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	first, err := repo.Create(ctx, patient.Record{ID: "p1", Details: newPatientInput(""), Active: true, Created: now, Updated: now, Version: 1}, audit.Event{})
+	if err != nil || first.ChartNumber != 1 {
+		t.Fatalf("first registration: %d, %v", first.ChartNumber, err)
+	}
+	claims := db.Database.Collection("chart_numbers")
+	for n, at := range map[int64]time.Time{2: now.Add(-2 * mongo.ChartClaimLease), 3: now.Add(-2 * mongo.ChartClaimLease)} {
+		if _, err := claims.InsertOne(ctx, bson.D{{Key: "_id", Value: n}, {Key: "patient_id", Value: fmt.Sprint("stopped-", n)}, {Key: "at", Value: at}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := repo.ReapClaims(ctx, now.Add(-3*mongo.ChartClaimLease)); err != nil || n != 0 {
+		t.Fatalf("reap of claims within their lease: freed %d, %v", n, err)
+	}
+	if n, err := repo.ReapClaims(ctx, now.Add(-mongo.ChartClaimLease)); err != nil || n != 2 {
+		t.Fatalf("reap: freed %d, %v; want 2", n, err)
+	}
+	next, err := repo.Create(ctx, patient.Record{ID: "p2", Details: newPatientInput(""), Active: true, Created: now, Updated: now, Version: 1}, audit.Event{})
+	if err != nil || next.ChartNumber != 2 {
+		t.Fatalf("registration after the reap: chart number %d, %v; want 2", next.ChartNumber, err)
+	}
+	if n, err := repo.ReapClaims(ctx, now.Add(time.Hour)); err != nil || n != 0 {
+		t.Fatalf("reap with only committed claims: freed %d, %v", n, err)
+	}
+}
+
+// TestRecordsContract runs the patient and chart services' fault matrix on
+// the MongoDB repositories, each call faulted one way.
+func TestRecordsContract(t *testing.T) {
+	t.Parallel()
+	storetest.TestRecords(t, func(t *testing.T) storetest.Records {
+		db := mongotest.DB(t)
+		if err := db.EnsureIndexes(context.Background(), mongo.AllIndexes()); err != nil {
+			t.Fatal(err)
+		}
+		return storetest.Records{Patients: mongo.NewPatientRepo(db), Chart: mongo.NewClinicalRepo(db), Audit: mongo.NewAuditRepo(db),
+			Changes: mongo.NewChangeLog(db, time.Now, slog.New(slog.DiscardHandler)), Sparse: true}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
@@ -59,14 +60,37 @@ type change struct {
 // changeLog tells every process on the database what any of them changed.
 type changeLog interface {
 	Publish(ctx context.Context, kind, key string, rev int64) error
-	// follower notes where the log stands now and returns the loop that
-	// follows it from there.
-	follower(ctx context.Context) (followFunc, error)
+	// reader notes where the log stands now and returns a reader that goes
+	// on from there.
+	reader(ctx context.Context) (logReader, error)
 }
 
-// followFunc calls fn with each batch of changes, until ctx ends; when it
-// cannot tell what it missed, it calls reload instead.
-type followFunc func(ctx context.Context, fn func([]change), reload func())
+// logReader reads a change log from where it stood.
+type logReader struct {
+	// next returns the changes published since the last call, oldest
+	// first; behind says some were pruned before they were read, and then
+	// there are none: the reader goes on from the newest.
+	next func(ctx context.Context) (cs []change, behind bool, err error)
+	// prune forgets the changes older than the log's retention; it is due
+	// every pruneEvery.
+	prune      func(ctx context.Context)
+	pruneEvery time.Duration
+}
+
+// commits tells the process's loop when another process may have
+// committed something.
+type commits struct {
+	// every is how often the loop looks.
+	every time.Duration
+	// changed, when set, says cheaply whether anything was committed since
+	// it was last asked; unset, the loop reads the logs at every look.
+	changed func(ctx context.Context) bool
+	// stream, when set, runs beside the loop until ctx ends, calling wake
+	// on each commit the deployment reports.
+	stream func(ctx context.Context, wake func())
+	// close frees what looking holds.
+	close func()
+}
 
 // database is one engine and every store on it.
 type database struct {
@@ -93,15 +117,12 @@ type database struct {
 	// mongo is the MongoDB deployment when the engine is one, for tests and
 	// the migration; nil on SQLite.
 	mongo *mongo.DB
-	// watch, when the engine can tell cheaply that something was committed,
-	// calls fn each time until ctx ends; the followers then read only when
-	// there is something to read. Nil: they poll.
-	watch func(ctx context.Context, fn func())
+	// commits says how the process learns of other processes' commits.
+	commits func(ctx context.Context) (commits, error)
+	// reap, when set, frees what the engine claims ahead of a commit for
+	// operations that never committed; it runs at start and every sweep.
+	reap func(ctx context.Context) error
 }
-
-// followEvery is how often a follower looks for changes of other processes
-// when nothing tells it sooner.
-const followEvery = 100 * time.Millisecond
 
 // openDatabase opens the configured engine: MongoDB at MONGODB_URI, or the
 // embedded SQLite database in the data directory, moving the data of an
@@ -152,6 +173,14 @@ func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
 		patients: patients, clinical: clinical, clinic: clinicRepo, schedule: book, billing: invoices,
 		recover: []reprojector{patients, clinical, clinicRepo, staff, sessions, book},
 		ping:    db.Ping, close: db.Close, mongo: db,
+		commits: func(context.Context) (commits, error) { return mongoCommits(db, logger), nil },
+		reap: func(ctx context.Context) error {
+			n, err := patients.ReapClaims(ctx, time.Now().Add(-mongo.ChartClaimLease))
+			if n > 0 {
+				logger.Info("chart numbers of registrations that never committed freed", "numbers", n)
+			}
+			return err
+		},
 		prepare: func(ctx context.Context, a *app) error {
 			if err := changes.DropLegacy(ctx); err != nil {
 				return err
@@ -182,46 +211,93 @@ func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
 // mongoChanges follows the MongoDB change log by revision, polling.
 type mongoChanges struct{ *mongo.ChangeLog }
 
-// mongoFollowEvery is how often a follower polls a MongoDB change log.
-const mongoFollowEvery = 250 * time.Millisecond
+// How often a process reads a MongoDB deployment's logs: often where it
+// cannot be told of commits, rarely (in case a report was lost) where a
+// change stream tells it.
+const (
+	mongoPollEvery   = 250 * time.Millisecond
+	mongoStreamEvery = 10 * time.Second
+)
 
-// follower implements changeLog.
-func (m mongoChanges) follower(ctx context.Context) (followFunc, error) {
+// reader implements changeLog.
+func (m mongoChanges) reader(ctx context.Context) (logReader, error) {
 	f, err := m.Follow(ctx)
 	if err != nil {
-		return nil, err
+		return logReader{}, err
 	}
-	next := func(ctx context.Context) ([]change, bool, error) {
-		cs, behind, err := f.Next(ctx)
-		return changesOf(cs, func(c mongo.Change) change { return change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev} }), behind, err
+	return logReader{
+		next: func(ctx context.Context) ([]change, bool, error) {
+			cs, behind, err := f.Next(ctx)
+			return changesOf(cs, func(c mongo.Change) change { return change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev} }), behind, err
+		},
+		prune:      func(ctx context.Context) { _ = m.Prune(ctx, defaultChangeRetention) },
+		pruneEvery: time.Hour,
+	}, nil
+}
+
+// mongoCommits polls the logs every mongoPollEvery until a change stream
+// reports commits; from then on it reads when told, and every
+// mongoStreamEvery, until the stream fails.
+func mongoCommits(db *mongo.DB, logger *slog.Logger) commits {
+	var streaming atomic.Bool
+	var lastRead time.Time
+	return commits{
+		every: mongoPollEvery,
+		changed: func(context.Context) bool {
+			if !streaming.Load() || time.Since(lastRead) >= mongoStreamEvery {
+				lastRead = time.Now()
+				return true
+			}
+			return false
+		},
+		stream: func(ctx context.Context, wake func()) {
+			// A stream that fails (a failover, a restart) is opened again
+			// every sweep; until then the logs are read on the timer.
+			for said := false; ; {
+				err := db.WatchCommits(ctx, func() {
+					streaming.Store(true)
+					wake()
+				})
+				streaming.Store(false)
+				if err != nil && !said {
+					said = true
+					logger.Info("no change stream; reading the logs on a timer", "every", mongoPollEvery.String(), "reason", err.Error())
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(sweepEvery):
+				}
+			}
+		},
+		close: func() {},
 	}
-	prune := func(ctx context.Context) { _ = m.Prune(ctx, defaultChangeRetention) }
-	return followLoop(nil, mongoFollowEvery, time.Hour, next, prune), nil
 }
 
 func sqliteDatabase(db *sqlite.DB, retention time.Duration) *database {
 	patients, clinical, clinicStore := sqlite.NewPatientStore(db), sqlite.NewChartStore(db), sqlite.NewClinicStore(db)
 	staff, sessions := sqlite.NewStaffStore(db), sqlite.NewSessionStore(db)
 	log := sqlite.NewChangeLog(db, time.Now)
-	wake := make(chan struct{}, 1)
 	return &database{
 		engine: "sqlite", accounts: staff, sessions: sessions, audit: sqlite.NewAuditStore(db),
-		changes:  sqliteChanges{log, cmp.Or(retention, defaultChangeRetention), wake},
+		changes:  sqliteChanges{log, cmp.Or(retention, defaultChangeRetention)},
 		patients: patients, clinical: clinical, clinic: clinicStore, schedule: sqlite.NewScheduleStore(db), billing: sqlite.NewBillingStore(db),
 		ping:    db.Ping,
 		close:   func(context.Context) { _ = db.Close() },
 		prepare: func(context.Context, *app) error { return nil },
-		watch: func(ctx context.Context, fn func()) {
-			db.Watch(ctx, followEvery, func() {
-				select {
-				case wake <- struct{}{}:
-				default:
-				}
-				fn()
-			})
+		commits: func(ctx context.Context) (commits, error) {
+			w, err := db.CommitWatcher(ctx)
+			if err != nil {
+				return commits{}, err
+			}
+			return commits{every: sqliteLookEvery, changed: w.Changed, close: func() { _ = w.Close() }}, nil
 		},
 	}
 }
+
+// sqliteLookEvery is how often a process asks SQLite whether anything was
+// committed: a read of a counter, no table.
+const sqliteLookEvery = 100 * time.Millisecond
 
 // sqliteChanges follows the SQLite change log by revision: every change
 // once, in order; a follower behind the pruned part reloads.
@@ -233,25 +309,22 @@ type sqliteChanges struct {
 	// retention is how long the log keeps changes: a follower that cannot
 	// read for longer reloads everything instead.
 	retention time.Duration
-	// wake says the database changed: there may be something to read.
-	wake chan struct{}
 }
 
-// follower implements changeLog. It is woken by the database's change
-// counter; its slow ticker only prunes, and reads in case a wake-up was
-// ever missed.
-func (l sqliteChanges) follower(ctx context.Context) (followFunc, error) {
+// reader implements changeLog.
+func (l sqliteChanges) reader(ctx context.Context) (logReader, error) {
 	f, err := l.Follow(ctx)
 	if err != nil {
-		return nil, err
+		return logReader{}, err
 	}
-	next := func(ctx context.Context) ([]change, bool, error) {
-		cs, behind, err := f.Next(ctx)
-		return changesOf(cs, func(c sqlite.Change) change { return change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev} }), behind, err
-	}
-	prune := func(ctx context.Context) { _ = l.Prune(ctx, l.retention) }
-	every := min(time.Minute, l.retention/2)
-	return followLoop(l.wake, every, every, next, prune), nil
+	return logReader{
+		next: func(ctx context.Context) ([]change, bool, error) {
+			cs, behind, err := f.Next(ctx)
+			return changesOf(cs, func(c sqlite.Change) change { return change{Kind: c.Kind, Key: c.Key, Rev: c.KeyRev} }), behind, err
+		},
+		prune:      func(ctx context.Context) { _ = l.Prune(ctx, l.retention) },
+		pruneEvery: min(time.Minute, l.retention/2),
+	}, nil
 }
 
 // changesOf converts an engine's change entries.
@@ -261,36 +334,4 @@ func changesOf[C any](cs []C, conv func(C) change) []change {
 		out[i] = conv(c)
 	}
 	return out
-}
-
-// followLoop reads a change log whenever wake says so or every tick,
-// hands what it read to fn (or calls reload when the follower fell behind
-// the pruned part), and prunes the log every pruneEvery.
-func followLoop(wake <-chan struct{}, tick, pruneEvery time.Duration, next func(context.Context) ([]change, bool, error), prune func(context.Context)) followFunc {
-	return func(ctx context.Context, fn func([]change), reload func()) {
-		t := time.NewTicker(tick)
-		defer t.Stop()
-		lastPrune := time.Now()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-wake:
-			case <-t.C:
-			}
-			cs, behind, err := next(ctx)
-			switch {
-			case err != nil:
-				continue
-			case behind:
-				reload()
-			case len(cs) > 0:
-				fn(cs)
-			}
-			if time.Since(lastPrune) > pruneEvery {
-				lastPrune = time.Now()
-				prune(ctx)
-			}
-		}
-	}
 }

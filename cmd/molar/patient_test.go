@@ -349,10 +349,7 @@ func TestPatientAuditRecoveredAtStart(t *testing.T) {
 	rec := patient.Record{ID: newID(), ChartNumber: 1, Details: &molarv1.PatientInput{Name: "이서준", BirthDate: "1985-07-01", MobilePhone: "010-2222-3333"},
 		Active: true, Created: now, Updated: now, Version: 1}
 	ev := audit.Event{ID: newID(), Time: now, Action: molarv1.AuditAction_AUDIT_ACTION_PATIENT_CREATED, ActorID: "desk-1", TargetType: "patient", TargetID: rec.ID}
-	if err := repo.ClaimChartNumber(ctx, 1, rec.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.Create(ctx, rec, ev); err != nil {
+	if _, err := repo.Create(ctx, rec, ev); err != nil {
 		t.Fatal(err)
 	}
 	trail := func(s *testServer) []audit.Event {

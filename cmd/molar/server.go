@@ -45,8 +45,8 @@ type Server struct {
 }
 
 // start brings the in-memory state up from the database and starts the
-// background loops: the change-log follower, the book's follower and the
-// revocation sync. Nothing is started unless everything before it worked.
+// process's one background loop (and, on MongoDB, the change stream that
+// wakes it). Nothing is started unless everything before it worked.
 func (s *Server) start(ctx context.Context) error {
 	a, db := s.app, s.db
 	if err := recoverAudit(ctx, db, a.audit); err != nil {
@@ -55,9 +55,14 @@ func (s *Server) start(ctx context.Context) error {
 	if err := a.revocations.Sync(ctx); err != nil {
 		s.logger.Warn("session revocations not loaded", "error", err.Error())
 	}
+	if db.reap != nil {
+		if err := db.reap(ctx); err != nil {
+			s.logger.Warn("claims of operations that never committed not all freed; the sweep tries again", "error", err.Error())
+		}
+	}
 	// Where the change log stands before anything is loaded: a change made
 	// while loading is then followed, not missed.
-	follow, err := a.changes.follower(ctx)
+	log, err := a.changes.reader(ctx)
 	if err != nil {
 		return err
 	}
@@ -76,17 +81,18 @@ func (s *Server) start(ctx context.Context) error {
 	if err := a.schedule.Recover(ctx); err != nil {
 		s.logger.Warn("schedule recovery incomplete; it runs again every minute", "error", err.Error())
 	}
-	s.base, s.stop = context.WithCancel(context.Background())
-	s.wg.Go(func() { a.revocations.Run(s.base, 2*time.Second) })
-	s.wg.Go(func() { a.follow(s.base, follow) })
-	if db.watch != nil {
-		// One watcher of the database wakes the followers when anything
-		// was committed; the book's own loop then only sweeps.
-		s.wg.Go(func() { db.watch(s.base, a.schedule.Poke) })
-		s.wg.Go(func() { a.schedule.Follow(s.base, time.Minute) })
-	} else {
-		s.wg.Go(func() { a.schedule.Follow(s.base, followEvery) })
+	c, err := db.commits(ctx)
+	if err != nil {
+		return err
 	}
+	s.base, s.stop = context.WithCancel(context.Background())
+	if c.stream != nil {
+		s.wg.Go(func() { c.stream(s.base, a.poke) })
+	}
+	s.wg.Go(func() {
+		defer c.close()
+		a.run(s.base, log, c)
+	})
 	return nil
 }
 

@@ -33,6 +33,11 @@ type app struct {
 	schedule    *schedule.Service
 	clinic      *clinic.Service
 	billing     *billing.Service
+
+	db     *database
+	logger *slog.Logger
+	// wake asks the background loop to read the logs now.
+	wake chan struct{}
 }
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
@@ -49,13 +54,13 @@ func newApp(cfg Config, db *database, logger *slog.Logger, now func() time.Time)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{sessions: db.sessions, changes: db.changes}
+	a := &app{sessions: db.sessions, changes: db.changes, db: db, logger: logger, wake: make(chan struct{}, 1)}
 	a.audit = audit.NewRecorder(db.audit, now, newID, logger)
 	a.tokens = auth.NewTokens(keys, auth.DefaultConfig.AccessTTL, now)
 	a.revocations = auth.NewRevocations(a.sessions, auth.DefaultConfig.AccessTTL+time.Minute, now, logger)
 	a.auth, err = auth.NewService(auth.DefaultConfig, auth.Deps{
 		Accounts: db.accounts, Sessions: a.sessions, Failures: a.sessions, Tokens: a.tokens,
-		Revocations: a.revocations, Audit: a.audit, Now: now, NewID: newID, Logger: logger,
+		Revocations: a.revocations, Changes: db.changes, Audit: a.audit, Now: now, NewID: newID, Logger: logger,
 	})
 	if err != nil {
 		return nil, err
@@ -107,35 +112,6 @@ func (b billingChart) Completed(ctx context.Context, patientID string) ([]billin
 // are read from the database.
 func (a *app) startBilling(ctx context.Context) error {
 	return a.billing.Recover(ctx)
-}
-
-// follow keeps this process's in-memory state current with changes made by
-// any process on the database, until ctx ends: one loop per process.
-func (a *app) follow(ctx context.Context, follow followFunc) {
-	follow(ctx, func(cs []change) {
-		var patients []string
-		catalog := false
-		for _, c := range cs {
-			switch c.Kind {
-			case patient.ChangeKind:
-				patients = append(patients, c.Key)
-			case chart.ChangeKindCatalog:
-				catalog = true
-			}
-		}
-		a.patients.Refresh(ctx, patients)
-		if catalog {
-			_, _, _ = a.chart.ReloadCatalog(ctx)
-		}
-	}, func() {
-		// Changes were pruned before this process read them: read again
-		// everything it keeps (charts and accounts are read through, so they
-		// need not).
-		if err := a.patients.Load(ctx); err != nil {
-			slog.Default().Warn("reload after falling behind the change log failed", "error", err.Error())
-		}
-		_, _, _ = a.chart.ReloadCatalog(ctx)
-	})
 }
 
 // recoverAudit projects into the trail the audit events that changes

@@ -20,7 +20,7 @@ func TestAuthContract(t *testing.T) {
 		db := open(t)
 		sessions := sqlite.NewSessionStore(db)
 		return storetest.Auth{Accounts: sqlite.NewStaffStore(db), Sessions: sessions, Failures: sessions, Audit: sqlite.NewAuditStore(db),
-			AuditInCommit: true}
+			Changes: sqlite.NewChangeLog(db, time.Now), AuditInCommit: true}
 	})
 }
 

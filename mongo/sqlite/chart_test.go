@@ -78,3 +78,14 @@ func TestClinicalCompactedOnUpgrade(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsContract runs the patient and chart services' fault matrix on
+// SQLite.
+func TestRecordsContract(t *testing.T) {
+	t.Parallel()
+	storetest.TestRecords(t, func(t *testing.T) storetest.Records {
+		db := open(t)
+		return storetest.Records{Patients: sqlite.NewPatientStore(db), Chart: sqlite.NewChartStore(db), Audit: sqlite.NewAuditStore(db),
+			Changes: sqlite.NewChangeLog(db, time.Now)}
+	})
+}

@@ -345,6 +345,10 @@ var schema = []string{
 	// whole record; the versions stored whole before are rewritten so by
 	// compactClinical.
 	`ALTER TABLE clinical_versions ADD COLUMN delta INTEGER NOT NULL DEFAULT 0;`,
+
+	// 8: a registration takes its chart number in its own transaction, so
+	// numbers are no longer claimed ahead of it.
+	`DROP TABLE IF EXISTS chart_numbers;`,
 }
 
 // steps are what a version needs beyond its SQL, run in the same
@@ -413,35 +417,35 @@ func storeError(err error, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// Watch calls fn whenever any connection, of this process or another,
-// commits to the database, until ctx ends. It asks SQLite's change counter
-// (PRAGMA data_version) on a connection of its own every interval, which
-// reads no table, so an idle server costs next to nothing; fn runs on the
-// watcher's goroutine, and runs once at the start.
-func (d *DB) Watch(ctx context.Context, every time.Duration, fn func()) {
-	conn, err := d.sql.Conn(ctx)
-	for err != nil {
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(every):
-		}
-		conn, err = d.sql.Conn(ctx)
-	}
-	defer conn.Close()
-	t := time.NewTicker(every)
-	defer t.Stop()
-	last := int64(-1)
-	for {
-		var v int64
-		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err == nil && v != last {
-			last = v
-			fn()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// CommitWatcher tells whether any connection, of this process or another,
+// committed to the database since it last looked. It asks SQLite's change
+// counter (PRAGMA data_version) on a connection of its own, which reads no
+// table, so looking often costs next to nothing.
+type CommitWatcher struct {
+	conn *sql.Conn
+	last int64
 }
+
+// CommitWatcher returns a watcher whose first look reports a commit.
+func (d *DB) CommitWatcher(ctx context.Context) (*CommitWatcher, error) {
+	conn, err := d.sql.Conn(ctx)
+	if err != nil {
+		return nil, storeError(err, "database")
+	}
+	return &CommitWatcher{conn: conn, last: -1}, nil
+}
+
+// Changed reports whether anything was committed since the last call. When
+// it cannot tell, it says yes: reading for nothing is harmless.
+func (w *CommitWatcher) Changed(ctx context.Context) bool {
+	var v int64
+	if err := w.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		return true
+	}
+	changed := v != w.last
+	w.last = v
+	return changed
+}
+
+// Close gives the watcher's connection back.
+func (w *CommitWatcher) Close() error { return w.conn.Close() }

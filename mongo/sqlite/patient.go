@@ -91,17 +91,12 @@ func phoneDigits(s string) string {
 	}, s)
 }
 
-// MaxChartNumber implements patient.Store.
+// MaxChartNumber implements patient.Store, on the unique index of chart
+// numbers.
 func (s *PatientStore) MaxChartNumber(ctx context.Context) (int64, error) {
 	var n sql.NullInt64
-	err := s.db.sql.QueryRowContext(ctx, `SELECT max(number) FROM chart_numbers`).Scan(&n)
+	err := s.db.sql.QueryRowContext(ctx, `SELECT max(chart_number) FROM patients`).Scan(&n)
 	return n.Int64, storeError(err, "chart number")
-}
-
-// ClaimChartNumber implements patient.Store: AlreadyExists if n is taken.
-func (s *PatientStore) ClaimChartNumber(ctx context.Context, n int64, patientID string) error {
-	_, err := s.db.sql.ExecContext(ctx, `INSERT INTO chart_numbers (number, patient_id) VALUES (?, ?)`, n, patientID)
-	return storeError(err, "chart number")
 }
 
 // insertPatient stores r as a new patient at its version, with its version
@@ -120,15 +115,26 @@ func insertPatient(ctx context.Context, tx *sql.Tx, r patient.Record, auditID st
 	return storeError(err, "patient")
 }
 
-// Create implements patient.Store: the record, its version 1 and ev in one
-// transaction. AlreadyExists if the id or the chart number is taken.
-func (s *PatientStore) Create(ctx context.Context, r patient.Record, ev audit.Event) error {
-	return s.db.write(ctx, func(tx *sql.Tx) error {
+// Create implements patient.Store: the next chart number, the record, its
+// version 1 and ev in one transaction. Transactions take turns, so no
+// number is claimed before the commit and none is given twice.
+// AlreadyExists if the id is taken.
+func (s *PatientStore) Create(ctx context.Context, r patient.Record, ev audit.Event) (patient.Record, error) {
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		var n sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT max(chart_number) FROM patients`).Scan(&n); err != nil {
+			return storeError(err, "chart number")
+		}
+		r.ChartNumber = n.Int64 + 1
 		if err := insertPatient(ctx, tx, r, ev.ID); err != nil {
 			return err
 		}
 		return appendAudit(ctx, tx, ev)
 	})
+	if err != nil {
+		return patient.Record{}, err
+	}
+	return r, nil
 }
 
 // Get implements patient.Store: the current copy is updated in the
@@ -212,14 +218,11 @@ func (s *PatientStore) All(ctx context.Context) ([]patient.Record, error) {
 }
 
 // InsertMany stores new patients in bulk (demo data, an import), with
-// their first versions and chart numbers, in one transaction: all of them
+// their first versions, under the chart numbers they carry, in one transaction: all of them
 // or, on any conflict, none.
 func (s *PatientStore) InsertMany(ctx context.Context, recs []patient.Record) error {
 	return s.db.write(ctx, func(tx *sql.Tx) error {
 		for _, r := range recs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO chart_numbers (number, patient_id) VALUES (?, ?)`, r.ChartNumber, r.ID); err != nil {
-				return storeError(err, "chart number")
-			}
 			if err := insertPatient(ctx, tx, r, ""); err != nil {
 				return err
 			}

@@ -28,6 +28,7 @@ type Auth struct {
 	Sessions auth.SessionStore
 	Failures auth.FailureStore
 	Audit    audit.Store
+	Changes  auth.Changes
 	// AuditInCommit says the stores write a change's audit record into the
 	// trail inside the change's own commit, so a trail that refuses appends
 	// (only the projection after the commit goes through it) does not keep
@@ -394,7 +395,7 @@ func newAuthWorld(t *testing.T, e Auth) *authWorld {
 	cfg := auth.DefaultConfig
 	cfg.Hash = auth.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}
 	w.svc, err = auth.NewService(cfg, auth.Deps{Accounts: e.Accounts, Sessions: e.Sessions, Failures: e.Failures,
-		Tokens: auth.NewTokens(keys, cfg.AccessTTL, now), Revocations: auth.NewRevocations(e.Sessions, time.Hour, now, logger),
+		Tokens: auth.NewTokens(keys, cfg.AccessTTL, now), Revocations: auth.NewRevocations(e.Sessions, time.Hour, now, logger), Changes: e.Changes,
 		Audit: w.r.rec, Now: now, NewID: newTestID, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

@@ -50,7 +50,7 @@ func TestPatients(t *testing.T, open PatientEngine) {
 		"stale save is aborted":           patientStaleSave,
 		"save race has one winner":        patientSaveRace,
 		"record round trip":               patientRoundTrip,
-		"chart numbers are claimed once":  patientChartNumbers,
+		"chart numbers are given once":    patientChartNumbers,
 		"bulk load":                       patientBulkLoad,
 		"change stands when trail fails":  func(t *testing.T, open PatientEngine) { carriedStandsWhenTrailFails(t, patientWorlds(open)) },
 		"change projected once":           func(t *testing.T, open PatientEngine) { carriedProjectedOnce(t, patientWorlds(open)) },
@@ -74,7 +74,7 @@ func patientStaleSave(t *testing.T, open PatientEngine) {
 	repo := open(t).Store
 	now := time.Now()
 	v1 := patient.Record{ID: "p1", ChartNumber: 1, Details: newPatientInput("first"), Active: true, Created: now, Updated: now, Version: 1}
-	if err := repo.Create(ctx, v1, audit.Event{}); err != nil {
+	if _, err := repo.Create(ctx, v1, audit.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	next := v1
@@ -105,7 +105,7 @@ func patientSaveRace(t *testing.T, open PatientEngine) {
 	repo := open(t).Store
 	now := time.Now()
 	first := patient.Record{ID: "p1", ChartNumber: 1, Details: newPatientInput("v1"), Active: true, Created: now, Updated: now, Version: 1}
-	if err := repo.Create(ctx, first, audit.Event{}); err != nil {
+	if _, err := repo.Create(ctx, first, audit.Event{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -228,12 +228,17 @@ func patientRoundTrip(t *testing.T, open PatientEngine) {
 	ctx := context.Background()
 	repo := open(t).Store
 	at := time.Date(2026, 3, 2, 9, 30, 15, 123456789, time.FixedZone("KST", 9*3600))
-	want := fullPatient("p1", 7, at)
+	want := fullPatient("p1", 1, at)
 	withRRN := want
-	withRRN.Details = fullPatient("p1", 7, at).Details
+	withRRN.Details = fullPatient("p1", 1, at).Details
 	withRRN.Details.Rrn = "900315-2345678"
-	if err := repo.Create(ctx, withRRN, audit.Event{}); err != nil {
+	withRRN.ChartNumber = 7 // not read: the store gives the number
+	created, err := repo.Create(ctx, withRRN, audit.Event{})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if created.ChartNumber != 1 {
+		t.Errorf("the first patient got chart number %d, want 1", created.ChartNumber)
 	}
 	got, err := repo.Get(ctx, "p1")
 	if err != nil {
@@ -267,42 +272,55 @@ func patientRoundTrip(t *testing.T, open PatientEngine) {
 	if _, err := repo.Get(ctx, "nobody"); services.ErrorCode(err) != services.NotFound {
 		t.Errorf("get of an unknown patient: %v, want NotFound", err)
 	}
-	if err := repo.Create(ctx, fullPatient("p1", 8, at), audit.Event{}); services.ErrorCode(err) != services.AlreadyExists {
+	if _, err := repo.Create(ctx, fullPatient("p1", 8, at), audit.Event{}); services.ErrorCode(err) != services.AlreadyExists {
 		t.Errorf("second create of p1: %v, want AlreadyExists", err)
+	}
+	if p2, err := repo.Create(ctx, fullPatient("p2", 0, at), audit.Event{}); err != nil || p2.ChartNumber != 2 {
+		t.Errorf("the patient after a refused create: chart number %d, %v; want 2 (the refused one took none)", p2.ChartNumber, err)
 	}
 }
 
-// patientChartNumbers: each chart number is claimed by one patient only,
-// also when claims race, and the highest claimed is known.
+// patientChartNumbers: registrations racing each get a chart number of
+// their own, consecutive from 1, and the highest given is known.
 func patientChartNumbers(t *testing.T, open PatientEngine) {
 	ctx := context.Background()
 	repo := open(t).Store
 	if n, err := repo.MaxChartNumber(ctx); err != nil || n != 0 {
 		t.Fatalf("highest chart number of an empty store: %d, %v", n, err)
 	}
-	const claimers = 10
-	var wins atomic.Int32
+	const registrations = 10
+	at := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	numbers := map[int64]string{}
 	var wg sync.WaitGroup
-	for i := range claimers {
+	for i := range registrations {
 		wg.Go(func() {
-			err := repo.ClaimChartNumber(ctx, 1, fmt.Sprintf("p%d", i))
-			switch {
-			case err == nil:
-				wins.Add(1)
-			case services.ErrorCode(err) != services.AlreadyExists:
-				t.Errorf("claim: %v", err)
+			r, err := repo.Create(ctx, fullPatient(fmt.Sprintf("p%d", i), 0, at), audit.Event{})
+			if err != nil {
+				t.Errorf("create: %v", err)
+				return
 			}
+			mu.Lock()
+			defer mu.Unlock()
+			if other, taken := numbers[r.ChartNumber]; taken {
+				t.Errorf("chart number %d given to %s and %s", r.ChartNumber, other, r.ID)
+			}
+			numbers[r.ChartNumber] = r.ID
 		})
 	}
 	wg.Wait()
-	if wins.Load() != 1 {
-		t.Fatalf("chart number 1 claimed %d times, want once", wins.Load())
+	for n := int64(1); n <= registrations; n++ {
+		id, ok := numbers[n]
+		if !ok {
+			t.Errorf("chart number %d given to nobody", n)
+			continue
+		}
+		if got, err := repo.Get(ctx, id); err != nil || got.ChartNumber != n {
+			t.Errorf("%s stored with chart number %d, %v; want %d", id, got.ChartNumber, err, n)
+		}
 	}
-	if err := repo.ClaimChartNumber(ctx, 5, "p5"); err != nil {
-		t.Fatal(err)
-	}
-	if n, err := repo.MaxChartNumber(ctx); err != nil || n != 5 {
-		t.Fatalf("highest chart number: %d, %v, want 5", n, err)
+	if n, err := repo.MaxChartNumber(ctx); err != nil || n != registrations {
+		t.Fatalf("highest chart number: %d, %v, want %d", n, err, registrations)
 	}
 }
 
@@ -340,8 +358,8 @@ func patientBulkLoad(t *testing.T, open PatientEngine) {
 	if n, err := repo.MaxChartNumber(ctx); err != nil || n != int64(len(recs)) {
 		t.Fatalf("highest chart number: %d, %v, want %d", n, err, len(recs))
 	}
-	if err := repo.ClaimChartNumber(ctx, 300, "another"); services.ErrorCode(err) != services.AlreadyExists {
-		t.Errorf("claim of a loaded chart number: %v, want AlreadyExists", err)
+	if r, err := repo.Create(ctx, fullPatient("after", 0, at), audit.Event{}); err != nil || r.ChartNumber != int64(len(recs))+1 {
+		t.Errorf("a registration after the load: chart number %d, %v; want %d", r.ChartNumber, err, len(recs)+1)
 	}
 	next := recs[1]
 	next.Details = newPatientInput("after the load")

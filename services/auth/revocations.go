@@ -99,19 +99,3 @@ func (r *Revocations) Sync(ctx context.Context) error {
 	}
 	return nil
 }
-
-// Run syncs every interval until ctx ends.
-func (r *Revocations) Run(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.Sync(ctx); err != nil && ctx.Err() == nil {
-				r.logger.Warn("session revocations not synced", "error", err.Error())
-			}
-		}
-	}
-}

@@ -53,6 +53,7 @@ type Service struct {
 	failures    FailureStore
 	tokens      *Tokens
 	revocations *Revocations
+	changes     Changes
 	audit       *audit.Recorder
 	limiter     *ipLimiter
 	now         func() time.Time
@@ -70,6 +71,7 @@ type Deps struct {
 	Failures    FailureStore
 	Tokens      *Tokens
 	Revocations *Revocations
+	Changes     Changes
 	Audit       *audit.Recorder
 	Now         func() time.Time
 	NewID       func() string
@@ -84,7 +86,7 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	}
 	return &Service{
 		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, failures: d.Failures, tokens: d.Tokens,
-		revocations: d.Revocations, audit: d.Audit, limiter: newIPLimiter(cfg.LoginPerMinute, cfg.LoginBurst, d.Now),
+		revocations: d.Revocations, changes: d.Changes, audit: d.Audit, limiter: newIPLimiter(cfg.LoginPerMinute, cfg.LoginBurst, d.Now),
 		now: d.Now, newID: d.NewID, logger: d.Logger, dummyHash: dummy,
 	}, nil
 }
@@ -336,6 +338,11 @@ func (s *Service) revoke(ctx context.Context, sessionID, reason string, ev audit
 	ended, err := s.sessions.Revoke(ctx, sessionID, s.now(), reason, ev)
 	if ended || err == nil {
 		s.revocations.Add(sessionID)
+		// The other processes hear of it from the change log at once, or
+		// from their minute sweep of the ended sessions if this is lost.
+		if perr := s.changes.Publish(context.WithoutCancel(ctx), ChangeKindSession, sessionID, 1); perr != nil {
+			s.logger.Warn("session end not published", "session_id", sessionID, "error", perr.Error())
+		}
 	}
 	if ended && ev.ID != "" && s.audit.Project(ctx, ev) == nil && err == nil {
 		if err := s.sessions.AuditProjected(context.WithoutCancel(ctx), sessionID); err != nil {

@@ -128,3 +128,14 @@ type FailureStore interface {
 	// Failures returns the times of staffID's failures after since, newest first.
 	Failures(ctx context.Context, staffID string, since time.Time) ([]time.Time, error)
 }
+
+// Changes announces changes to every server process.
+type Changes interface {
+	// Publish records that the thing of kind and key is now at rev.
+	Publish(ctx context.Context, kind, key string, rev int64) error
+}
+
+// ChangeKindSession is the kind of change record an ended session
+// publishes, keyed by the session's id: every process then refuses its
+// access tokens at once.
+const ChangeKindSession = "session"

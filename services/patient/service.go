@@ -182,13 +182,9 @@ func (s *Service) Create(ctx context.Context, in *molarv1.PatientInput, allowDup
 	if err := s.seal(&r, in); err != nil {
 		return Record{}, err
 	}
-	n, err := s.claimChartNumber(ctx, r.ID)
-	if err != nil {
-		return Record{}, err
-	}
-	r.ChartNumber = n
 	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_PATIENT_CREATED, TargetType: "patient", TargetID: r.ID})
-	if err := s.store.Create(ctx, r, ev); err != nil {
+	r, err := s.store.Create(ctx, r, ev)
+	if err != nil {
 		return Record{}, err
 	}
 	s.committed(ctx, r, ev)
@@ -208,27 +204,6 @@ func (s *Service) committed(ctx context.Context, r Record, ev audit.Event) {
 	if err := s.store.AuditProjected(context.WithoutCancel(ctx), r.ID, r.Version); err != nil {
 		s.logger.Warn("patient audit mark not cleared", "patient_id", r.ID, "error", err.Error())
 	}
-}
-
-// claimChartNumber takes the next free number: each candidate is claimed by
-// an insert that only one process can win, so two front desks registering at
-// once never get the same number.
-func (s *Service) claimChartNumber(ctx context.Context, patientID string) (int64, error) {
-	n, err := s.store.MaxChartNumber(ctx)
-	if err != nil {
-		return 0, err
-	}
-	for range 1000 {
-		n++
-		err := s.store.ClaimChartNumber(ctx, n, patientID)
-		if err == nil {
-			return n, nil
-		}
-		if services.ErrorCode(err) != services.AlreadyExists {
-			return 0, err
-		}
-	}
-	return 0, services.Errorf(services.Aborted, "could not find a free chart number; try again")
 }
 
 // Update replaces a patient's details. An empty registration number keeps

@@ -26,14 +26,14 @@ type Record struct {
 
 // Store keeps patient records.
 type Store interface {
-	// MaxChartNumber returns the highest chart number ever claimed, 0 if none.
+	// MaxChartNumber returns the highest chart number given, 0 if none.
 	MaxChartNumber(ctx context.Context) (int64, error)
-	// ClaimChartNumber reserves n for patientID. Atomic: AlreadyExists if n
-	// is taken.
-	ClaimChartNumber(ctx context.Context, n int64, patientID string) error
-	// Create stores a new record at Version 1. The one insert that commits
-	// it carries ev, marked pending until AuditProjected.
-	Create(ctx context.Context, r Record, ev audit.Event) error
+	// Create stores a new record at Version 1 under the next free chart
+	// number and returns it with that number (r.ChartNumber is not read):
+	// of concurrent creates each gets a number of its own. The one insert
+	// that commits it carries ev, marked pending until AuditProjected.
+	// AlreadyExists if the id is taken.
+	Create(ctx context.Context, r Record, ev audit.Event) (Record, error)
 	// Get returns the newest committed version of a record. NotFound if there
 	// is none.
 	Get(ctx context.Context, id string) (Record, error)

@@ -99,8 +99,7 @@ func (s *Service) commit(ctx context.Context, op string, build func() (Event, er
 	return Event{}, busy()
 }
 
-// after does what follows a commit: the durable copy, telling the follower,
-// and the audit trail. Nothing here can fail the change.
+// after does what follows a commit: the durable copy and the audit trail. Nothing here can fail the change.
 func (s *Service) after(ctx context.Context, e Event) {
 	ctx = context.WithoutCancel(ctx)
 	if e.Appointment != nil {
@@ -112,10 +111,6 @@ func (s *Service) after(ctx context.Context, e Event) {
 		if err := s.store.SaveBlockout(ctx, e.Blockout); err != nil {
 			s.logger.Warn("blockout copy not saved; the log has it", "blockout", e.Blockout.GetId(), "error", err.Error())
 		}
-	}
-	select {
-	case s.poke <- struct{}{}:
-	default:
 	}
 	_ = s.audit.Project(ctx, e.Audit) // logged by the recorder; Recover projects it again
 }

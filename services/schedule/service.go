@@ -29,8 +29,6 @@ type Service struct {
 
 	book *Book
 	loc  *time.Location
-	// poke asks the follower to read the log now (after a local write).
-	poke chan struct{}
 
 	// lease is how long cells of an operation that has not committed hold.
 	lease time.Duration
@@ -75,7 +73,7 @@ func NewService(d Deps) *Service {
 		lease = DefaultLease
 	}
 	return &Service{store: d.Store, clinic: d.Clinic, patients: d.Patients, audit: d.Audit, now: d.Now, newID: d.NewID, logger: d.Logger,
-		lease: lease, poke: make(chan struct{}, 1)}
+		lease: lease}
 }
 
 // Book is the in-memory book.
@@ -119,42 +117,34 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Follow applies events from the log as they appear, until ctx ends. Every
-// minute it also prunes the log, rereads resources and runs Recover.
-func (s *Service) Follow(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	prune := time.NewTicker(time.Minute)
-	defer prune.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-s.poke:
-		case <-prune.C:
-			if rev := s.book.Revision(); rev > 2000 {
-				// Never past what Recover has projected: the log is the only
-				// record of a change whose copy was not saved.
-				mark, err := s.store.AuditMark(ctx)
-				if err == nil {
-					err = s.store.PruneEvents(ctx, min(rev-2000, mark+1))
-				}
-				if err != nil && ctx.Err() == nil {
-					s.logger.Warn("schedule events not pruned", "error", err.Error())
-				}
-			}
-			if err := s.reloadResources(ctx); err != nil && ctx.Err() == nil {
-				s.logger.Warn("schedule resources not reloaded", "error", err.Error())
-			}
-			if err := s.Recover(ctx); err != nil && ctx.Err() == nil {
-				s.logger.Warn("schedule recovery incomplete", "error", err.Error())
-			}
-			s.book.slide(s.windowStart())
+// Sweep is the book's share of the process's minute sweep: it prunes the
+// event log (never past what Recover has projected), rereads providers,
+// chairs and types, runs Recover, and moves the window of days kept in
+// memory along with the clock.
+func (s *Service) Sweep(ctx context.Context) {
+	if rev := s.book.Revision(); rev > 2000 {
+		// Never past what Recover has projected: the log is the only
+		// record of a change whose copy was not saved.
+		mark, err := s.store.AuditMark(ctx)
+		if err == nil {
+			err = s.store.PruneEvents(ctx, min(rev-2000, mark+1))
 		}
-		s.catchUp(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.logger.Warn("schedule events not pruned", "error", err.Error())
+		}
 	}
+	if err := s.reloadResources(ctx); err != nil && ctx.Err() == nil {
+		s.logger.Warn("schedule resources not reloaded", "error", err.Error())
+	}
+	if err := s.Recover(ctx); err != nil && ctx.Err() == nil {
+		s.logger.Warn("schedule recovery incomplete", "error", err.Error())
+	}
+	s.book.slide(s.windowStart())
 }
+
+// CatchUp applies the events other processes appended to the log since
+// the book last read it.
+func (s *Service) CatchUp(ctx context.Context) { s.catchUp(ctx) }
 
 // catchUp applies every event after the book's revision.
 func (s *Service) catchUp(ctx context.Context) {
@@ -541,13 +531,4 @@ func (s *Service) Location() *time.Location { return s.loc }
 // Cells lists the cells an appointment holds, for bulk loading.
 func (s *Service) Cells(a *molarv1.Appointment) []Slot {
 	return s.slots(a.GetProviderId(), a.GetChairId(), a.GetStartTime().AsTime(), a.GetMinutes())
-}
-
-// Poke asks the follower to read the log now: the database says something
-// was committed.
-func (s *Service) Poke() {
-	select {
-	case s.poke <- struct{}{}:
-	default:
-	}
 }
