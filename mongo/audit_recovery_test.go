@@ -26,6 +26,6 @@ func TestAuthContract(t *testing.T) {
 		}
 		sessions := mongo.NewSessionRepo(db)
 		return storetest.Auth{Accounts: mongo.NewStaffRepo(db), Sessions: sessions, Failures: sessions, Audit: mongo.NewAuditRepo(db),
-			Changes: mongo.NewChangeLog(db, time.Now, slog.New(slog.DiscardHandler))}
+			Changes: mongo.NewChangeLog(db, time.Now, slog.New(slog.DiscardHandler)), Sparse: true}
 	})
 }

@@ -29,6 +29,8 @@ type Auth struct {
 	Failures auth.FailureStore
 	Audit    audit.Store
 	Changes  auth.Changes
+	// Sparse asks the fault matrix to fault each call one way only.
+	Sparse bool
 	// AuditInCommit says the stores write a change's audit record into the
 	// trail inside the change's own commit, so a trail that refuses appends
 	// (only the projection after the commit goes through it) does not keep
@@ -43,11 +45,12 @@ type AuthEngine func(t *testing.T) Auth
 // and failed sign-ins against an engine.
 func TestAuth(t *testing.T, open AuthEngine) {
 	for name, test := range map[string]func(*testing.T, AuthEngine){
-		"account round trip":           accountRoundTrip,
-		"account update is one winner": accountUpdateIsOneWinner,
-		"refresh token is used once":   refreshTokenIsUsedOnce,
-		"session ends once":            sessionEndsOnce,
-		"failures newest first":        failuresNewestFirst,
+		"account round trip":                          accountRoundTrip,
+		"account update is one winner":                accountUpdateIsOneWinner,
+		"refresh token is used once":                  refreshTokenIsUsedOnce,
+		"session ends once":                           sessionEndsOnce,
+		"failures newest first":                       failuresNewestFirst,
+		"a day of staff changes survives every fault": staffSurvivesEveryFault,
 		"change stands when trail fails": func(t *testing.T, open AuthEngine) {
 			changeStandsWhenTrailFails(t, func(t *testing.T) *authWorld { return newAuthWorld(t, open(t)) }, authChanges())
 		},
