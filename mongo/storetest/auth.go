@@ -390,6 +390,16 @@ func newAuthWorld(t *testing.T, e Auth) *authWorld {
 	t.Helper()
 	now := func() time.Time { return authNow }
 	w := &authWorld{e: e, r: newTrailRig(e.Audit, e.AuditInCommit, now, e.Accounts, e.Sessions, e.Failures)}
+	w.svc = newAuthService(t, auth.Deps{Accounts: e.Accounts, Sessions: e.Sessions, Failures: e.Failures, Changes: e.Changes, Audit: w.r.rec,
+		NewID: newTestID}, e.Sessions)
+	return w
+}
+
+// newAuthService is an auth service on the test clock with cheap password
+// hashing, over the stores in d; revoked reads ended sessions.
+func newAuthService(t *testing.T, d auth.Deps, revoked auth.SessionStore) *auth.Service {
+	t.Helper()
+	now := func() time.Time { return authNow }
 	logger := slog.New(slog.DiscardHandler)
 	keys, err := auth.ParseKeySet(auth.NewKeySpec("t1"))
 	if err != nil {
@@ -397,13 +407,13 @@ func newAuthWorld(t *testing.T, e Auth) *authWorld {
 	}
 	cfg := auth.DefaultConfig
 	cfg.Hash = auth.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}
-	w.svc, err = auth.NewService(cfg, auth.Deps{Accounts: e.Accounts, Sessions: e.Sessions, Failures: e.Failures,
-		Tokens: auth.NewTokens(keys, cfg.AccessTTL, now), Revocations: auth.NewRevocations(e.Sessions, time.Hour, now, logger), Changes: e.Changes,
-		Audit: w.r.rec, Now: now, NewID: newTestID, Logger: logger})
+	d.Tokens, d.Revocations = auth.NewTokens(keys, cfg.AccessTTL, now), auth.NewRevocations(revoked, time.Hour, now, logger)
+	d.Now, d.Logger = now, logger
+	svc, err := auth.NewService(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return svc
 }
 
 func (w *authWorld) rig() *trailRig { return w.r }

@@ -113,25 +113,12 @@ func (w *staffWorld) process(t *testing.T, f *recordFaults) *auth.Service {
 			}
 		}
 	}
-	now := func() time.Time { return authNow }
 	newID := func() string {
 		w.ids++
 		return fmt.Sprintf("id-%04d", w.ids)
 	}
-	logger := slog.New(slog.DiscardHandler)
-	keys, err := auth.ParseKeySet(auth.NewKeySpec("t1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := auth.DefaultConfig
-	cfg.Hash = auth.HashParams{MemoryKiB: 1024, Time: 1, Threads: 1}
-	svc, err := auth.NewService(cfg, auth.Deps{Accounts: accounts, Sessions: sessions, Failures: failures,
-		Tokens: auth.NewTokens(keys, cfg.AccessTTL, now), Revocations: auth.NewRevocations(w.e.Sessions, time.Hour, now, logger), Changes: changes,
-		Audit: audit.NewRecorder(trail, now, newID, logger), Now: now, NewID: newID, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
+	rec := audit.NewRecorder(trail, func() time.Time { return authNow }, newID, slog.New(slog.DiscardHandler))
+	return newAuthService(t, auth.Deps{Accounts: accounts, Sessions: sessions, Failures: failures, Changes: changes, Audit: rec, NewID: newID}, w.e.Sessions)
 }
 
 // staffState is what the clinic's owner can see of the new colleague,
