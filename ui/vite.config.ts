@@ -19,6 +19,9 @@ export default defineConfig({
     environment: "jsdom",
     include: ["test/**/*.test.ts"],
     setupFiles: ["test/setup.ts"],
+    // Tests wait on conditions; these limits only stop a broken one, and a
+    // loaded machine must not trip them.
+    testTimeout: 30_000,
     server: { deps: { inline: ["vuetify"] } },
   },
 });

@@ -34,8 +34,8 @@ export async function mountView(component: Component, transport: Transport, loca
   });
 }
 
-/** Waits until cond holds, polling the event loop. */
-export async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
+/** Waits until cond holds, polling the event loop; the limit only keeps a broken test from hanging. */
+export async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

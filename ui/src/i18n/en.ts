@@ -2,12 +2,14 @@ import type ko from "./ko";
 import { patientsEn } from "./patients";
 import { billingEn } from "./billing";
 import { scheduleEn } from "./schedule";
+import { setupEn } from "./setup";
 
 /** English; the type keeps its keys in step with Korean. */
 const en: typeof ko = {
   patients: patientsEn,
   billing: billingEn,
   schedule: scheduleEn,
+  setup: setupEn,
   app: {
     name: "Molar",
     language: "Language",
@@ -39,6 +41,8 @@ const en: typeof ko = {
   settings: {
     title: "Settings",
     clinic: "Clinic profile",
+    book: "Schedule set-up",
+    catalog: "Fee schedule",
     staff: "Staff",
     audit: "Audit log",
   },
@@ -283,6 +287,13 @@ const en: typeof ko = {
     auth_password_personal: "The password must not contain your email",
     staff_email_taken: "An account with this email already exists",
     staff_roles_keep_own_admin: "You cannot remove your own admin role",
+    int32_gte: "Too small",
+    int32_lte: "Too large",
+    int64_gte: "Must be 0 or more",
+    int64_lte: "Too large",
+    int32_gte_lte: "Out of the allowed range",
+    provider_hours_order: "The start must be before the end",
+    schedule_minutes_grid: "Use a multiple of 5 minutes",
   },
 };
 export default en;

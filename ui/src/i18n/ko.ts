@@ -1,12 +1,14 @@
 import { patientsKo } from "./patients";
 import { billingKo } from "./billing";
 import { scheduleKo } from "./schedule";
+import { setupKo } from "./setup";
 
 /** Korean, the default language. en.ts must have the same keys. */
 export default {
   patients: patientsKo,
   billing: billingKo,
   schedule: scheduleKo,
+  setup: setupKo,
   app: {
     name: "Molar",
     language: "언어",
@@ -38,6 +40,8 @@ export default {
   settings: {
     title: "설정",
     clinic: "의원 정보",
+    book: "예약 설정",
+    catalog: "수가표",
     staff: "직원 관리",
     audit: "감사 기록",
   },
@@ -282,5 +286,12 @@ export default {
     auth_password_personal: "이메일이 들어간 비밀번호는 쓸 수 없습니다",
     staff_email_taken: "이 이메일로 등록된 계정이 이미 있습니다",
     staff_roles_keep_own_admin: "자신의 관리자 역할은 뺄 수 없습니다",
+    int32_gte: "값이 너무 작습니다",
+    int32_lte: "값이 너무 큽니다",
+    int64_gte: "0 이상이어야 합니다",
+    int64_lte: "값이 너무 큽니다",
+    int32_gte_lte: "허용 범위를 벗어났습니다",
+    provider_hours_order: "시작 시간이 종료 시간보다 앞서야 합니다",
+    schedule_minutes_grid: "5분 단위로 입력해 주세요",
   },
 };

@@ -27,6 +27,8 @@ export const changePasswordPath = "/account/password";
 /** The settings pages in the order of their tabs; /settings opens the first one the user may. */
 export const settingsPages = [
   { name: "settings-clinic", path: "/settings/clinic", key: "clinic", icon: "mdi-hospital-building", permission: Permission.CLINIC_MANAGE },
+  { name: "settings-book", path: "/settings/book", key: "book", icon: "mdi-calendar-account-outline", permission: Permission.SCHEDULE_MANAGE },
+  { name: "settings-catalog", path: "/settings/catalog", key: "catalog", icon: "mdi-cash-register", permission: Permission.CATALOG_MANAGE },
   { name: "settings-staff", path: "/settings/staff", key: "staff", icon: "mdi-account-multiple-outline", permission: Permission.STAFF_MANAGE },
   { name: "settings-audit", path: "/settings/audit", key: "audit", icon: "mdi-text-box-search-outline", permission: Permission.AUDIT_READ },
 ] as const;
@@ -52,6 +54,18 @@ export const routes: RouteRecordRaw[] = [
         name: "settings-clinic",
         component: () => import("../views/settings/ClinicSettingsView.vue"),
         meta: { permission: Permission.CLINIC_MANAGE },
+      },
+      {
+        path: "book",
+        name: "settings-book",
+        component: () => import("../views/settings/BookSetupView.vue"),
+        meta: { permission: Permission.SCHEDULE_MANAGE },
+      },
+      {
+        path: "catalog",
+        name: "settings-catalog",
+        component: () => import("../views/settings/CatalogView.vue"),
+        meta: { permission: Permission.CATALOG_MANAGE },
       },
       {
         path: "staff",
