@@ -65,6 +65,50 @@ type paymentDoc struct {
 	ReceivedBy string    `bson:"received_by"`
 	Memo       string    `bson:"memo,omitempty"`
 	Refunded   int64     `bson:"refunded"`
+	Card       *cardDoc  `bson:"card,omitempty"`
+	// CashReceipt is the cash receipt's purpose ("INCOME_DEDUCTION",
+	// "EXPENSE_PROOF") and approval number.
+	CashReceipt *cashReceiptDoc `bson:"cash_receipt,omitempty"`
+}
+
+type cardDoc struct {
+	Issuer            string `bson:"issuer,omitempty"`
+	ApprovalNumber    string `bson:"approval_number,omitempty"`
+	InstallmentMonths int32  `bson:"installment_months,omitempty"`
+}
+
+type cashReceiptDoc struct {
+	Purpose        string `bson:"purpose"`
+	ApprovalNumber string `bson:"approval_number,omitempty"`
+}
+
+func cardDocOf(c *molarv1.CardDetails) *cardDoc {
+	if c == nil {
+		return nil
+	}
+	return &cardDoc{Issuer: c.GetIssuer(), ApprovalNumber: c.GetApprovalNumber(), InstallmentMonths: c.GetInstallmentMonths()}
+}
+
+func (d *cardDoc) card() *molarv1.CardDetails {
+	if d == nil {
+		return nil
+	}
+	return &molarv1.CardDetails{Issuer: d.Issuer, ApprovalNumber: d.ApprovalNumber, InstallmentMonths: d.InstallmentMonths}
+}
+
+func cashReceiptDocOf(c *molarv1.CashReceipt) *cashReceiptDoc {
+	if c == nil {
+		return nil
+	}
+	return &cashReceiptDoc{Purpose: enumName(c.GetPurpose().String(), "CASH_RECEIPT_PURPOSE_"), ApprovalNumber: c.GetApprovalNumber()}
+}
+
+func (d *cashReceiptDoc) cashReceipt() *molarv1.CashReceipt {
+	if d == nil {
+		return nil
+	}
+	return &molarv1.CashReceipt{Purpose: molarv1.CashReceiptPurpose(molarv1.CashReceiptPurpose_value["CASH_RECEIPT_PURPOSE_"+d.Purpose]),
+		ApprovalNumber: d.ApprovalNumber}
 }
 
 type refundDoc struct {
@@ -122,7 +166,8 @@ func toInvoiceDoc(inv *molarv1.Invoice) invoiceDoc {
 	}
 	for _, p := range inv.GetPayments() {
 		d.Payments = append(d.Payments, paymentDoc{ID: p.GetId(), Method: enumName(p.GetMethod().String(), "PAYMENT_METHOD_"), Amount: p.GetAmount(),
-			At: bsonTime(p.GetTime()), ReceivedBy: p.GetReceivedBy(), Memo: p.GetMemo(), Refunded: p.GetRefunded()})
+			At: bsonTime(p.GetTime()), ReceivedBy: p.GetReceivedBy(), Memo: p.GetMemo(), Refunded: p.GetRefunded(),
+			Card: cardDocOf(p.GetCard()), CashReceipt: cashReceiptDocOf(p.GetCashReceipt())})
 	}
 	for _, r := range inv.GetRefunds() {
 		d.Refunds = append(d.Refunds, refundDoc{ID: r.GetId(), PaymentID: r.GetPaymentId(), Amount: r.GetAmount(), Reason: r.GetReason(), At: bsonTime(r.GetTime()), By: r.GetBy()})
@@ -146,7 +191,7 @@ func (d invoiceDoc) invoice() *molarv1.Invoice {
 	}
 	for _, p := range d.Payments {
 		inv.Payments = append(inv.Payments, &molarv1.Payment{Id: p.ID, Method: paymentMethod(p.Method), Amount: p.Amount, Time: protoTime(p.At),
-			ReceivedBy: p.ReceivedBy, Memo: p.Memo, Refunded: p.Refunded})
+			ReceivedBy: p.ReceivedBy, Memo: p.Memo, Refunded: p.Refunded, Card: p.Card.card(), CashReceipt: p.CashReceipt.cashReceipt()})
 	}
 	for _, r := range d.Refunds {
 		inv.Refunds = append(inv.Refunds, &molarv1.Refund{Id: r.ID, PaymentId: r.PaymentID, Amount: r.Amount, Reason: r.Reason, Time: protoTime(r.At), By: r.By})

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/proto"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
@@ -327,5 +329,53 @@ func TestDailyClosingAddsUp(t *testing.T) {
 	}
 	if owed != want.outstanding {
 		t.Fatalf("debtors owe %d, closing says %d", owed, want.outstanding)
+	}
+	// The entries reconcile with the slips: every payment and refund once,
+	// in time order, each with its patient and invoice.
+	var paid, refunded int64
+	for i, e := range c.GetEntries() {
+		if e.GetInvoiceId() == "" || e.GetPatientName() == "" || e.GetChartNumber() == 0 || e.GetPayment() == nil {
+			t.Fatalf("entry %d without its patient, invoice or payment: %v", i, e)
+		}
+		if e.GetRefund() != nil {
+			refunded += e.GetRefund().GetAmount()
+		} else {
+			paid += e.GetPayment().GetAmount()
+		}
+	}
+	if paid != want.card+want.cash || refunded != want.refunds {
+		t.Fatalf("entries pay %d and refund %d, want %d and %d", paid, refunded, want.card+want.cash, want.refunds)
+	}
+}
+
+// TestPaymentDetails: a card payment keeps its slip's card company,
+// approval number and instalments, a cash payment its cash receipt; card
+// details on a cash part are refused by the schema's rule, naming it.
+func TestPaymentDetails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBillingTest(t)
+	inv := b.issued(t, b.patient)
+	withCard := card(30000)
+	withCard.Card = &molarv1.CardDetails{Issuer: "KB국민", ApprovalNumber: "48213377", InstallmentMonths: 2}
+	withReceipt := cash(5000)
+	withReceipt.CashReceipt = &molarv1.CashReceipt{Purpose: molarv1.CashReceiptPurpose_CASH_RECEIPT_PURPOSE_EXPENSE_PROOF, ApprovalNumber: "220011"}
+	paid, err := b.pay(ctx, inv.GetId(), "details-pay-1", false, withCard, withReceipt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.desk.GetInvoice(ctx, connect.NewRequest(&molarv1.GetInvoiceRequest{Id: paid.GetId()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := res.Msg.GetInvoice().GetPayments()
+	if len(ps) != 2 || !proto.Equal(ps[0].GetCard(), withCard.Card) || !proto.Equal(ps[1].GetCashReceipt(), withReceipt.CashReceipt) {
+		t.Fatalf("payments %v", ps)
+	}
+	wrong := cash(1000)
+	wrong.Card = &molarv1.CardDetails{Issuer: "신한"}
+	_, err = b.pay(ctx, inv.GetId(), "details-pay-2", false, wrong)
+	if connect.CodeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "card details go with a card payment") {
+		t.Fatalf("card details on cash: %v", err)
 	}
 }

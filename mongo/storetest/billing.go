@@ -287,8 +287,10 @@ func billingDay(w *billingWorld) []billingStep {
 	}
 	return []billingStep{
 		create("e1"), issue("e1"),
-		pay("e1", "k1", false, billing.Part{Method: card, Amount: 50000}),
-		pay("e1", "k2", true, billing.Part{Method: cash, Amount: 60000}), // 10,000 over: credit
+		pay("e1", "k1", false, billing.Part{Method: card, Amount: 50000,
+			Card: &molarv1.CardDetails{Issuer: "신한", ApprovalNumber: "30012345", InstallmentMonths: 3}}),
+		pay("e1", "k2", true, billing.Part{Method: cash, Amount: 60000, // 10,000 over: credit
+			CashReceipt: &molarv1.CashReceipt{Purpose: molarv1.CashReceiptPurpose_CASH_RECEIPT_PURPOSE_INCOME_DEDUCTION, ApprovalNumber: "119283746"}}),
 		create("e2"), issue("e2"), // insured 20,000 at 30%: 6,000
 		pay("e2", "k3", false, billing.Part{Method: credit, Amount: 4000}, billing.Part{Method: cash, Amount: 1000}),
 		{name: "refund r1",
@@ -316,6 +318,12 @@ func summary(a billing.Account) []string {
 			inv.GetFeeTotal(), inv.GetPatientTotal(), inv.GetDiscountTotal(), inv.GetPaidTotal(), inv.GetBalance())
 		for _, p := range inv.GetPayments() {
 			s += fmt.Sprintf(" pay:%s:%v:%d-%d", p.GetId(), p.GetMethod(), p.GetAmount(), p.GetRefunded())
+			if c := p.GetCard(); c != nil {
+				s += fmt.Sprintf(":card %s %s %d", c.GetIssuer(), c.GetApprovalNumber(), c.GetInstallmentMonths())
+			}
+			if r := p.GetCashReceipt(); r != nil {
+				s += fmt.Sprintf(":receipt %v %s", r.GetPurpose(), r.GetApprovalNumber())
+			}
 		}
 		for _, r := range inv.GetRefunds() {
 			s += fmt.Sprintf(" refund:%s:%s:%d", r.GetId(), r.GetPaymentId(), r.GetAmount())

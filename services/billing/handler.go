@@ -70,7 +70,7 @@ func (h *Handler) RecordPayment(ctx context.Context, req *connect.Request[molarv
 	m := req.Msg
 	parts := make([]Part, len(m.GetParts()))
 	for i, p := range m.GetParts() {
-		parts[i] = Part{Method: p.GetMethod(), Amount: p.GetAmount()}
+		parts[i] = Part{Method: p.GetMethod(), Amount: p.GetAmount(), Card: p.GetCard(), CashReceipt: p.GetCashReceipt()}
 	}
 	inv, err := h.svc.Pay(ctx, m.GetInvoiceId(), m.GetIdempotencyKey(), parts, m.GetMemo(), m.GetAllowOverpayment())
 	if err != nil {

@@ -190,7 +190,7 @@ func (a Account) pay(id, key string, parts []Part, memo, by string, now *timesta
 	}
 	for i, p := range parts {
 		inv.Payments = append(inv.Payments, &molarv1.Payment{Id: fmt.Sprintf("%s/%d", key, i), Method: p.Method, Amount: p.Amount,
-			Time: now, ReceivedBy: by, Memo: strings.TrimSpace(memo)})
+			Time: now, ReceivedBy: by, Memo: strings.TrimSpace(memo), Card: p.Card, CashReceipt: p.CashReceipt})
 	}
 	touched := []*molarv1.Invoice{inv}
 	need := credit

@@ -261,6 +261,10 @@ func (s *Service) Void(ctx context.Context, id, reason string, version int64) (*
 type Part struct {
 	Method molarv1.PaymentMethod
 	Amount int64
+	// Card is the slip's details of a card part; CashReceipt the receipt
+	// issued for a cash or transfer part. Either may be nil.
+	Card        *molarv1.CardDetails
+	CashReceipt *molarv1.CashReceipt
 }
 
 // Pay records a payment of one or more parts. The idempotency key makes a
@@ -388,10 +392,17 @@ func (s *Service) Closing(ctx context.Context, from, to string) (*molarv1.GetDai
 			m.Amount += p.GetAmount()
 			m.Count++
 			out.Payments = append(out.Payments, p)
+			out.Entries = append(out.Entries, closingEntry(inv, p, nil))
 		}
 		for _, r := range inv.GetRefunds() {
 			if in(r.GetTime()) && r.GetPaymentId() != "credit" {
 				out.Refunds += r.GetAmount()
+				i := slices.IndexFunc(inv.GetPayments(), func(p *molarv1.Payment) bool { return p.GetId() == r.GetPaymentId() })
+				var paid *molarv1.Payment
+				if i >= 0 {
+					paid = inv.GetPayments()[i]
+				}
+				out.Entries = append(out.Entries, closingEntry(inv, paid, r))
 			}
 		}
 		for _, a := range inv.GetAdjustments() {
@@ -411,7 +422,22 @@ func (s *Service) Closing(ctx context.Context, from, to string) (*molarv1.GetDai
 	}
 	slices.SortFunc(out.Production, func(a, b *molarv1.ProviderTotal) int { return strings.Compare(a.GetProvider(), b.GetProvider()) })
 	slices.SortFunc(out.Payments, func(a, b *molarv1.Payment) int { return a.GetTime().AsTime().Compare(b.GetTime().AsTime()) })
+	slices.SortStableFunc(out.Entries, func(a, b *molarv1.ClosingEntry) int { return entryTime(a).Compare(entryTime(b)) })
 	return out, nil
+}
+
+// closingEntry is a payment, or a refund from it, with whose it is.
+func closingEntry(inv *molarv1.Invoice, p *molarv1.Payment, r *molarv1.Refund) *molarv1.ClosingEntry {
+	return &molarv1.ClosingEntry{Payment: p, Refund: r, InvoiceId: inv.GetId(), PatientId: inv.GetPatientId(),
+		PatientName: inv.GetPatientName(), ChartNumber: inv.GetChartNumber()}
+}
+
+// entryTime is when a closing entry happened.
+func entryTime(e *molarv1.ClosingEntry) time.Time {
+	if e.GetRefund() != nil {
+		return e.GetRefund().GetTime().AsTime()
+	}
+	return e.GetPayment().GetTime().AsTime()
 }
 
 // Outstanding lists patients who owe money, by amount (largest first) or

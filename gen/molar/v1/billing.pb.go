@@ -142,6 +142,59 @@ func (PaymentMethod) EnumDescriptor() ([]byte, []int) {
 	return file_molar_v1_billing_proto_rawDescGZIP(), []int{1}
 }
 
+// CashReceiptPurpose is what a cash receipt was issued for.
+type CashReceiptPurpose int32
+
+const (
+	// None was issued.
+	CashReceiptPurpose_CASH_RECEIPT_PURPOSE_UNSPECIFIED CashReceiptPurpose = 0
+	// For the patient's income deduction (소득공제).
+	CashReceiptPurpose_CASH_RECEIPT_PURPOSE_INCOME_DEDUCTION CashReceiptPurpose = 1
+	// As a business's proof of expense (지출증빙).
+	CashReceiptPurpose_CASH_RECEIPT_PURPOSE_EXPENSE_PROOF CashReceiptPurpose = 2
+)
+
+// Enum value maps for CashReceiptPurpose.
+var (
+	CashReceiptPurpose_name = map[int32]string{
+		0: "CASH_RECEIPT_PURPOSE_UNSPECIFIED",
+		1: "CASH_RECEIPT_PURPOSE_INCOME_DEDUCTION",
+		2: "CASH_RECEIPT_PURPOSE_EXPENSE_PROOF",
+	}
+	CashReceiptPurpose_value = map[string]int32{
+		"CASH_RECEIPT_PURPOSE_UNSPECIFIED":      0,
+		"CASH_RECEIPT_PURPOSE_INCOME_DEDUCTION": 1,
+		"CASH_RECEIPT_PURPOSE_EXPENSE_PROOF":    2,
+	}
+)
+
+func (x CashReceiptPurpose) Enum() *CashReceiptPurpose {
+	p := new(CashReceiptPurpose)
+	*p = x
+	return p
+}
+
+func (x CashReceiptPurpose) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CashReceiptPurpose) Descriptor() protoreflect.EnumDescriptor {
+	return file_molar_v1_billing_proto_enumTypes[2].Descriptor()
+}
+
+func (CashReceiptPurpose) Type() protoreflect.EnumType {
+	return &file_molar_v1_billing_proto_enumTypes[2]
+}
+
+func (x CashReceiptPurpose) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CashReceiptPurpose.Descriptor instead.
+func (CashReceiptPurpose) EnumDescriptor() ([]byte, []int) {
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{2}
+}
+
 // InvoiceLine is one charged procedure.
 type InvoiceLine struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -367,7 +420,11 @@ type Payment struct {
 	// Memo.
 	Memo string `protobuf:"bytes,6,opt,name=memo,proto3" json:"memo,omitempty"`
 	// Won refunded from it so far.
-	Refunded      int64 `protobuf:"varint,7,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	Refunded int64 `protobuf:"varint,7,opt,name=refunded,proto3" json:"refunded,omitempty"`
+	// The card slip's details, for a card payment.
+	Card *CardDetails `protobuf:"bytes,8,opt,name=card,proto3" json:"card,omitempty"`
+	// The cash receipt (현금영수증), for cash and transfers.
+	CashReceipt   *CashReceipt `protobuf:"bytes,9,opt,name=cash_receipt,json=cashReceipt,proto3" json:"cash_receipt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -451,6 +508,140 @@ func (x *Payment) GetRefunded() int64 {
 	return 0
 }
 
+func (x *Payment) GetCard() *CardDetails {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+func (x *Payment) GetCashReceipt() *CashReceipt {
+	if x != nil {
+		return x.CashReceipt
+	}
+	return nil
+}
+
+// CardDetails are what the card terminal's slip says, so a payment can be
+// matched with the card company's statement.
+type CardDetails struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The card company (카드사), e.g. "신한".
+	Issuer string `protobuf:"bytes,1,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// The approval number (승인번호).
+	ApprovalNumber string `protobuf:"bytes,2,opt,name=approval_number,json=approvalNumber,proto3" json:"approval_number,omitempty"`
+	// Instalments in months; 0 is a single payment (일시불).
+	InstallmentMonths int32 `protobuf:"varint,3,opt,name=installment_months,json=installmentMonths,proto3" json:"installment_months,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *CardDetails) Reset() {
+	*x = CardDetails{}
+	mi := &file_molar_v1_billing_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CardDetails) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CardDetails) ProtoMessage() {}
+
+func (x *CardDetails) ProtoReflect() protoreflect.Message {
+	mi := &file_molar_v1_billing_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CardDetails.ProtoReflect.Descriptor instead.
+func (*CardDetails) Descriptor() ([]byte, []int) {
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CardDetails) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *CardDetails) GetApprovalNumber() string {
+	if x != nil {
+		return x.ApprovalNumber
+	}
+	return ""
+}
+
+func (x *CardDetails) GetInstallmentMonths() int32 {
+	if x != nil {
+		return x.InstallmentMonths
+	}
+	return 0
+}
+
+// CashReceipt is a cash receipt (현금영수증) issued for a payment.
+type CashReceipt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What it was issued for; unspecified means none was issued.
+	Purpose CashReceiptPurpose `protobuf:"varint,1,opt,name=purpose,proto3,enum=molar.v1.CashReceiptPurpose" json:"purpose,omitempty"`
+	// The approval number the terminal gave.
+	ApprovalNumber string `protobuf:"bytes,2,opt,name=approval_number,json=approvalNumber,proto3" json:"approval_number,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CashReceipt) Reset() {
+	*x = CashReceipt{}
+	mi := &file_molar_v1_billing_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CashReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CashReceipt) ProtoMessage() {}
+
+func (x *CashReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_molar_v1_billing_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CashReceipt.ProtoReflect.Descriptor instead.
+func (*CashReceipt) Descriptor() ([]byte, []int) {
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CashReceipt) GetPurpose() CashReceiptPurpose {
+	if x != nil {
+		return x.Purpose
+	}
+	return CashReceiptPurpose_CASH_RECEIPT_PURPOSE_UNSPECIFIED
+}
+
+func (x *CashReceipt) GetApprovalNumber() string {
+	if x != nil {
+		return x.ApprovalNumber
+	}
+	return ""
+}
+
 // Refund is money given back.
 type Refund struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -472,7 +663,7 @@ type Refund struct {
 
 func (x *Refund) Reset() {
 	*x = Refund{}
-	mi := &file_molar_v1_billing_proto_msgTypes[3]
+	mi := &file_molar_v1_billing_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -484,7 +675,7 @@ func (x *Refund) String() string {
 func (*Refund) ProtoMessage() {}
 
 func (x *Refund) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[3]
+	mi := &file_molar_v1_billing_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -497,7 +688,7 @@ func (x *Refund) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Refund.ProtoReflect.Descriptor instead.
 func (*Refund) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{3}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Refund) GetId() string {
@@ -593,7 +784,7 @@ type Invoice struct {
 
 func (x *Invoice) Reset() {
 	*x = Invoice{}
-	mi := &file_molar_v1_billing_proto_msgTypes[4]
+	mi := &file_molar_v1_billing_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -605,7 +796,7 @@ func (x *Invoice) String() string {
 func (*Invoice) ProtoMessage() {}
 
 func (x *Invoice) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[4]
+	mi := &file_molar_v1_billing_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -618,7 +809,7 @@ func (x *Invoice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Invoice.ProtoReflect.Descriptor instead.
 func (*Invoice) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{4}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Invoice) GetId() string {
@@ -783,7 +974,7 @@ type CreateInvoiceRequest struct {
 
 func (x *CreateInvoiceRequest) Reset() {
 	*x = CreateInvoiceRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[5]
+	mi := &file_molar_v1_billing_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -795,7 +986,7 @@ func (x *CreateInvoiceRequest) String() string {
 func (*CreateInvoiceRequest) ProtoMessage() {}
 
 func (x *CreateInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[5]
+	mi := &file_molar_v1_billing_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -808,7 +999,7 @@ func (x *CreateInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{5}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateInvoiceRequest) GetPatientId() string {
@@ -843,7 +1034,7 @@ type CreateInvoiceResponse struct {
 
 func (x *CreateInvoiceResponse) Reset() {
 	*x = CreateInvoiceResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[6]
+	mi := &file_molar_v1_billing_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -855,7 +1046,7 @@ func (x *CreateInvoiceResponse) String() string {
 func (*CreateInvoiceResponse) ProtoMessage() {}
 
 func (x *CreateInvoiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[6]
+	mi := &file_molar_v1_billing_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -868,7 +1059,7 @@ func (x *CreateInvoiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateInvoiceResponse.ProtoReflect.Descriptor instead.
 func (*CreateInvoiceResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{6}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateInvoiceResponse) GetInvoice() *Invoice {
@@ -889,7 +1080,7 @@ type GetInvoiceRequest struct {
 
 func (x *GetInvoiceRequest) Reset() {
 	*x = GetInvoiceRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[7]
+	mi := &file_molar_v1_billing_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1092,7 @@ func (x *GetInvoiceRequest) String() string {
 func (*GetInvoiceRequest) ProtoMessage() {}
 
 func (x *GetInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[7]
+	mi := &file_molar_v1_billing_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1105,7 @@ func (x *GetInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*GetInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{7}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetInvoiceRequest) GetId() string {
@@ -935,7 +1126,7 @@ type GetInvoiceResponse struct {
 
 func (x *GetInvoiceResponse) Reset() {
 	*x = GetInvoiceResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[8]
+	mi := &file_molar_v1_billing_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -947,7 +1138,7 @@ func (x *GetInvoiceResponse) String() string {
 func (*GetInvoiceResponse) ProtoMessage() {}
 
 func (x *GetInvoiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[8]
+	mi := &file_molar_v1_billing_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -960,7 +1151,7 @@ func (x *GetInvoiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetInvoiceResponse.ProtoReflect.Descriptor instead.
 func (*GetInvoiceResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{8}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetInvoiceResponse) GetInvoice() *Invoice {
@@ -983,7 +1174,7 @@ type IssueInvoiceRequest struct {
 
 func (x *IssueInvoiceRequest) Reset() {
 	*x = IssueInvoiceRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[9]
+	mi := &file_molar_v1_billing_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -995,7 +1186,7 @@ func (x *IssueInvoiceRequest) String() string {
 func (*IssueInvoiceRequest) ProtoMessage() {}
 
 func (x *IssueInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[9]
+	mi := &file_molar_v1_billing_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1008,7 +1199,7 @@ func (x *IssueInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*IssueInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{9}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *IssueInvoiceRequest) GetId() string {
@@ -1036,7 +1227,7 @@ type IssueInvoiceResponse struct {
 
 func (x *IssueInvoiceResponse) Reset() {
 	*x = IssueInvoiceResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[10]
+	mi := &file_molar_v1_billing_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1048,7 +1239,7 @@ func (x *IssueInvoiceResponse) String() string {
 func (*IssueInvoiceResponse) ProtoMessage() {}
 
 func (x *IssueInvoiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[10]
+	mi := &file_molar_v1_billing_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1061,7 +1252,7 @@ func (x *IssueInvoiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueInvoiceResponse.ProtoReflect.Descriptor instead.
 func (*IssueInvoiceResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{10}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *IssueInvoiceResponse) GetInvoice() *Invoice {
@@ -1088,7 +1279,7 @@ type AddAdjustmentRequest struct {
 
 func (x *AddAdjustmentRequest) Reset() {
 	*x = AddAdjustmentRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[11]
+	mi := &file_molar_v1_billing_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1291,7 @@ func (x *AddAdjustmentRequest) String() string {
 func (*AddAdjustmentRequest) ProtoMessage() {}
 
 func (x *AddAdjustmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[11]
+	mi := &file_molar_v1_billing_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1304,7 @@ func (x *AddAdjustmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAdjustmentRequest.ProtoReflect.Descriptor instead.
 func (*AddAdjustmentRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{11}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *AddAdjustmentRequest) GetId() string {
@@ -1155,7 +1346,7 @@ type AddAdjustmentResponse struct {
 
 func (x *AddAdjustmentResponse) Reset() {
 	*x = AddAdjustmentResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[12]
+	mi := &file_molar_v1_billing_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1167,7 +1358,7 @@ func (x *AddAdjustmentResponse) String() string {
 func (*AddAdjustmentResponse) ProtoMessage() {}
 
 func (x *AddAdjustmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[12]
+	mi := &file_molar_v1_billing_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1180,7 +1371,7 @@ func (x *AddAdjustmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddAdjustmentResponse.ProtoReflect.Descriptor instead.
 func (*AddAdjustmentResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{12}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AddAdjustmentResponse) GetInvoice() *Invoice {
@@ -1205,7 +1396,7 @@ type VoidInvoiceRequest struct {
 
 func (x *VoidInvoiceRequest) Reset() {
 	*x = VoidInvoiceRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[13]
+	mi := &file_molar_v1_billing_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1217,7 +1408,7 @@ func (x *VoidInvoiceRequest) String() string {
 func (*VoidInvoiceRequest) ProtoMessage() {}
 
 func (x *VoidInvoiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[13]
+	mi := &file_molar_v1_billing_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1230,7 +1421,7 @@ func (x *VoidInvoiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidInvoiceRequest.ProtoReflect.Descriptor instead.
 func (*VoidInvoiceRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{13}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *VoidInvoiceRequest) GetId() string {
@@ -1265,7 +1456,7 @@ type VoidInvoiceResponse struct {
 
 func (x *VoidInvoiceResponse) Reset() {
 	*x = VoidInvoiceResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[14]
+	mi := &file_molar_v1_billing_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1277,7 +1468,7 @@ func (x *VoidInvoiceResponse) String() string {
 func (*VoidInvoiceResponse) ProtoMessage() {}
 
 func (x *VoidInvoiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[14]
+	mi := &file_molar_v1_billing_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1290,7 +1481,7 @@ func (x *VoidInvoiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VoidInvoiceResponse.ProtoReflect.Descriptor instead.
 func (*VoidInvoiceResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{14}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *VoidInvoiceResponse) GetInvoice() *Invoice {
@@ -1306,14 +1497,18 @@ type PaymentPart struct {
 	// Method.
 	Method PaymentMethod `protobuf:"varint,1,opt,name=method,proto3,enum=molar.v1.PaymentMethod" json:"method,omitempty"`
 	// Won.
-	Amount        int64 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	Amount int64 `protobuf:"varint,2,opt,name=amount,proto3" json:"amount,omitempty"`
+	// The card slip's details, for a card part.
+	Card *CardDetails `protobuf:"bytes,3,opt,name=card,proto3" json:"card,omitempty"`
+	// The cash receipt issued, for a cash or transfer part.
+	CashReceipt   *CashReceipt `protobuf:"bytes,4,opt,name=cash_receipt,json=cashReceipt,proto3" json:"cash_receipt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *PaymentPart) Reset() {
 	*x = PaymentPart{}
-	mi := &file_molar_v1_billing_proto_msgTypes[15]
+	mi := &file_molar_v1_billing_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1325,7 +1520,7 @@ func (x *PaymentPart) String() string {
 func (*PaymentPart) ProtoMessage() {}
 
 func (x *PaymentPart) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[15]
+	mi := &file_molar_v1_billing_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1338,7 +1533,7 @@ func (x *PaymentPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PaymentPart.ProtoReflect.Descriptor instead.
 func (*PaymentPart) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{15}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PaymentPart) GetMethod() PaymentMethod {
@@ -1353,6 +1548,20 @@ func (x *PaymentPart) GetAmount() int64 {
 		return x.Amount
 	}
 	return 0
+}
+
+func (x *PaymentPart) GetCard() *CardDetails {
+	if x != nil {
+		return x.Card
+	}
+	return nil
+}
+
+func (x *PaymentPart) GetCashReceipt() *CashReceipt {
+	if x != nil {
+		return x.CashReceipt
+	}
+	return nil
 }
 
 // RecordPaymentRequest takes a payment.
@@ -1375,7 +1584,7 @@ type RecordPaymentRequest struct {
 
 func (x *RecordPaymentRequest) Reset() {
 	*x = RecordPaymentRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[16]
+	mi := &file_molar_v1_billing_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1596,7 @@ func (x *RecordPaymentRequest) String() string {
 func (*RecordPaymentRequest) ProtoMessage() {}
 
 func (x *RecordPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[16]
+	mi := &file_molar_v1_billing_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1609,7 @@ func (x *RecordPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RecordPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{16}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RecordPaymentRequest) GetInvoiceId() string {
@@ -1449,7 +1658,7 @@ type RecordPaymentResponse struct {
 
 func (x *RecordPaymentResponse) Reset() {
 	*x = RecordPaymentResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[17]
+	mi := &file_molar_v1_billing_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1670,7 @@ func (x *RecordPaymentResponse) String() string {
 func (*RecordPaymentResponse) ProtoMessage() {}
 
 func (x *RecordPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[17]
+	mi := &file_molar_v1_billing_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1683,7 @@ func (x *RecordPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordPaymentResponse.ProtoReflect.Descriptor instead.
 func (*RecordPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{17}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RecordPaymentResponse) GetInvoice() *Invoice {
@@ -1503,7 +1712,7 @@ type RefundPaymentRequest struct {
 
 func (x *RefundPaymentRequest) Reset() {
 	*x = RefundPaymentRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[18]
+	mi := &file_molar_v1_billing_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1724,7 @@ func (x *RefundPaymentRequest) String() string {
 func (*RefundPaymentRequest) ProtoMessage() {}
 
 func (x *RefundPaymentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[18]
+	mi := &file_molar_v1_billing_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1737,7 @@ func (x *RefundPaymentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundPaymentRequest.ProtoReflect.Descriptor instead.
 func (*RefundPaymentRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{18}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RefundPaymentRequest) GetInvoiceId() string {
@@ -1577,7 +1786,7 @@ type RefundPaymentResponse struct {
 
 func (x *RefundPaymentResponse) Reset() {
 	*x = RefundPaymentResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[19]
+	mi := &file_molar_v1_billing_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1589,7 +1798,7 @@ func (x *RefundPaymentResponse) String() string {
 func (*RefundPaymentResponse) ProtoMessage() {}
 
 func (x *RefundPaymentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[19]
+	mi := &file_molar_v1_billing_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1602,7 +1811,7 @@ func (x *RefundPaymentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefundPaymentResponse.ProtoReflect.Descriptor instead.
 func (*RefundPaymentResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{19}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RefundPaymentResponse) GetInvoice() *Invoice {
@@ -1633,7 +1842,7 @@ type LedgerEntry struct {
 
 func (x *LedgerEntry) Reset() {
 	*x = LedgerEntry{}
-	mi := &file_molar_v1_billing_proto_msgTypes[20]
+	mi := &file_molar_v1_billing_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1645,7 +1854,7 @@ func (x *LedgerEntry) String() string {
 func (*LedgerEntry) ProtoMessage() {}
 
 func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[20]
+	mi := &file_molar_v1_billing_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1658,7 +1867,7 @@ func (x *LedgerEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LedgerEntry.ProtoReflect.Descriptor instead.
 func (*LedgerEntry) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{20}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LedgerEntry) GetTime() *timestamppb.Timestamp {
@@ -1714,7 +1923,7 @@ type GetLedgerRequest struct {
 
 func (x *GetLedgerRequest) Reset() {
 	*x = GetLedgerRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[21]
+	mi := &file_molar_v1_billing_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1726,7 +1935,7 @@ func (x *GetLedgerRequest) String() string {
 func (*GetLedgerRequest) ProtoMessage() {}
 
 func (x *GetLedgerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[21]
+	mi := &file_molar_v1_billing_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1739,7 +1948,7 @@ func (x *GetLedgerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLedgerRequest.ProtoReflect.Descriptor instead.
 func (*GetLedgerRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{21}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetLedgerRequest) GetPatientId() string {
@@ -1764,7 +1973,7 @@ type GetLedgerResponse struct {
 
 func (x *GetLedgerResponse) Reset() {
 	*x = GetLedgerResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[22]
+	mi := &file_molar_v1_billing_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +1985,7 @@ func (x *GetLedgerResponse) String() string {
 func (*GetLedgerResponse) ProtoMessage() {}
 
 func (x *GetLedgerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[22]
+	mi := &file_molar_v1_billing_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +1998,7 @@ func (x *GetLedgerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLedgerResponse.ProtoReflect.Descriptor instead.
 func (*GetLedgerResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{22}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetLedgerResponse) GetEntries() []*LedgerEntry {
@@ -1826,7 +2035,7 @@ type GetDailyClosingRequest struct {
 
 func (x *GetDailyClosingRequest) Reset() {
 	*x = GetDailyClosingRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[23]
+	mi := &file_molar_v1_billing_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1838,7 +2047,7 @@ func (x *GetDailyClosingRequest) String() string {
 func (*GetDailyClosingRequest) ProtoMessage() {}
 
 func (x *GetDailyClosingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[23]
+	mi := &file_molar_v1_billing_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1851,7 +2060,7 @@ func (x *GetDailyClosingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDailyClosingRequest.ProtoReflect.Descriptor instead.
 func (*GetDailyClosingRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{23}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetDailyClosingRequest) GetStartDate() string {
@@ -1883,7 +2092,7 @@ type MethodTotal struct {
 
 func (x *MethodTotal) Reset() {
 	*x = MethodTotal{}
-	mi := &file_molar_v1_billing_proto_msgTypes[24]
+	mi := &file_molar_v1_billing_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2104,7 @@ func (x *MethodTotal) String() string {
 func (*MethodTotal) ProtoMessage() {}
 
 func (x *MethodTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[24]
+	mi := &file_molar_v1_billing_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2117,7 @@ func (x *MethodTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MethodTotal.ProtoReflect.Descriptor instead.
 func (*MethodTotal) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{24}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *MethodTotal) GetMethod() PaymentMethod {
@@ -1945,7 +2154,7 @@ type ProviderTotal struct {
 
 func (x *ProviderTotal) Reset() {
 	*x = ProviderTotal{}
-	mi := &file_molar_v1_billing_proto_msgTypes[25]
+	mi := &file_molar_v1_billing_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1957,7 +2166,7 @@ func (x *ProviderTotal) String() string {
 func (*ProviderTotal) ProtoMessage() {}
 
 func (x *ProviderTotal) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[25]
+	mi := &file_molar_v1_billing_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1970,7 +2179,7 @@ func (x *ProviderTotal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProviderTotal.ProtoReflect.Descriptor instead.
 func (*ProviderTotal) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{25}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ProviderTotal) GetProvider() string {
@@ -2002,15 +2211,21 @@ type GetDailyClosingResponse struct {
 	NetCollections int64 `protobuf:"varint,5,opt,name=net_collections,json=netCollections,proto3" json:"net_collections,omitempty"`
 	// All that patients owe now.
 	Outstanding int64 `protobuf:"varint,6,opt,name=outstanding,proto3" json:"outstanding,omitempty"`
-	// The payments, for the CSV export.
-	Payments      []*Payment `protobuf:"bytes,7,rep,name=payments,proto3" json:"payments,omitempty"`
+	// The payments, for the CSV export. Superseded by entries, which say
+	// whose and which invoice.
+	//
+	// Deprecated: Marked as deprecated in molar/v1/billing.proto.
+	Payments []*Payment `protobuf:"bytes,7,rep,name=payments,proto3" json:"payments,omitempty"`
+	// The payments and refunds of the range in time order, each with its
+	// patient and invoice, to reconcile with card slips and the bank.
+	Entries       []*ClosingEntry `protobuf:"bytes,8,rep,name=entries,proto3" json:"entries,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetDailyClosingResponse) Reset() {
 	*x = GetDailyClosingResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[26]
+	mi := &file_molar_v1_billing_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2022,7 +2237,7 @@ func (x *GetDailyClosingResponse) String() string {
 func (*GetDailyClosingResponse) ProtoMessage() {}
 
 func (x *GetDailyClosingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[26]
+	mi := &file_molar_v1_billing_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2035,7 +2250,7 @@ func (x *GetDailyClosingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDailyClosingResponse.ProtoReflect.Descriptor instead.
 func (*GetDailyClosingResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{26}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetDailyClosingResponse) GetCollections() []*MethodTotal {
@@ -2080,11 +2295,110 @@ func (x *GetDailyClosingResponse) GetOutstanding() int64 {
 	return 0
 }
 
+// Deprecated: Marked as deprecated in molar/v1/billing.proto.
 func (x *GetDailyClosingResponse) GetPayments() []*Payment {
 	if x != nil {
 		return x.Payments
 	}
 	return nil
+}
+
+func (x *GetDailyClosingResponse) GetEntries() []*ClosingEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+// ClosingEntry is one payment or refund of a closing.
+type ClosingEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The payment, or for a refund the payment it gives back from.
+	Payment *Payment `protobuf:"bytes,1,opt,name=payment,proto3" json:"payment,omitempty"`
+	// The refund, when the entry is one.
+	Refund *Refund `protobuf:"bytes,2,opt,name=refund,proto3" json:"refund,omitempty"`
+	// The invoice.
+	InvoiceId string `protobuf:"bytes,3,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
+	// The patient.
+	PatientId string `protobuf:"bytes,4,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	// The patient's name.
+	PatientName string `protobuf:"bytes,5,opt,name=patient_name,json=patientName,proto3" json:"patient_name,omitempty"`
+	// The patient's chart number.
+	ChartNumber   int64 `protobuf:"varint,6,opt,name=chart_number,json=chartNumber,proto3" json:"chart_number,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClosingEntry) Reset() {
+	*x = ClosingEntry{}
+	mi := &file_molar_v1_billing_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClosingEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClosingEntry) ProtoMessage() {}
+
+func (x *ClosingEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_molar_v1_billing_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClosingEntry.ProtoReflect.Descriptor instead.
+func (*ClosingEntry) Descriptor() ([]byte, []int) {
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ClosingEntry) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
+}
+
+func (x *ClosingEntry) GetRefund() *Refund {
+	if x != nil {
+		return x.Refund
+	}
+	return nil
+}
+
+func (x *ClosingEntry) GetInvoiceId() string {
+	if x != nil {
+		return x.InvoiceId
+	}
+	return ""
+}
+
+func (x *ClosingEntry) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+func (x *ClosingEntry) GetPatientName() string {
+	if x != nil {
+		return x.PatientName
+	}
+	return ""
+}
+
+func (x *ClosingEntry) GetChartNumber() int64 {
+	if x != nil {
+		return x.ChartNumber
+	}
+	return 0
 }
 
 // ListOutstandingRequest orders the list.
@@ -2098,7 +2412,7 @@ type ListOutstandingRequest struct {
 
 func (x *ListOutstandingRequest) Reset() {
 	*x = ListOutstandingRequest{}
-	mi := &file_molar_v1_billing_proto_msgTypes[27]
+	mi := &file_molar_v1_billing_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2424,7 @@ func (x *ListOutstandingRequest) String() string {
 func (*ListOutstandingRequest) ProtoMessage() {}
 
 func (x *ListOutstandingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[27]
+	mi := &file_molar_v1_billing_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2437,7 @@ func (x *ListOutstandingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutstandingRequest.ProtoReflect.Descriptor instead.
 func (*ListOutstandingRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{27}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListOutstandingRequest) GetOrderBy() string {
@@ -2152,7 +2466,7 @@ type Debtor struct {
 
 func (x *Debtor) Reset() {
 	*x = Debtor{}
-	mi := &file_molar_v1_billing_proto_msgTypes[28]
+	mi := &file_molar_v1_billing_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2478,7 @@ func (x *Debtor) String() string {
 func (*Debtor) ProtoMessage() {}
 
 func (x *Debtor) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[28]
+	mi := &file_molar_v1_billing_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2177,7 +2491,7 @@ func (x *Debtor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Debtor.ProtoReflect.Descriptor instead.
 func (*Debtor) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{28}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Debtor) GetPatientId() string {
@@ -2226,7 +2540,7 @@ type ListOutstandingResponse struct {
 
 func (x *ListOutstandingResponse) Reset() {
 	*x = ListOutstandingResponse{}
-	mi := &file_molar_v1_billing_proto_msgTypes[29]
+	mi := &file_molar_v1_billing_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +2552,7 @@ func (x *ListOutstandingResponse) String() string {
 func (*ListOutstandingResponse) ProtoMessage() {}
 
 func (x *ListOutstandingResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_billing_proto_msgTypes[29]
+	mi := &file_molar_v1_billing_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +2565,7 @@ func (x *ListOutstandingResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListOutstandingResponse.ProtoReflect.Descriptor instead.
 func (*ListOutstandingResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_billing_proto_rawDescGZIP(), []int{29}
+	return file_molar_v1_billing_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListOutstandingResponse) GetDebtors() []*Debtor {
@@ -2285,7 +2599,7 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x1d\n" +
 	"\n" +
 	"granted_by\x18\x04 \x01(\tR\tgrantedBy\x12.\n" +
-	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe3\x01\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xc8\x02\n" +
 	"\aPayment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12/\n" +
 	"\x06method\x18\x02 \x01(\x0e2\x17.molar.v1.PaymentMethodR\x06method\x12\x16\n" +
@@ -2294,7 +2608,16 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\vreceived_by\x18\x05 \x01(\tR\n" +
 	"receivedBy\x12\x12\n" +
 	"\x04memo\x18\x06 \x01(\tR\x04memo\x12\x1a\n" +
-	"\brefunded\x18\a \x01(\x03R\brefunded\"\xa7\x01\n" +
+	"\brefunded\x18\a \x01(\x03R\brefunded\x12)\n" +
+	"\x04card\x18\b \x01(\v2\x15.molar.v1.CardDetailsR\x04card\x128\n" +
+	"\fcash_receipt\x18\t \x01(\v2\x15.molar.v1.CashReceiptR\vcashReceipt\"\xae\x01\n" +
+	"\vCardDetails\x12\x1f\n" +
+	"\x06issuer\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18\x1eR\x06issuer\x12D\n" +
+	"\x0fapproval_number\x18\x02 \x01(\tB\x1b\xbaH\x18r\x162\x14^[0-9A-Za-z-]{0,20}$R\x0eapprovalNumber\x128\n" +
+	"\x12installment_months\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18$(\x00R\x11installmentMonths\"\x95\x01\n" +
+	"\vCashReceipt\x12@\n" +
+	"\apurpose\x18\x01 \x01(\x0e2\x1c.molar.v1.CashReceiptPurposeB\b\xbaH\x05\x82\x01\x02\x10\x01R\apurpose\x12D\n" +
+	"\x0fapproval_number\x18\x02 \x01(\tB\x1b\xbaH\x18r\x162\x14^[0-9A-Za-z-]{0,20}$R\x0eapprovalNumber\"\xa7\x01\n" +
 	"\x06Refund\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -2361,11 +2684,15 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06reason\x12!\n" +
 	"\aversion\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"B\n" +
 	"\x13VoidInvoiceResponse\x12+\n" +
-	"\ainvoice\x18\x01 \x01(\v2\x11.molar.v1.InvoiceR\ainvoice\"p\n" +
+	"\ainvoice\x18\x01 \x01(\v2\x11.molar.v1.InvoiceR\ainvoice\"\xd5\x03\n" +
 	"\vPaymentPart\x12;\n" +
 	"\x06method\x18\x01 \x01(\x0e2\x17.molar.v1.PaymentMethodB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06method\x12$\n" +
-	"\x06amount\x18\x02 \x01(\x03B\f\xbaH\t\"\a\x18\x80\xc2\xd7/ \x00R\x06amount\"\xf6\x01\n" +
+	"\x06amount\x18\x02 \x01(\x03B\f\xbaH\t\"\a\x18\x80\xc2\xd7/ \x00R\x06amount\x12)\n" +
+	"\x04card\x18\x03 \x01(\v2\x15.molar.v1.CardDetailsR\x04card\x128\n" +
+	"\fcash_receipt\x18\x04 \x01(\v2\x15.molar.v1.CashReceiptR\vcashReceipt:\xfd\x01\xbaH\xf9\x01\x1ad\n" +
+	"\x18payment_part.card_method\x12#card details go with a card payment\x1a#!has(this.card) || this.method == 1\x1a\x90\x01\n" +
+	" payment_part.cash_receipt_method\x12+a cash receipt goes with cash or a transfer\x1a?!has(this.cash_receipt) || this.method == 2 || this.method == 3\"\xf6\x01\n" +
 	"\x14RecordPaymentRequest\x12&\n" +
 	"\n" +
 	"invoice_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tinvoiceId\x122\n" +
@@ -2412,7 +2739,7 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\x05count\x18\x03 \x01(\x05R\x05count\"C\n" +
 	"\rProviderTotal\x12\x1a\n" +
 	"\bprovider\x18\x01 \x01(\tR\bprovider\x12\x16\n" +
-	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\xbd\x02\n" +
+	"\x06amount\x18\x02 \x01(\x03R\x06amount\"\xf3\x02\n" +
 	"\x17GetDailyClosingResponse\x127\n" +
 	"\vcollections\x18\x01 \x03(\v2\x15.molar.v1.MethodTotalR\vcollections\x127\n" +
 	"\n" +
@@ -2421,8 +2748,18 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\arefunds\x18\x03 \x01(\x03R\arefunds\x12\x1c\n" +
 	"\tdiscounts\x18\x04 \x01(\x03R\tdiscounts\x12'\n" +
 	"\x0fnet_collections\x18\x05 \x01(\x03R\x0enetCollections\x12 \n" +
-	"\voutstanding\x18\x06 \x01(\x03R\voutstanding\x12-\n" +
-	"\bpayments\x18\a \x03(\v2\x11.molar.v1.PaymentR\bpayments\"I\n" +
+	"\voutstanding\x18\x06 \x01(\x03R\voutstanding\x121\n" +
+	"\bpayments\x18\a \x03(\v2\x11.molar.v1.PaymentB\x02\x18\x01R\bpayments\x120\n" +
+	"\aentries\x18\b \x03(\v2\x16.molar.v1.ClosingEntryR\aentries\"\xee\x01\n" +
+	"\fClosingEntry\x12+\n" +
+	"\apayment\x18\x01 \x01(\v2\x11.molar.v1.PaymentR\apayment\x12(\n" +
+	"\x06refund\x18\x02 \x01(\v2\x10.molar.v1.RefundR\x06refund\x12\x1d\n" +
+	"\n" +
+	"invoice_id\x18\x03 \x01(\tR\tinvoiceId\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x04 \x01(\tR\tpatientId\x12&\n" +
+	"\fpatient_name\x18\x05 \x01(\tB\x03\x80\x01\x01R\vpatientName\x12!\n" +
+	"\fchart_number\x18\x06 \x01(\x03R\vchartNumber\"I\n" +
 	"\x16ListOutstandingRequest\x12/\n" +
 	"\border_by\x18\x01 \x01(\tB\x14\xbaH\x11r\x0fR\x00R\x06amountR\x03ageR\aorderBy\"\xbc\x01\n" +
 	"\x06Debtor\x12\x1d\n" +
@@ -2447,7 +2784,11 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\x13PAYMENT_METHOD_CASH\x10\x02\x12 \n" +
 	"\x1cPAYMENT_METHOD_BANK_TRANSFER\x10\x03\x12\x18\n" +
 	"\x14PAYMENT_METHOD_OTHER\x10\x04\x12\x19\n" +
-	"\x15PAYMENT_METHOD_CREDIT\x10\x052\x8e\a\n" +
+	"\x15PAYMENT_METHOD_CREDIT\x10\x05*\x8d\x01\n" +
+	"\x12CashReceiptPurpose\x12$\n" +
+	" CASH_RECEIPT_PURPOSE_UNSPECIFIED\x10\x00\x12)\n" +
+	"%CASH_RECEIPT_PURPOSE_INCOME_DEDUCTION\x10\x01\x12&\n" +
+	"\"CASH_RECEIPT_PURPOSE_EXPENSE_PROOF\x10\x022\x8e\a\n" +
 	"\x0eBillingService\x12X\n" +
 	"\rCreateInvoice\x12\x1e.molar.v1.CreateInvoiceRequest\x1a\x1f.molar.v1.CreateInvoiceResponse\"\x06\xc2\xf3\x18\x02\x18\t\x12R\n" +
 	"\n" +
@@ -2473,98 +2814,110 @@ func file_molar_v1_billing_proto_rawDescGZIP() []byte {
 	return file_molar_v1_billing_proto_rawDescData
 }
 
-var file_molar_v1_billing_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_molar_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_molar_v1_billing_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_molar_v1_billing_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_molar_v1_billing_proto_goTypes = []any{
 	(InvoiceStatus)(0),              // 0: molar.v1.InvoiceStatus
 	(PaymentMethod)(0),              // 1: molar.v1.PaymentMethod
-	(*InvoiceLine)(nil),             // 2: molar.v1.InvoiceLine
-	(*Adjustment)(nil),              // 3: molar.v1.Adjustment
-	(*Payment)(nil),                 // 4: molar.v1.Payment
-	(*Refund)(nil),                  // 5: molar.v1.Refund
-	(*Invoice)(nil),                 // 6: molar.v1.Invoice
-	(*CreateInvoiceRequest)(nil),    // 7: molar.v1.CreateInvoiceRequest
-	(*CreateInvoiceResponse)(nil),   // 8: molar.v1.CreateInvoiceResponse
-	(*GetInvoiceRequest)(nil),       // 9: molar.v1.GetInvoiceRequest
-	(*GetInvoiceResponse)(nil),      // 10: molar.v1.GetInvoiceResponse
-	(*IssueInvoiceRequest)(nil),     // 11: molar.v1.IssueInvoiceRequest
-	(*IssueInvoiceResponse)(nil),    // 12: molar.v1.IssueInvoiceResponse
-	(*AddAdjustmentRequest)(nil),    // 13: molar.v1.AddAdjustmentRequest
-	(*AddAdjustmentResponse)(nil),   // 14: molar.v1.AddAdjustmentResponse
-	(*VoidInvoiceRequest)(nil),      // 15: molar.v1.VoidInvoiceRequest
-	(*VoidInvoiceResponse)(nil),     // 16: molar.v1.VoidInvoiceResponse
-	(*PaymentPart)(nil),             // 17: molar.v1.PaymentPart
-	(*RecordPaymentRequest)(nil),    // 18: molar.v1.RecordPaymentRequest
-	(*RecordPaymentResponse)(nil),   // 19: molar.v1.RecordPaymentResponse
-	(*RefundPaymentRequest)(nil),    // 20: molar.v1.RefundPaymentRequest
-	(*RefundPaymentResponse)(nil),   // 21: molar.v1.RefundPaymentResponse
-	(*LedgerEntry)(nil),             // 22: molar.v1.LedgerEntry
-	(*GetLedgerRequest)(nil),        // 23: molar.v1.GetLedgerRequest
-	(*GetLedgerResponse)(nil),       // 24: molar.v1.GetLedgerResponse
-	(*GetDailyClosingRequest)(nil),  // 25: molar.v1.GetDailyClosingRequest
-	(*MethodTotal)(nil),             // 26: molar.v1.MethodTotal
-	(*ProviderTotal)(nil),           // 27: molar.v1.ProviderTotal
-	(*GetDailyClosingResponse)(nil), // 28: molar.v1.GetDailyClosingResponse
-	(*ListOutstandingRequest)(nil),  // 29: molar.v1.ListOutstandingRequest
-	(*Debtor)(nil),                  // 30: molar.v1.Debtor
-	(*ListOutstandingResponse)(nil), // 31: molar.v1.ListOutstandingResponse
-	(*timestamppb.Timestamp)(nil),   // 32: google.protobuf.Timestamp
+	(CashReceiptPurpose)(0),         // 2: molar.v1.CashReceiptPurpose
+	(*InvoiceLine)(nil),             // 3: molar.v1.InvoiceLine
+	(*Adjustment)(nil),              // 4: molar.v1.Adjustment
+	(*Payment)(nil),                 // 5: molar.v1.Payment
+	(*CardDetails)(nil),             // 6: molar.v1.CardDetails
+	(*CashReceipt)(nil),             // 7: molar.v1.CashReceipt
+	(*Refund)(nil),                  // 8: molar.v1.Refund
+	(*Invoice)(nil),                 // 9: molar.v1.Invoice
+	(*CreateInvoiceRequest)(nil),    // 10: molar.v1.CreateInvoiceRequest
+	(*CreateInvoiceResponse)(nil),   // 11: molar.v1.CreateInvoiceResponse
+	(*GetInvoiceRequest)(nil),       // 12: molar.v1.GetInvoiceRequest
+	(*GetInvoiceResponse)(nil),      // 13: molar.v1.GetInvoiceResponse
+	(*IssueInvoiceRequest)(nil),     // 14: molar.v1.IssueInvoiceRequest
+	(*IssueInvoiceResponse)(nil),    // 15: molar.v1.IssueInvoiceResponse
+	(*AddAdjustmentRequest)(nil),    // 16: molar.v1.AddAdjustmentRequest
+	(*AddAdjustmentResponse)(nil),   // 17: molar.v1.AddAdjustmentResponse
+	(*VoidInvoiceRequest)(nil),      // 18: molar.v1.VoidInvoiceRequest
+	(*VoidInvoiceResponse)(nil),     // 19: molar.v1.VoidInvoiceResponse
+	(*PaymentPart)(nil),             // 20: molar.v1.PaymentPart
+	(*RecordPaymentRequest)(nil),    // 21: molar.v1.RecordPaymentRequest
+	(*RecordPaymentResponse)(nil),   // 22: molar.v1.RecordPaymentResponse
+	(*RefundPaymentRequest)(nil),    // 23: molar.v1.RefundPaymentRequest
+	(*RefundPaymentResponse)(nil),   // 24: molar.v1.RefundPaymentResponse
+	(*LedgerEntry)(nil),             // 25: molar.v1.LedgerEntry
+	(*GetLedgerRequest)(nil),        // 26: molar.v1.GetLedgerRequest
+	(*GetLedgerResponse)(nil),       // 27: molar.v1.GetLedgerResponse
+	(*GetDailyClosingRequest)(nil),  // 28: molar.v1.GetDailyClosingRequest
+	(*MethodTotal)(nil),             // 29: molar.v1.MethodTotal
+	(*ProviderTotal)(nil),           // 30: molar.v1.ProviderTotal
+	(*GetDailyClosingResponse)(nil), // 31: molar.v1.GetDailyClosingResponse
+	(*ClosingEntry)(nil),            // 32: molar.v1.ClosingEntry
+	(*ListOutstandingRequest)(nil),  // 33: molar.v1.ListOutstandingRequest
+	(*Debtor)(nil),                  // 34: molar.v1.Debtor
+	(*ListOutstandingResponse)(nil), // 35: molar.v1.ListOutstandingResponse
+	(*timestamppb.Timestamp)(nil),   // 36: google.protobuf.Timestamp
 }
 var file_molar_v1_billing_proto_depIdxs = []int32{
-	32, // 0: molar.v1.Adjustment.time:type_name -> google.protobuf.Timestamp
+	36, // 0: molar.v1.Adjustment.time:type_name -> google.protobuf.Timestamp
 	1,  // 1: molar.v1.Payment.method:type_name -> molar.v1.PaymentMethod
-	32, // 2: molar.v1.Payment.time:type_name -> google.protobuf.Timestamp
-	32, // 3: molar.v1.Refund.time:type_name -> google.protobuf.Timestamp
-	2,  // 4: molar.v1.Invoice.lines:type_name -> molar.v1.InvoiceLine
-	3,  // 5: molar.v1.Invoice.adjustments:type_name -> molar.v1.Adjustment
-	4,  // 6: molar.v1.Invoice.payments:type_name -> molar.v1.Payment
-	5,  // 7: molar.v1.Invoice.refunds:type_name -> molar.v1.Refund
-	0,  // 8: molar.v1.Invoice.status:type_name -> molar.v1.InvoiceStatus
-	32, // 9: molar.v1.Invoice.create_time:type_name -> google.protobuf.Timestamp
-	32, // 10: molar.v1.Invoice.issue_time:type_name -> google.protobuf.Timestamp
-	6,  // 11: molar.v1.CreateInvoiceResponse.invoice:type_name -> molar.v1.Invoice
-	6,  // 12: molar.v1.GetInvoiceResponse.invoice:type_name -> molar.v1.Invoice
-	6,  // 13: molar.v1.IssueInvoiceResponse.invoice:type_name -> molar.v1.Invoice
-	6,  // 14: molar.v1.AddAdjustmentResponse.invoice:type_name -> molar.v1.Invoice
-	6,  // 15: molar.v1.VoidInvoiceResponse.invoice:type_name -> molar.v1.Invoice
-	1,  // 16: molar.v1.PaymentPart.method:type_name -> molar.v1.PaymentMethod
-	17, // 17: molar.v1.RecordPaymentRequest.parts:type_name -> molar.v1.PaymentPart
-	6,  // 18: molar.v1.RecordPaymentResponse.invoice:type_name -> molar.v1.Invoice
-	6,  // 19: molar.v1.RefundPaymentResponse.invoice:type_name -> molar.v1.Invoice
-	32, // 20: molar.v1.LedgerEntry.time:type_name -> google.protobuf.Timestamp
-	22, // 21: molar.v1.GetLedgerResponse.entries:type_name -> molar.v1.LedgerEntry
-	6,  // 22: molar.v1.GetLedgerResponse.invoices:type_name -> molar.v1.Invoice
-	1,  // 23: molar.v1.MethodTotal.method:type_name -> molar.v1.PaymentMethod
-	26, // 24: molar.v1.GetDailyClosingResponse.collections:type_name -> molar.v1.MethodTotal
-	27, // 25: molar.v1.GetDailyClosingResponse.production:type_name -> molar.v1.ProviderTotal
-	4,  // 26: molar.v1.GetDailyClosingResponse.payments:type_name -> molar.v1.Payment
-	32, // 27: molar.v1.Debtor.since:type_name -> google.protobuf.Timestamp
-	30, // 28: molar.v1.ListOutstandingResponse.debtors:type_name -> molar.v1.Debtor
-	7,  // 29: molar.v1.BillingService.CreateInvoice:input_type -> molar.v1.CreateInvoiceRequest
-	9,  // 30: molar.v1.BillingService.GetInvoice:input_type -> molar.v1.GetInvoiceRequest
-	11, // 31: molar.v1.BillingService.IssueInvoice:input_type -> molar.v1.IssueInvoiceRequest
-	13, // 32: molar.v1.BillingService.AddAdjustment:input_type -> molar.v1.AddAdjustmentRequest
-	15, // 33: molar.v1.BillingService.VoidInvoice:input_type -> molar.v1.VoidInvoiceRequest
-	18, // 34: molar.v1.BillingService.RecordPayment:input_type -> molar.v1.RecordPaymentRequest
-	20, // 35: molar.v1.BillingService.RefundPayment:input_type -> molar.v1.RefundPaymentRequest
-	23, // 36: molar.v1.BillingService.GetLedger:input_type -> molar.v1.GetLedgerRequest
-	25, // 37: molar.v1.BillingService.GetDailyClosing:input_type -> molar.v1.GetDailyClosingRequest
-	29, // 38: molar.v1.BillingService.ListOutstanding:input_type -> molar.v1.ListOutstandingRequest
-	8,  // 39: molar.v1.BillingService.CreateInvoice:output_type -> molar.v1.CreateInvoiceResponse
-	10, // 40: molar.v1.BillingService.GetInvoice:output_type -> molar.v1.GetInvoiceResponse
-	12, // 41: molar.v1.BillingService.IssueInvoice:output_type -> molar.v1.IssueInvoiceResponse
-	14, // 42: molar.v1.BillingService.AddAdjustment:output_type -> molar.v1.AddAdjustmentResponse
-	16, // 43: molar.v1.BillingService.VoidInvoice:output_type -> molar.v1.VoidInvoiceResponse
-	19, // 44: molar.v1.BillingService.RecordPayment:output_type -> molar.v1.RecordPaymentResponse
-	21, // 45: molar.v1.BillingService.RefundPayment:output_type -> molar.v1.RefundPaymentResponse
-	24, // 46: molar.v1.BillingService.GetLedger:output_type -> molar.v1.GetLedgerResponse
-	28, // 47: molar.v1.BillingService.GetDailyClosing:output_type -> molar.v1.GetDailyClosingResponse
-	31, // 48: molar.v1.BillingService.ListOutstanding:output_type -> molar.v1.ListOutstandingResponse
-	39, // [39:49] is the sub-list for method output_type
-	29, // [29:39] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	36, // 2: molar.v1.Payment.time:type_name -> google.protobuf.Timestamp
+	6,  // 3: molar.v1.Payment.card:type_name -> molar.v1.CardDetails
+	7,  // 4: molar.v1.Payment.cash_receipt:type_name -> molar.v1.CashReceipt
+	2,  // 5: molar.v1.CashReceipt.purpose:type_name -> molar.v1.CashReceiptPurpose
+	36, // 6: molar.v1.Refund.time:type_name -> google.protobuf.Timestamp
+	3,  // 7: molar.v1.Invoice.lines:type_name -> molar.v1.InvoiceLine
+	4,  // 8: molar.v1.Invoice.adjustments:type_name -> molar.v1.Adjustment
+	5,  // 9: molar.v1.Invoice.payments:type_name -> molar.v1.Payment
+	8,  // 10: molar.v1.Invoice.refunds:type_name -> molar.v1.Refund
+	0,  // 11: molar.v1.Invoice.status:type_name -> molar.v1.InvoiceStatus
+	36, // 12: molar.v1.Invoice.create_time:type_name -> google.protobuf.Timestamp
+	36, // 13: molar.v1.Invoice.issue_time:type_name -> google.protobuf.Timestamp
+	9,  // 14: molar.v1.CreateInvoiceResponse.invoice:type_name -> molar.v1.Invoice
+	9,  // 15: molar.v1.GetInvoiceResponse.invoice:type_name -> molar.v1.Invoice
+	9,  // 16: molar.v1.IssueInvoiceResponse.invoice:type_name -> molar.v1.Invoice
+	9,  // 17: molar.v1.AddAdjustmentResponse.invoice:type_name -> molar.v1.Invoice
+	9,  // 18: molar.v1.VoidInvoiceResponse.invoice:type_name -> molar.v1.Invoice
+	1,  // 19: molar.v1.PaymentPart.method:type_name -> molar.v1.PaymentMethod
+	6,  // 20: molar.v1.PaymentPart.card:type_name -> molar.v1.CardDetails
+	7,  // 21: molar.v1.PaymentPart.cash_receipt:type_name -> molar.v1.CashReceipt
+	20, // 22: molar.v1.RecordPaymentRequest.parts:type_name -> molar.v1.PaymentPart
+	9,  // 23: molar.v1.RecordPaymentResponse.invoice:type_name -> molar.v1.Invoice
+	9,  // 24: molar.v1.RefundPaymentResponse.invoice:type_name -> molar.v1.Invoice
+	36, // 25: molar.v1.LedgerEntry.time:type_name -> google.protobuf.Timestamp
+	25, // 26: molar.v1.GetLedgerResponse.entries:type_name -> molar.v1.LedgerEntry
+	9,  // 27: molar.v1.GetLedgerResponse.invoices:type_name -> molar.v1.Invoice
+	1,  // 28: molar.v1.MethodTotal.method:type_name -> molar.v1.PaymentMethod
+	29, // 29: molar.v1.GetDailyClosingResponse.collections:type_name -> molar.v1.MethodTotal
+	30, // 30: molar.v1.GetDailyClosingResponse.production:type_name -> molar.v1.ProviderTotal
+	5,  // 31: molar.v1.GetDailyClosingResponse.payments:type_name -> molar.v1.Payment
+	32, // 32: molar.v1.GetDailyClosingResponse.entries:type_name -> molar.v1.ClosingEntry
+	5,  // 33: molar.v1.ClosingEntry.payment:type_name -> molar.v1.Payment
+	8,  // 34: molar.v1.ClosingEntry.refund:type_name -> molar.v1.Refund
+	36, // 35: molar.v1.Debtor.since:type_name -> google.protobuf.Timestamp
+	34, // 36: molar.v1.ListOutstandingResponse.debtors:type_name -> molar.v1.Debtor
+	10, // 37: molar.v1.BillingService.CreateInvoice:input_type -> molar.v1.CreateInvoiceRequest
+	12, // 38: molar.v1.BillingService.GetInvoice:input_type -> molar.v1.GetInvoiceRequest
+	14, // 39: molar.v1.BillingService.IssueInvoice:input_type -> molar.v1.IssueInvoiceRequest
+	16, // 40: molar.v1.BillingService.AddAdjustment:input_type -> molar.v1.AddAdjustmentRequest
+	18, // 41: molar.v1.BillingService.VoidInvoice:input_type -> molar.v1.VoidInvoiceRequest
+	21, // 42: molar.v1.BillingService.RecordPayment:input_type -> molar.v1.RecordPaymentRequest
+	23, // 43: molar.v1.BillingService.RefundPayment:input_type -> molar.v1.RefundPaymentRequest
+	26, // 44: molar.v1.BillingService.GetLedger:input_type -> molar.v1.GetLedgerRequest
+	28, // 45: molar.v1.BillingService.GetDailyClosing:input_type -> molar.v1.GetDailyClosingRequest
+	33, // 46: molar.v1.BillingService.ListOutstanding:input_type -> molar.v1.ListOutstandingRequest
+	11, // 47: molar.v1.BillingService.CreateInvoice:output_type -> molar.v1.CreateInvoiceResponse
+	13, // 48: molar.v1.BillingService.GetInvoice:output_type -> molar.v1.GetInvoiceResponse
+	15, // 49: molar.v1.BillingService.IssueInvoice:output_type -> molar.v1.IssueInvoiceResponse
+	17, // 50: molar.v1.BillingService.AddAdjustment:output_type -> molar.v1.AddAdjustmentResponse
+	19, // 51: molar.v1.BillingService.VoidInvoice:output_type -> molar.v1.VoidInvoiceResponse
+	22, // 52: molar.v1.BillingService.RecordPayment:output_type -> molar.v1.RecordPaymentResponse
+	24, // 53: molar.v1.BillingService.RefundPayment:output_type -> molar.v1.RefundPaymentResponse
+	27, // 54: molar.v1.BillingService.GetLedger:output_type -> molar.v1.GetLedgerResponse
+	31, // 55: molar.v1.BillingService.GetDailyClosing:output_type -> molar.v1.GetDailyClosingResponse
+	35, // 56: molar.v1.BillingService.ListOutstanding:output_type -> molar.v1.ListOutstandingResponse
+	47, // [47:57] is the sub-list for method output_type
+	37, // [37:47] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_molar_v1_billing_proto_init() }
@@ -2578,8 +2931,8 @@ func file_molar_v1_billing_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_molar_v1_billing_proto_rawDesc), len(file_molar_v1_billing_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   30,
+			NumEnums:      3,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file molar/v1/billing.proto.
  */
 export const file_molar_v1_billing: GenFile = /*@__PURE__*/
-  fileDesc("ChZtb2xhci92MS9iaWxsaW5nLnByb3RvEghtb2xhci52MSLGAQoLSW52b2ljZUxpbmUSEAoIZW50cnlfaWQYASABKAkSFgoOcHJvY2VkdXJlX2NvZGUYAiABKAkSDAoEbmFtZRgDIAEoCRINCgV0b290aBgEIAEoBRIQCghzdXJmYWNlcxgFIAEoCRILCgNmZWUYBiABKAMSDwoHaW5zdXJlZBgHIAEoCBIWCg5wYXRpZW50X2Ftb3VudBgIIAEoAxIWCg5pbnN1cmVyX2Ftb3VudBgJIAEoAxIQCghwcm92aWRlchgKIAEoCSJ2CgpBZGp1c3RtZW50EgoKAmlkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIOCgZyZWFzb24YAyABKAkSEgoKZ3JhbnRlZF9ieRgEIAEoCRIoCgR0aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKtAQoHUGF5bWVudBIKCgJpZBgBIAEoCRInCgZtZXRob2QYAiABKA4yFy5tb2xhci52MS5QYXltZW50TWV0aG9kEg4KBmFtb3VudBgDIAEoAxIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtyZWNlaXZlZF9ieRgFIAEoCRIMCgRtZW1vGAYgASgJEhAKCHJlZnVuZGVkGAcgASgDIn4KBlJlZnVuZBIKCgJpZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAxIOCgZyZWFzb24YBCABKAkSKAoEdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCgoCYnkYBiABKAki0AQKB0ludm9pY2USCgoCaWQYASABKAkSEgoKcGF0aWVudF9pZBgCIAEoCRIZCgxwYXRpZW50X25hbWUYAyABKAlCA4ABARIUCgxjaGFydF9udW1iZXIYBCABKAMSFgoOYXBwb2ludG1lbnRfaWQYBSABKAkSJAoFbGluZXMYBiADKAsyFS5tb2xhci52MS5JbnZvaWNlTGluZRIVCg1jb3BheV9wZXJjZW50GAcgASgFEhEKCWZlZV90b3RhbBgIIAEoAxIVCg1pbnN1cmVyX3RvdGFsGAkgASgDEhUKDXBhdGllbnRfdG90YWwYCiABKAMSKQoLYWRqdXN0bWVudHMYCyADKAsyFC5tb2xhci52MS5BZGp1c3RtZW50EiMKCHBheW1lbnRzGAwgAygLMhEubW9sYXIudjEuUGF5bWVudBIhCgdyZWZ1bmRzGA0gAygLMhAubW9sYXIudjEuUmVmdW5kEhYKDmRpc2NvdW50X3RvdGFsGA4gASgDEhIKCnBhaWRfdG90YWwYDyABKAMSDwoHYmFsYW5jZRgQIAEoAxInCgZzdGF0dXMYESABKA4yFy5tb2xhci52MS5JbnZvaWNlU3RhdHVzEhMKC3ZvaWRfcmVhc29uGBIgASgJEi8KC2NyZWF0ZV90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgppc3N1ZV90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd2ZXJzaW9uGBUgASgDImkKFENyZWF0ZUludm9pY2VSZXF1ZXN0EhsKCnBhdGllbnRfaWQYASABKAlCB7pIBHICEAESFgoOYXBwb2ludG1lbnRfaWQYAiABKAkSHAoJZW50cnlfaWRzGAMgAygJQgm6SAaSAQMQyAEiOwoVQ3JlYXRlSW52b2ljZVJlc3BvbnNlEiIKB2ludm9pY2UYASABKAsyES5tb2xhci52MS5JbnZvaWNlIigKEUdldEludm9pY2VSZXF1ZXN0EhMKAmlkGAEgASgJQge6SARyAhABIjgKEkdldEludm9pY2VSZXNwb25zZRIiCgdpbnZvaWNlGAEgASgLMhEubW9sYXIudjEuSW52b2ljZSJEChNJc3N1ZUludm9pY2VSZXF1ZXN0EhMKAmlkGAEgASgJQge6SARyAhABEhgKB3ZlcnNpb24YAiABKANCB7pIBCICIAAiOgoUSXNzdWVJbnZvaWNlUmVzcG9uc2USIgoHaW52b2ljZRgBIAEoCzIRLm1vbGFyLnYxLkludm9pY2UifwoUQWRkQWRqdXN0bWVudFJlcXVlc3QSEwoCaWQYASABKAlCB7pIBHICEAESHAoGYW1vdW50GAIgASgDQgy6SAkiBxiAwtcvIAASGgoGcmVhc29uGAMgASgJQgq6SAdyBRABGMgBEhgKB3ZlcnNpb24YBCABKANCB7pIBCICIAAiOwoVQWRkQWRqdXN0bWVudFJlc3BvbnNlEiIKB2ludm9pY2UYASABKAsyES5tb2xhci52MS5JbnZvaWNlIl8KElZvaWRJbnZvaWNlUmVxdWVzdBITCgJpZBgBIAEoCUIHukgEcgIQARIaCgZyZWFzb24YAiABKAlCCrpIB3IFEAEYyAESGAoHdmVyc2lvbhgDIAEoA0IHukgEIgIgACI5ChNWb2lkSW52b2ljZVJlc3BvbnNlEiIKB2ludm9pY2UYASABKAsyES5tb2xhci52MS5JbnZvaWNlImAKC1BheW1lbnRQYXJ0EjMKBm1ldGhvZBgBIAEoDjIXLm1vbGFyLnYxLlBheW1lbnRNZXRob2RCCrpIB4IBBBABIAASHAoGYW1vdW50GAIgASgDQgy6SAkiBxiAwtcvIAAivAEKFFJlY29yZFBheW1lbnRSZXF1ZXN0EhsKCmludm9pY2VfaWQYASABKAlCB7pIBHICEAESIgoPaWRlbXBvdGVuY3lfa2V5GAIgASgJQgm6SAZyBBAIGEASMAoFcGFydHMYAyADKAsyFS5tb2xhci52MS5QYXltZW50UGFydEIKukgHkgEECAEQBRIWCgRtZW1vGAQgASgJQgi6SAVyAxjIARIZChFhbGxvd19vdmVycGF5bWVudBgFIAEoCCI7ChVSZWNvcmRQYXltZW50UmVzcG9uc2USIgoHaW52b2ljZRgBIAEoCzIRLm1vbGFyLnYxLkludm9pY2UiqQEKFFJlZnVuZFBheW1lbnRSZXF1ZXN0EhsKCmludm9pY2VfaWQYASABKAlCB7pIBHICEAESGwoKcGF5bWVudF9pZBgCIAEoCUIHukgEcgIQARIXCgZhbW91bnQYAyABKANCB7pIBCICIAASGgoGcmVhc29uGAQgASgJQgq6SAdyBRABGMgBEiIKD2lkZW1wb3RlbmN5X2tleRgFIAEoCUIJukgGcgQQCBhAIjsKFVJlZnVuZFBheW1lbnRSZXNwb25zZRIiCgdpbnZvaWNlGAEgASgLMhEubW9sYXIudjEuSW52b2ljZSKPAQoLTGVkZ2VyRW50cnkSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKaW52b2ljZV9pZBgCIAEoCRIMCgRraW5kGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBmFtb3VudBgFIAEoAxIPCgdiYWxhbmNlGAYgASgDIi8KEEdldExlZGdlclJlcXVlc3QSGwoKcGF0aWVudF9pZBgBIAEoCUIHukgEcgIQASJxChFHZXRMZWRnZXJSZXNwb25zZRImCgdlbnRyaWVzGAEgAygLMhUubW9sYXIudjEuTGVkZ2VyRW50cnkSDwoHYmFsYW5jZRgCIAEoAxIjCghpbnZvaWNlcxgDIAMoCzIRLm1vbGFyLnYxLkludm9pY2UiiAEKFkdldERhaWx5Q2xvc2luZ1JlcXVlc3QSNwoKc3RhcnRfZGF0ZRgBIAEoCUIjukggch4yHF5bMC05XXs0fS1bMC05XXsyfS1bMC05XXsyfSQSNQoIZW5kX2RhdGUYAiABKAlCI7pIIHIeMhxeWzAtOV17NH0tWzAtOV17Mn0tWzAtOV17Mn0kIlUKC01ldGhvZFRvdGFsEicKBm1ldGhvZBgBIAEoDjIXLm1vbGFyLnYxLlBheW1lbnRNZXRob2QSDgoGYW1vdW50GAIgASgDEg0KBWNvdW50GAMgASgFIjEKDVByb3ZpZGVyVG90YWwSEAoIcHJvdmlkZXIYASABKAkSDgoGYW1vdW50GAIgASgDIukBChdHZXREYWlseUNsb3NpbmdSZXNwb25zZRIqCgtjb2xsZWN0aW9ucxgBIAMoCzIVLm1vbGFyLnYxLk1ldGhvZFRvdGFsEisKCnByb2R1Y3Rpb24YAiADKAsyFy5tb2xhci52MS5Qcm92aWRlclRvdGFsEg8KB3JlZnVuZHMYAyABKAMSEQoJZGlzY291bnRzGAQgASgDEhcKD25ldF9jb2xsZWN0aW9ucxgFIAEoAxITCgtvdXRzdGFuZGluZxgGIAEoAxIjCghwYXltZW50cxgHIAMoCzIRLm1vbGFyLnYxLlBheW1lbnQiQAoWTGlzdE91dHN0YW5kaW5nUmVxdWVzdBImCghvcmRlcl9ieRgBIAEoCUIUukgRcg9SAFIGYW1vdW50UgNhZ2UiiAEKBkRlYnRvchISCgpwYXRpZW50X2lkGAEgASgJEhkKDHBhdGllbnRfbmFtZRgCIAEoCUIDgAEBEhQKDGNoYXJ0X251bWJlchgDIAEoAxIOCgZhbW91bnQYBCABKAMSKQoFc2luY2UYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjwKF0xpc3RPdXRzdGFuZGluZ1Jlc3BvbnNlEiEKB2RlYnRvcnMYASADKAsyEC5tb2xhci52MS5EZWJ0b3IquQEKDUludm9pY2VTdGF0dXMSHgoaSU5WT0lDRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRJTlZPSUNFX1NUQVRVU19EUkFGVBABEhkKFUlOVk9JQ0VfU1RBVFVTX0lTU1VFRBACEiEKHUlOVk9JQ0VfU1RBVFVTX1BBUlRJQUxMWV9QQUlEEAMSFwoTSU5WT0lDRV9TVEFUVVNfUEFJRBAEEhcKE0lOVk9JQ0VfU1RBVFVTX1ZPSUQQBSq4AQoNUGF5bWVudE1ldGhvZBIeChpQQVlNRU5UX01FVEhPRF9VTlNQRUNJRklFRBAAEhcKE1BBWU1FTlRfTUVUSE9EX0NBUkQQARIXChNQQVlNRU5UX01FVEhPRF9DQVNIEAISIAocUEFZTUVOVF9NRVRIT0RfQkFOS19UUkFOU0ZFUhADEhgKFFBBWU1FTlRfTUVUSE9EX09USEVSEAQSGQoVUEFZTUVOVF9NRVRIT0RfQ1JFRElUEAUyjgcKDkJpbGxpbmdTZXJ2aWNlElgKDUNyZWF0ZUludm9pY2USHi5tb2xhci52MS5DcmVhdGVJbnZvaWNlUmVxdWVzdBofLm1vbGFyLnYxLkNyZWF0ZUludm9pY2VSZXNwb25zZSIGwvMYAhgJElIKCkdldEludm9pY2USGy5tb2xhci52MS5HZXRJbnZvaWNlUmVxdWVzdBocLm1vbGFyLnYxLkdldEludm9pY2VSZXNwb25zZSIJkAIBwvMYAhgEElUKDElzc3VlSW52b2ljZRIdLm1vbGFyLnYxLklzc3VlSW52b2ljZVJlcXVlc3QaHi5tb2xhci52MS5Jc3N1ZUludm9pY2VSZXNwb25zZSIGwvMYAhgJElgKDUFkZEFkanVzdG1lbnQSHi5tb2xhci52MS5BZGRBZGp1c3RtZW50UmVxdWVzdBofLm1vbGFyLnYxLkFkZEFkanVzdG1lbnRSZXNwb25zZSIGwvMYAhgJElIKC1ZvaWRJbnZvaWNlEhwubW9sYXIudjEuVm9pZEludm9pY2VSZXF1ZXN0Gh0ubW9sYXIudjEuVm9pZEludm9pY2VSZXNwb25zZSIGwvMYAhgJElgKDVJlY29yZFBheW1lbnQSHi5tb2xhci52MS5SZWNvcmRQYXltZW50UmVxdWVzdBofLm1vbGFyLnYxLlJlY29yZFBheW1lbnRSZXNwb25zZSIGwvMYAhgJElgKDVJlZnVuZFBheW1lbnQSHi5tb2xhci52MS5SZWZ1bmRQYXltZW50UmVxdWVzdBofLm1vbGFyLnYxLlJlZnVuZFBheW1lbnRSZXNwb25zZSIGwvMYAhgJEk8KCUdldExlZGdlchIaLm1vbGFyLnYxLkdldExlZGdlclJlcXVlc3QaGy5tb2xhci52MS5HZXRMZWRnZXJSZXNwb25zZSIJkAIBwvMYAhgEEmEKD0dldERhaWx5Q2xvc2luZxIgLm1vbGFyLnYxLkdldERhaWx5Q2xvc2luZ1JlcXVlc3QaIS5tb2xhci52MS5HZXREYWlseUNsb3NpbmdSZXNwb25zZSIJkAIBwvMYAhgJEmEKD0xpc3RPdXRzdGFuZGluZxIgLm1vbGFyLnYxLkxpc3RPdXRzdGFuZGluZ1JlcXVlc3QaIS5tb2xhci52MS5MaXN0T3V0c3RhbmRpbmdSZXNwb25zZSIJkAIBwvMYAhgJQjRaMmdpdGh1Yi5jb20vbW9sYXItZGVudGFsL21vbGFyL2dlbi9tb2xhci92MTttb2xhcnYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_molar_v1_access]);
+  fileDesc("ChZtb2xhci92MS9iaWxsaW5nLnByb3RvEghtb2xhci52MSLGAQoLSW52b2ljZUxpbmUSEAoIZW50cnlfaWQYASABKAkSFgoOcHJvY2VkdXJlX2NvZGUYAiABKAkSDAoEbmFtZRgDIAEoCRINCgV0b290aBgEIAEoBRIQCghzdXJmYWNlcxgFIAEoCRILCgNmZWUYBiABKAMSDwoHaW5zdXJlZBgHIAEoCBIWCg5wYXRpZW50X2Ftb3VudBgIIAEoAxIWCg5pbnN1cmVyX2Ftb3VudBgJIAEoAxIQCghwcm92aWRlchgKIAEoCSJ2CgpBZGp1c3RtZW50EgoKAmlkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIOCgZyZWFzb24YAyABKAkSEgoKZ3JhbnRlZF9ieRgEIAEoCRIoCgR0aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCL/AQoHUGF5bWVudBIKCgJpZBgBIAEoCRInCgZtZXRob2QYAiABKA4yFy5tb2xhci52MS5QYXltZW50TWV0aG9kEg4KBmFtb3VudBgDIAEoAxIoCgR0aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtyZWNlaXZlZF9ieRgFIAEoCRIMCgRtZW1vGAYgASgJEhAKCHJlZnVuZGVkGAcgASgDEiMKBGNhcmQYCCABKAsyFS5tb2xhci52MS5DYXJkRGV0YWlscxIrCgxjYXNoX3JlY2VpcHQYCSABKAsyFS5tb2xhci52MS5DYXNoUmVjZWlwdCKDAQoLQ2FyZERldGFpbHMSFwoGaXNzdWVyGAEgASgJQge6SARyAhgeEjQKD2FwcHJvdmFsX251bWJlchgCIAEoCUIbukgYchYyFF5bMC05QS1aYS16LV17MCwyMH0kEiUKEmluc3RhbGxtZW50X21vbnRocxgDIAEoBUIJukgGGgQYJCgAInwKC0Nhc2hSZWNlaXB0EjcKB3B1cnBvc2UYASABKA4yHC5tb2xhci52MS5DYXNoUmVjZWlwdFB1cnBvc2VCCLpIBYIBAhABEjQKD2FwcHJvdmFsX251bWJlchgCIAEoCUIbukgYchYyFF5bMC05QS1aYS16LV17MCwyMH0kIn4KBlJlZnVuZBIKCgJpZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAxIOCgZyZWFzb24YBCABKAkSKAoEdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASCgoCYnkYBiABKAki0AQKB0ludm9pY2USCgoCaWQYASABKAkSEgoKcGF0aWVudF9pZBgCIAEoCRIZCgxwYXRpZW50X25hbWUYAyABKAlCA4ABARIUCgxjaGFydF9udW1iZXIYBCABKAMSFgoOYXBwb2ludG1lbnRfaWQYBSABKAkSJAoFbGluZXMYBiADKAsyFS5tb2xhci52MS5JbnZvaWNlTGluZRIVCg1jb3BheV9wZXJjZW50GAcgASgFEhEKCWZlZV90b3RhbBgIIAEoAxIVCg1pbnN1cmVyX3RvdGFsGAkgASgDEhUKDXBhdGllbnRfdG90YWwYCiABKAMSKQoLYWRqdXN0bWVudHMYCyADKAsyFC5tb2xhci52MS5BZGp1c3RtZW50EiMKCHBheW1lbnRzGAwgAygLMhEubW9sYXIudjEuUGF5bWVudBIhCgdyZWZ1bmRzGA0gAygLMhAubW9sYXIudjEuUmVmdW5kEhYKDmRpc2NvdW50X3RvdGFsGA4gASgDEhIKCnBhaWRfdG90YWwYDyABKAMSDwoHYmFsYW5jZRgQIAEoAxInCgZzdGF0dXMYESABKA4yFy5tb2xhci52MS5JbnZvaWNlU3RhdHVzEhMKC3ZvaWRfcmVhc29uGBIgASgJEi8KC2NyZWF0ZV90aW1lGBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgppc3N1ZV90aW1lGBQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd2ZXJzaW9uGBUgASgDImkKFENyZWF0ZUludm9pY2VSZXF1ZXN0EhsKCnBhdGllbnRfaWQYASABKAlCB7pIBHICEAESFgoOYXBwb2ludG1lbnRfaWQYAiABKAkSHAoJZW50cnlfaWRzGAMgAygJQgm6SAaSAQMQyAEiOwoVQ3JlYXRlSW52b2ljZVJlc3BvbnNlEiIKB2ludm9pY2UYASABKAsyES5tb2xhci52MS5JbnZvaWNlIigKEUdldEludm9pY2VSZXF1ZXN0EhMKAmlkGAEgASgJQge6SARyAhABIjgKEkdldEludm9pY2VSZXNwb25zZRIiCgdpbnZvaWNlGAEgASgLMhEubW9sYXIudjEuSW52b2ljZSJEChNJc3N1ZUludm9pY2VSZXF1ZXN0EhMKAmlkGAEgASgJQge6SARyAhABEhgKB3ZlcnNpb24YAiABKANCB7pIBCICIAAiOgoUSXNzdWVJbnZvaWNlUmVzcG9uc2USIgoHaW52b2ljZRgBIAEoCzIRLm1vbGFyLnYxLkludm9pY2UifwoUQWRkQWRqdXN0bWVudFJlcXVlc3QSEwoCaWQYASABKAlCB7pIBHICEAESHAoGYW1vdW50GAIgASgDQgy6SAkiBxiAwtcvIAASGgoGcmVhc29uGAMgASgJQgq6SAdyBRABGMgBEhgKB3ZlcnNpb24YBCABKANCB7pIBCICIAAiOwoVQWRkQWRqdXN0bWVudFJlc3BvbnNlEiIKB2ludm9pY2UYASABKAsyES5tb2xhci52MS5JbnZvaWNlIl8KElZvaWRJbnZvaWNlUmVxdWVzdBITCgJpZBgBIAEoCUIHukgEcgIQARIaCgZyZWFzb24YAiABKAlCCrpIB3IFEAEYyAESGAoHdmVyc2lvbhgDIAEoA0IHukgEIgIgACI5ChNWb2lkSW52b2ljZVJlc3BvbnNlEiIKB2ludm9pY2UYASABKAsyES5tb2xhci52MS5JbnZvaWNlIrIDCgtQYXltZW50UGFydBIzCgZtZXRob2QYASABKA4yFy5tb2xhci52MS5QYXltZW50TWV0aG9kQgq6SAeCAQQQASAAEhwKBmFtb3VudBgCIAEoA0IMukgJIgcYgMLXLyAAEiMKBGNhcmQYAyABKAsyFS5tb2xhci52MS5DYXJkRGV0YWlscxIrCgxjYXNoX3JlY2VpcHQYBCABKAsyFS5tb2xhci52MS5DYXNoUmVjZWlwdDr9AbpI+QEaZAoYcGF5bWVudF9wYXJ0LmNhcmRfbWV0aG9kEiNjYXJkIGRldGFpbHMgZ28gd2l0aCBhIGNhcmQgcGF5bWVudBojIWhhcyh0aGlzLmNhcmQpIHx8IHRoaXMubWV0aG9kID09IDEakAEKIHBheW1lbnRfcGFydC5jYXNoX3JlY2VpcHRfbWV0aG9kEithIGNhc2ggcmVjZWlwdCBnb2VzIHdpdGggY2FzaCBvciBhIHRyYW5zZmVyGj8haGFzKHRoaXMuY2FzaF9yZWNlaXB0KSB8fCB0aGlzLm1ldGhvZCA9PSAyIHx8IHRoaXMubWV0aG9kID09IDMivAEKFFJlY29yZFBheW1lbnRSZXF1ZXN0EhsKCmludm9pY2VfaWQYASABKAlCB7pIBHICEAESIgoPaWRlbXBvdGVuY3lfa2V5GAIgASgJQgm6SAZyBBAIGEASMAoFcGFydHMYAyADKAsyFS5tb2xhci52MS5QYXltZW50UGFydEIKukgHkgEECAEQBRIWCgRtZW1vGAQgASgJQgi6SAVyAxjIARIZChFhbGxvd19vdmVycGF5bWVudBgFIAEoCCI7ChVSZWNvcmRQYXltZW50UmVzcG9uc2USIgoHaW52b2ljZRgBIAEoCzIRLm1vbGFyLnYxLkludm9pY2UiqQEKFFJlZnVuZFBheW1lbnRSZXF1ZXN0EhsKCmludm9pY2VfaWQYASABKAlCB7pIBHICEAESGwoKcGF5bWVudF9pZBgCIAEoCUIHukgEcgIQARIXCgZhbW91bnQYAyABKANCB7pIBCICIAASGgoGcmVhc29uGAQgASgJQgq6SAdyBRABGMgBEiIKD2lkZW1wb3RlbmN5X2tleRgFIAEoCUIJukgGcgQQCBhAIjsKFVJlZnVuZFBheW1lbnRSZXNwb25zZRIiCgdpbnZvaWNlGAEgASgLMhEubW9sYXIudjEuSW52b2ljZSKPAQoLTGVkZ2VyRW50cnkSKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKaW52b2ljZV9pZBgCIAEoCRIMCgRraW5kGAMgASgJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg4KBmFtb3VudBgFIAEoAxIPCgdiYWxhbmNlGAYgASgDIi8KEEdldExlZGdlclJlcXVlc3QSGwoKcGF0aWVudF9pZBgBIAEoCUIHukgEcgIQASJxChFHZXRMZWRnZXJSZXNwb25zZRImCgdlbnRyaWVzGAEgAygLMhUubW9sYXIudjEuTGVkZ2VyRW50cnkSDwoHYmFsYW5jZRgCIAEoAxIjCghpbnZvaWNlcxgDIAMoCzIRLm1vbGFyLnYxLkludm9pY2UiiAEKFkdldERhaWx5Q2xvc2luZ1JlcXVlc3QSNwoKc3RhcnRfZGF0ZRgBIAEoCUIjukggch4yHF5bMC05XXs0fS1bMC05XXsyfS1bMC05XXsyfSQSNQoIZW5kX2RhdGUYAiABKAlCI7pIIHIeMhxeWzAtOV17NH0tWzAtOV17Mn0tWzAtOV17Mn0kIlUKC01ldGhvZFRvdGFsEicKBm1ldGhvZBgBIAEoDjIXLm1vbGFyLnYxLlBheW1lbnRNZXRob2QSDgoGYW1vdW50GAIgASgDEg0KBWNvdW50GAMgASgFIjEKDVByb3ZpZGVyVG90YWwSEAoIcHJvdmlkZXIYASABKAkSDgoGYW1vdW50GAIgASgDIpYCChdHZXREYWlseUNsb3NpbmdSZXNwb25zZRIqCgtjb2xsZWN0aW9ucxgBIAMoCzIVLm1vbGFyLnYxLk1ldGhvZFRvdGFsEisKCnByb2R1Y3Rpb24YAiADKAsyFy5tb2xhci52MS5Qcm92aWRlclRvdGFsEg8KB3JlZnVuZHMYAyABKAMSEQoJZGlzY291bnRzGAQgASgDEhcKD25ldF9jb2xsZWN0aW9ucxgFIAEoAxITCgtvdXRzdGFuZGluZxgGIAEoAxInCghwYXltZW50cxgHIAMoCzIRLm1vbGFyLnYxLlBheW1lbnRCAhgBEicKB2VudHJpZXMYCCADKAsyFi5tb2xhci52MS5DbG9zaW5nRW50cnkirQEKDENsb3NpbmdFbnRyeRIiCgdwYXltZW50GAEgASgLMhEubW9sYXIudjEuUGF5bWVudBIgCgZyZWZ1bmQYAiABKAsyEC5tb2xhci52MS5SZWZ1bmQSEgoKaW52b2ljZV9pZBgDIAEoCRISCgpwYXRpZW50X2lkGAQgASgJEhkKDHBhdGllbnRfbmFtZRgFIAEoCUIDgAEBEhQKDGNoYXJ0X251bWJlchgGIAEoAyJAChZMaXN0T3V0c3RhbmRpbmdSZXF1ZXN0EiYKCG9yZGVyX2J5GAEgASgJQhS6SBFyD1IAUgZhbW91bnRSA2FnZSKIAQoGRGVidG9yEhIKCnBhdGllbnRfaWQYASABKAkSGQoMcGF0aWVudF9uYW1lGAIgASgJQgOAAQESFAoMY2hhcnRfbnVtYmVyGAMgASgDEg4KBmFtb3VudBgEIAEoAxIpCgVzaW5jZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPAoXTGlzdE91dHN0YW5kaW5nUmVzcG9uc2USIQoHZGVidG9ycxgBIAMoCzIQLm1vbGFyLnYxLkRlYnRvciq5AQoNSW52b2ljZVN0YXR1cxIeChpJTlZPSUNFX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFElOVk9JQ0VfU1RBVFVTX0RSQUZUEAESGQoVSU5WT0lDRV9TVEFUVVNfSVNTVUVEEAISIQodSU5WT0lDRV9TVEFUVVNfUEFSVElBTExZX1BBSUQQAxIXChNJTlZPSUNFX1NUQVRVU19QQUlEEAQSFwoTSU5WT0lDRV9TVEFUVVNfVk9JRBAFKrgBCg1QYXltZW50TWV0aG9kEh4KGlBBWU1FTlRfTUVUSE9EX1VOU1BFQ0lGSUVEEAASFwoTUEFZTUVOVF9NRVRIT0RfQ0FSRBABEhcKE1BBWU1FTlRfTUVUSE9EX0NBU0gQAhIgChxQQVlNRU5UX01FVEhPRF9CQU5LX1RSQU5TRkVSEAMSGAoUUEFZTUVOVF9NRVRIT0RfT1RIRVIQBBIZChVQQVlNRU5UX01FVEhPRF9DUkVESVQQBSqNAQoSQ2FzaFJlY2VpcHRQdXJwb3NlEiQKIENBU0hfUkVDRUlQVF9QVVJQT1NFX1VOU1BFQ0lGSUVEEAASKQolQ0FTSF9SRUNFSVBUX1BVUlBPU0VfSU5DT01FX0RFRFVDVElPThABEiYKIkNBU0hfUkVDRUlQVF9QVVJQT1NFX0VYUEVOU0VfUFJPT0YQAjKOBwoOQmlsbGluZ1NlcnZpY2USWAoNQ3JlYXRlSW52b2ljZRIeLm1vbGFyLnYxLkNyZWF0ZUludm9pY2VSZXF1ZXN0Gh8ubW9sYXIudjEuQ3JlYXRlSW52b2ljZVJlc3BvbnNlIgbC8xgCGAkSUgoKR2V0SW52b2ljZRIbLm1vbGFyLnYxLkdldEludm9pY2VSZXF1ZXN0GhwubW9sYXIudjEuR2V0SW52b2ljZVJlc3BvbnNlIgmQAgHC8xgCGAQSVQoMSXNzdWVJbnZvaWNlEh0ubW9sYXIudjEuSXNzdWVJbnZvaWNlUmVxdWVzdBoeLm1vbGFyLnYxLklzc3VlSW52b2ljZVJlc3BvbnNlIgbC8xgCGAkSWAoNQWRkQWRqdXN0bWVudBIeLm1vbGFyLnYxLkFkZEFkanVzdG1lbnRSZXF1ZXN0Gh8ubW9sYXIudjEuQWRkQWRqdXN0bWVudFJlc3BvbnNlIgbC8xgCGAkSUgoLVm9pZEludm9pY2USHC5tb2xhci52MS5Wb2lkSW52b2ljZVJlcXVlc3QaHS5tb2xhci52MS5Wb2lkSW52b2ljZVJlc3BvbnNlIgbC8xgCGAkSWAoNUmVjb3JkUGF5bWVudBIeLm1vbGFyLnYxLlJlY29yZFBheW1lbnRSZXF1ZXN0Gh8ubW9sYXIudjEuUmVjb3JkUGF5bWVudFJlc3BvbnNlIgbC8xgCGAkSWAoNUmVmdW5kUGF5bWVudBIeLm1vbGFyLnYxLlJlZnVuZFBheW1lbnRSZXF1ZXN0Gh8ubW9sYXIudjEuUmVmdW5kUGF5bWVudFJlc3BvbnNlIgbC8xgCGAkSTwoJR2V0TGVkZ2VyEhoubW9sYXIudjEuR2V0TGVkZ2VyUmVxdWVzdBobLm1vbGFyLnYxLkdldExlZGdlclJlc3BvbnNlIgmQAgHC8xgCGAQSYQoPR2V0RGFpbHlDbG9zaW5nEiAubW9sYXIudjEuR2V0RGFpbHlDbG9zaW5nUmVxdWVzdBohLm1vbGFyLnYxLkdldERhaWx5Q2xvc2luZ1Jlc3BvbnNlIgmQAgHC8xgCGAkSYQoPTGlzdE91dHN0YW5kaW5nEiAubW9sYXIudjEuTGlzdE91dHN0YW5kaW5nUmVxdWVzdBohLm1vbGFyLnYxLkxpc3RPdXRzdGFuZGluZ1Jlc3BvbnNlIgmQAgHC8xgCGAlCNFoyZ2l0aHViLmNvbS9tb2xhci1kZW50YWwvbW9sYXIvZ2VuL21vbGFyL3YxO21vbGFydjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_molar_v1_access]);
 
 /**
  * InvoiceLine is one charged procedure.
@@ -203,6 +203,20 @@ export type Payment = Message<"molar.v1.Payment"> & {
    * @generated from field: int64 refunded = 7;
    */
   refunded: bigint;
+
+  /**
+   * The card slip's details, for a card payment.
+   *
+   * @generated from field: molar.v1.CardDetails card = 8;
+   */
+  card?: CardDetails | undefined;
+
+  /**
+   * The cash receipt (현금영수증), for cash and transfers.
+   *
+   * @generated from field: molar.v1.CashReceipt cash_receipt = 9;
+   */
+  cashReceipt?: CashReceipt | undefined;
 };
 
 /**
@@ -211,6 +225,70 @@ export type Payment = Message<"molar.v1.Payment"> & {
  */
 export const PaymentSchema: GenMessage<Payment> = /*@__PURE__*/
   messageDesc(file_molar_v1_billing, 2);
+
+/**
+ * CardDetails are what the card terminal's slip says, so a payment can be
+ * matched with the card company's statement.
+ *
+ * @generated from message molar.v1.CardDetails
+ */
+export type CardDetails = Message<"molar.v1.CardDetails"> & {
+  /**
+   * The card company (카드사), e.g. "신한".
+   *
+   * @generated from field: string issuer = 1;
+   */
+  issuer: string;
+
+  /**
+   * The approval number (승인번호).
+   *
+   * @generated from field: string approval_number = 2;
+   */
+  approvalNumber: string;
+
+  /**
+   * Instalments in months; 0 is a single payment (일시불).
+   *
+   * @generated from field: int32 installment_months = 3;
+   */
+  installmentMonths: number;
+};
+
+/**
+ * Describes the message molar.v1.CardDetails.
+ * Use `create(CardDetailsSchema)` to create a new message.
+ */
+export const CardDetailsSchema: GenMessage<CardDetails> = /*@__PURE__*/
+  messageDesc(file_molar_v1_billing, 3);
+
+/**
+ * CashReceipt is a cash receipt (현금영수증) issued for a payment.
+ *
+ * @generated from message molar.v1.CashReceipt
+ */
+export type CashReceipt = Message<"molar.v1.CashReceipt"> & {
+  /**
+   * What it was issued for; unspecified means none was issued.
+   *
+   * @generated from field: molar.v1.CashReceiptPurpose purpose = 1;
+   */
+  purpose: CashReceiptPurpose;
+
+  /**
+   * The approval number the terminal gave.
+   *
+   * @generated from field: string approval_number = 2;
+   */
+  approvalNumber: string;
+};
+
+/**
+ * Describes the message molar.v1.CashReceipt.
+ * Use `create(CashReceiptSchema)` to create a new message.
+ */
+export const CashReceiptSchema: GenMessage<CashReceipt> = /*@__PURE__*/
+  messageDesc(file_molar_v1_billing, 4);
 
 /**
  * Refund is money given back.
@@ -266,7 +344,7 @@ export type Refund = Message<"molar.v1.Refund"> & {
  * Use `create(RefundSchema)` to create a new message.
  */
 export const RefundSchema: GenMessage<Refund> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 3);
+  messageDesc(file_molar_v1_billing, 5);
 
 /**
  * Invoice is a bill (진료비 계산서).
@@ -427,7 +505,7 @@ export type Invoice = Message<"molar.v1.Invoice"> & {
  * Use `create(InvoiceSchema)` to create a new message.
  */
 export const InvoiceSchema: GenMessage<Invoice> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 4);
+  messageDesc(file_molar_v1_billing, 6);
 
 /**
  * CreateInvoiceRequest names what to bill.
@@ -462,7 +540,7 @@ export type CreateInvoiceRequest = Message<"molar.v1.CreateInvoiceRequest"> & {
  * Use `create(CreateInvoiceRequestSchema)` to create a new message.
  */
 export const CreateInvoiceRequestSchema: GenMessage<CreateInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 5);
+  messageDesc(file_molar_v1_billing, 7);
 
 /**
  * CreateInvoiceResponse carries the draft.
@@ -483,7 +561,7 @@ export type CreateInvoiceResponse = Message<"molar.v1.CreateInvoiceResponse"> & 
  * Use `create(CreateInvoiceResponseSchema)` to create a new message.
  */
 export const CreateInvoiceResponseSchema: GenMessage<CreateInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 6);
+  messageDesc(file_molar_v1_billing, 8);
 
 /**
  * GetInvoiceRequest names an invoice.
@@ -504,7 +582,7 @@ export type GetInvoiceRequest = Message<"molar.v1.GetInvoiceRequest"> & {
  * Use `create(GetInvoiceRequestSchema)` to create a new message.
  */
 export const GetInvoiceRequestSchema: GenMessage<GetInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 7);
+  messageDesc(file_molar_v1_billing, 9);
 
 /**
  * GetInvoiceResponse carries the invoice.
@@ -525,7 +603,7 @@ export type GetInvoiceResponse = Message<"molar.v1.GetInvoiceResponse"> & {
  * Use `create(GetInvoiceResponseSchema)` to create a new message.
  */
 export const GetInvoiceResponseSchema: GenMessage<GetInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 8);
+  messageDesc(file_molar_v1_billing, 10);
 
 /**
  * IssueInvoiceRequest issues a draft.
@@ -553,7 +631,7 @@ export type IssueInvoiceRequest = Message<"molar.v1.IssueInvoiceRequest"> & {
  * Use `create(IssueInvoiceRequestSchema)` to create a new message.
  */
 export const IssueInvoiceRequestSchema: GenMessage<IssueInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 9);
+  messageDesc(file_molar_v1_billing, 11);
 
 /**
  * IssueInvoiceResponse carries the invoice.
@@ -574,7 +652,7 @@ export type IssueInvoiceResponse = Message<"molar.v1.IssueInvoiceResponse"> & {
  * Use `create(IssueInvoiceResponseSchema)` to create a new message.
  */
 export const IssueInvoiceResponseSchema: GenMessage<IssueInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 10);
+  messageDesc(file_molar_v1_billing, 12);
 
 /**
  * AddAdjustmentRequest grants a discount.
@@ -616,7 +694,7 @@ export type AddAdjustmentRequest = Message<"molar.v1.AddAdjustmentRequest"> & {
  * Use `create(AddAdjustmentRequestSchema)` to create a new message.
  */
 export const AddAdjustmentRequestSchema: GenMessage<AddAdjustmentRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 11);
+  messageDesc(file_molar_v1_billing, 13);
 
 /**
  * AddAdjustmentResponse carries the invoice.
@@ -637,7 +715,7 @@ export type AddAdjustmentResponse = Message<"molar.v1.AddAdjustmentResponse"> & 
  * Use `create(AddAdjustmentResponseSchema)` to create a new message.
  */
 export const AddAdjustmentResponseSchema: GenMessage<AddAdjustmentResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 12);
+  messageDesc(file_molar_v1_billing, 14);
 
 /**
  * VoidInvoiceRequest voids an invoice.
@@ -672,7 +750,7 @@ export type VoidInvoiceRequest = Message<"molar.v1.VoidInvoiceRequest"> & {
  * Use `create(VoidInvoiceRequestSchema)` to create a new message.
  */
 export const VoidInvoiceRequestSchema: GenMessage<VoidInvoiceRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 13);
+  messageDesc(file_molar_v1_billing, 15);
 
 /**
  * VoidInvoiceResponse carries the invoice.
@@ -693,7 +771,7 @@ export type VoidInvoiceResponse = Message<"molar.v1.VoidInvoiceResponse"> & {
  * Use `create(VoidInvoiceResponseSchema)` to create a new message.
  */
 export const VoidInvoiceResponseSchema: GenMessage<VoidInvoiceResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 14);
+  messageDesc(file_molar_v1_billing, 16);
 
 /**
  * PaymentPart is one method's share of a payment.
@@ -714,6 +792,20 @@ export type PaymentPart = Message<"molar.v1.PaymentPart"> & {
    * @generated from field: int64 amount = 2;
    */
   amount: bigint;
+
+  /**
+   * The card slip's details, for a card part.
+   *
+   * @generated from field: molar.v1.CardDetails card = 3;
+   */
+  card?: CardDetails | undefined;
+
+  /**
+   * The cash receipt issued, for a cash or transfer part.
+   *
+   * @generated from field: molar.v1.CashReceipt cash_receipt = 4;
+   */
+  cashReceipt?: CashReceipt | undefined;
 };
 
 /**
@@ -721,7 +813,7 @@ export type PaymentPart = Message<"molar.v1.PaymentPart"> & {
  * Use `create(PaymentPartSchema)` to create a new message.
  */
 export const PaymentPartSchema: GenMessage<PaymentPart> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 15);
+  messageDesc(file_molar_v1_billing, 17);
 
 /**
  * RecordPaymentRequest takes a payment.
@@ -771,7 +863,7 @@ export type RecordPaymentRequest = Message<"molar.v1.RecordPaymentRequest"> & {
  * Use `create(RecordPaymentRequestSchema)` to create a new message.
  */
 export const RecordPaymentRequestSchema: GenMessage<RecordPaymentRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 16);
+  messageDesc(file_molar_v1_billing, 18);
 
 /**
  * RecordPaymentResponse carries the invoice.
@@ -792,7 +884,7 @@ export type RecordPaymentResponse = Message<"molar.v1.RecordPaymentResponse"> & 
  * Use `create(RecordPaymentResponseSchema)` to create a new message.
  */
 export const RecordPaymentResponseSchema: GenMessage<RecordPaymentResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 17);
+  messageDesc(file_molar_v1_billing, 19);
 
 /**
  * RefundPaymentRequest refunds a payment.
@@ -841,7 +933,7 @@ export type RefundPaymentRequest = Message<"molar.v1.RefundPaymentRequest"> & {
  * Use `create(RefundPaymentRequestSchema)` to create a new message.
  */
 export const RefundPaymentRequestSchema: GenMessage<RefundPaymentRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 18);
+  messageDesc(file_molar_v1_billing, 20);
 
 /**
  * RefundPaymentResponse carries the invoice.
@@ -862,7 +954,7 @@ export type RefundPaymentResponse = Message<"molar.v1.RefundPaymentResponse"> & 
  * Use `create(RefundPaymentResponseSchema)` to create a new message.
  */
 export const RefundPaymentResponseSchema: GenMessage<RefundPaymentResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 19);
+  messageDesc(file_molar_v1_billing, 21);
 
 /**
  * LedgerEntry is one line of a patient's account.
@@ -918,7 +1010,7 @@ export type LedgerEntry = Message<"molar.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 20);
+  messageDesc(file_molar_v1_billing, 22);
 
 /**
  * GetLedgerRequest names a patient.
@@ -939,7 +1031,7 @@ export type GetLedgerRequest = Message<"molar.v1.GetLedgerRequest"> & {
  * Use `create(GetLedgerRequestSchema)` to create a new message.
  */
 export const GetLedgerRequestSchema: GenMessage<GetLedgerRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 21);
+  messageDesc(file_molar_v1_billing, 23);
 
 /**
  * GetLedgerResponse is the account.
@@ -974,7 +1066,7 @@ export type GetLedgerResponse = Message<"molar.v1.GetLedgerResponse"> & {
  * Use `create(GetLedgerResponseSchema)` to create a new message.
  */
 export const GetLedgerResponseSchema: GenMessage<GetLedgerResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 22);
+  messageDesc(file_molar_v1_billing, 24);
 
 /**
  * GetDailyClosingRequest names a range of days.
@@ -1002,7 +1094,7 @@ export type GetDailyClosingRequest = Message<"molar.v1.GetDailyClosingRequest"> 
  * Use `create(GetDailyClosingRequestSchema)` to create a new message.
  */
 export const GetDailyClosingRequestSchema: GenMessage<GetDailyClosingRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 23);
+  messageDesc(file_molar_v1_billing, 25);
 
 /**
  * MethodTotal is collections by one method.
@@ -1037,7 +1129,7 @@ export type MethodTotal = Message<"molar.v1.MethodTotal"> & {
  * Use `create(MethodTotalSchema)` to create a new message.
  */
 export const MethodTotalSchema: GenMessage<MethodTotal> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 24);
+  messageDesc(file_molar_v1_billing, 26);
 
 /**
  * ProviderTotal is production by one provider.
@@ -1065,7 +1157,7 @@ export type ProviderTotal = Message<"molar.v1.ProviderTotal"> & {
  * Use `create(ProviderTotalSchema)` to create a new message.
  */
 export const ProviderTotalSchema: GenMessage<ProviderTotal> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 25);
+  messageDesc(file_molar_v1_billing, 27);
 
 /**
  * GetDailyClosingResponse is the closing.
@@ -1116,11 +1208,21 @@ export type GetDailyClosingResponse = Message<"molar.v1.GetDailyClosingResponse"
   outstanding: bigint;
 
   /**
-   * The payments, for the CSV export.
+   * The payments, for the CSV export. Superseded by entries, which say
+   * whose and which invoice.
    *
-   * @generated from field: repeated molar.v1.Payment payments = 7;
+   * @generated from field: repeated molar.v1.Payment payments = 7 [deprecated = true];
+   * @deprecated
    */
   payments: Payment[];
+
+  /**
+   * The payments and refunds of the range in time order, each with its
+   * patient and invoice, to reconcile with card slips and the bank.
+   *
+   * @generated from field: repeated molar.v1.ClosingEntry entries = 8;
+   */
+  entries: ClosingEntry[];
 };
 
 /**
@@ -1128,7 +1230,63 @@ export type GetDailyClosingResponse = Message<"molar.v1.GetDailyClosingResponse"
  * Use `create(GetDailyClosingResponseSchema)` to create a new message.
  */
 export const GetDailyClosingResponseSchema: GenMessage<GetDailyClosingResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 26);
+  messageDesc(file_molar_v1_billing, 28);
+
+/**
+ * ClosingEntry is one payment or refund of a closing.
+ *
+ * @generated from message molar.v1.ClosingEntry
+ */
+export type ClosingEntry = Message<"molar.v1.ClosingEntry"> & {
+  /**
+   * The payment, or for a refund the payment it gives back from.
+   *
+   * @generated from field: molar.v1.Payment payment = 1;
+   */
+  payment?: Payment | undefined;
+
+  /**
+   * The refund, when the entry is one.
+   *
+   * @generated from field: molar.v1.Refund refund = 2;
+   */
+  refund?: Refund | undefined;
+
+  /**
+   * The invoice.
+   *
+   * @generated from field: string invoice_id = 3;
+   */
+  invoiceId: string;
+
+  /**
+   * The patient.
+   *
+   * @generated from field: string patient_id = 4;
+   */
+  patientId: string;
+
+  /**
+   * The patient's name.
+   *
+   * @generated from field: string patient_name = 5;
+   */
+  patientName: string;
+
+  /**
+   * The patient's chart number.
+   *
+   * @generated from field: int64 chart_number = 6;
+   */
+  chartNumber: bigint;
+};
+
+/**
+ * Describes the message molar.v1.ClosingEntry.
+ * Use `create(ClosingEntrySchema)` to create a new message.
+ */
+export const ClosingEntrySchema: GenMessage<ClosingEntry> = /*@__PURE__*/
+  messageDesc(file_molar_v1_billing, 29);
 
 /**
  * ListOutstandingRequest orders the list.
@@ -1149,7 +1307,7 @@ export type ListOutstandingRequest = Message<"molar.v1.ListOutstandingRequest"> 
  * Use `create(ListOutstandingRequestSchema)` to create a new message.
  */
 export const ListOutstandingRequestSchema: GenMessage<ListOutstandingRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 27);
+  messageDesc(file_molar_v1_billing, 30);
 
 /**
  * Debtor is a patient who owes money.
@@ -1198,7 +1356,7 @@ export type Debtor = Message<"molar.v1.Debtor"> & {
  * Use `create(DebtorSchema)` to create a new message.
  */
 export const DebtorSchema: GenMessage<Debtor> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 28);
+  messageDesc(file_molar_v1_billing, 31);
 
 /**
  * ListOutstandingResponse lists debtors.
@@ -1219,7 +1377,7 @@ export type ListOutstandingResponse = Message<"molar.v1.ListOutstandingResponse"
  * Use `create(ListOutstandingResponseSchema)` to create a new message.
  */
 export const ListOutstandingResponseSchema: GenMessage<ListOutstandingResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_billing, 29);
+  messageDesc(file_molar_v1_billing, 32);
 
 /**
  * InvoiceStatus is where an invoice stands.
@@ -1308,6 +1466,40 @@ export enum PaymentMethod {
  */
 export const PaymentMethodSchema: GenEnum<PaymentMethod> = /*@__PURE__*/
   enumDesc(file_molar_v1_billing, 1);
+
+/**
+ * CashReceiptPurpose is what a cash receipt was issued for.
+ *
+ * @generated from enum molar.v1.CashReceiptPurpose
+ */
+export enum CashReceiptPurpose {
+  /**
+   * None was issued.
+   *
+   * @generated from enum value: CASH_RECEIPT_PURPOSE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * For the patient's income deduction (소득공제).
+   *
+   * @generated from enum value: CASH_RECEIPT_PURPOSE_INCOME_DEDUCTION = 1;
+   */
+  INCOME_DEDUCTION = 1,
+
+  /**
+   * As a business's proof of expense (지출증빙).
+   *
+   * @generated from enum value: CASH_RECEIPT_PURPOSE_EXPENSE_PROOF = 2;
+   */
+  EXPENSE_PROOF = 2,
+}
+
+/**
+ * Describes the enum molar.v1.CashReceiptPurpose.
+ */
+export const CashReceiptPurposeSchema: GenEnum<CashReceiptPurpose> = /*@__PURE__*/
+  enumDesc(file_molar_v1_billing, 2);
 
 /**
  * BillingService keeps invoices, payments and refunds, the patient ledger
