@@ -309,19 +309,21 @@ func (s *Service) Ledger(ctx context.Context, patientID string) ([]*molarv1.Ledg
 	invs := slices.Clone(acct.Invoices)
 	slices.SortStableFunc(invs, func(a, b *molarv1.Invoice) int { return a.GetCreateTime().AsTime().Compare(b.GetCreateTime().AsTime()) })
 	var es []*molarv1.LedgerEntry
-	add := func(t *timestamppb.Timestamp, inv *molarv1.Invoice, kind, desc string, amount int64) {
-		es = append(es, &molarv1.LedgerEntry{Time: t, InvoiceId: inv.GetId(), Kind: kind, Description: desc, Amount: amount})
+	add := func(t *timestamppb.Timestamp, inv *molarv1.Invoice, kind, desc string, amount int64) *molarv1.LedgerEntry {
+		e := &molarv1.LedgerEntry{Time: t, InvoiceId: inv.GetId(), Kind: kind, Description: desc, Amount: amount}
+		es = append(es, e)
+		return e
 	}
 	for _, inv := range invs {
 		if inv.GetIssueTime() == nil {
 			continue // drafts owe nothing yet
 		}
-		add(inv.GetIssueTime(), inv, "invoice", fmt.Sprintf("%d procedures", len(inv.GetLines())), inv.GetPatientTotal())
+		add(inv.GetIssueTime(), inv, "invoice", "", inv.GetPatientTotal()).ProcedureCount = int32(len(inv.GetLines()))
 		for _, a := range inv.GetAdjustments() {
 			add(a.GetTime(), inv, "adjustment", a.GetReason(), -a.GetAmount())
 		}
 		for _, p := range inv.GetPayments() {
-			add(p.GetTime(), inv, "payment", p.GetMethod().String(), -p.GetAmount())
+			add(p.GetTime(), inv, "payment", "", -p.GetAmount()).Payment = p
 		}
 		for _, r := range inv.GetRefunds() {
 			add(r.GetTime(), inv, "refund", r.GetReason(), r.GetAmount())

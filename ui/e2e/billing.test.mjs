@@ -82,6 +82,9 @@ test("a completed visit is billed, paid by card and cash to ₩0, and both payme
   await desk.getByRole("button", { name: "결제" }).first().click();
   const dialog = desk.getByRole("dialog");
   await dialog.getByTestId("payment-amount-0").locator("input").fill("60000");
+  const slip = dialog.getByTestId("payment-card-0");
+  await slip.getByLabel("카드사").fill("신한");
+  await slip.getByLabel("승인번호").fill("30012345");
   await dialog.getByRole("button", { name: "나머지 현금으로" }).click();
   await dialog.getByRole("button", { name: "결제", exact: true }).click();
   await desk.getByTestId("invoice-balance").getByText("₩0").waitFor();
@@ -91,6 +94,9 @@ test("a completed visit is billed, paid by card and cash to ₩0, and both payme
   const payments = desk.getByTestId("closing-payments");
   await payments.getByText("₩60,000").waitFor();
   await payments.getByText("₩40,000").waitFor();
+  const cardRow = payments.locator("tr", { hasText: "₩60,000" });
+  assert.match(await cardRow.textContent(), /수납확인/);
+  assert.match(await cardRow.textContent(), /신한 · 일시불 · 승인 30012345/);
   assert.ok(await payments.getByText("카드").count() >= 1);
   assert.ok(await payments.getByText("현금").count() >= 1);
   await desk.close();

@@ -13,7 +13,10 @@ import {
   InvoiceStatus,
   LedgerEntrySchema,
   PaymentMethod,
+  CashReceiptPurpose,
   PaymentSchema,
+  ClosingEntrySchema,
+  type ClosingEntry,
   type CreateInvoiceRequest,
   type GetDailyClosingRequest,
   type Invoice,
@@ -30,7 +33,7 @@ import { billingRoutes } from "../src/router/billing";
 import { useAuthStore } from "../src/stores/auth";
 import { useBillingStore } from "../src/stores/billing";
 import { formatWon, parseWon, todayIn } from "../src/components/billing/money";
-import { paymentsCsv } from "../src/components/billing/csv";
+import { closingCsv, csvField } from "../src/components/billing/csv";
 import InvoiceView from "../src/views/billing/InvoiceView.vue";
 import NewInvoiceView from "../src/views/billing/NewInvoiceView.vue";
 import BillingHomeView from "../src/views/billing/BillingHomeView.vue";
@@ -153,8 +156,14 @@ class FakeBilling {
         },
         getLedger: () => ({
           entries: [
-            create(LedgerEntrySchema, { invoiceId: "inv-1", kind: "invoice", description: "레진 충전, 스케일링", amount: 50000n, balance: 50000n }),
-            create(LedgerEntrySchema, { invoiceId: "inv-1", kind: "payment", description: "카드", amount: -20000n, balance: 30000n }),
+            create(LedgerEntrySchema, { invoiceId: "inv-1", kind: "invoice", procedureCount: 2, amount: 50000n, balance: 50000n }),
+            create(LedgerEntrySchema, {
+              invoiceId: "inv-1",
+              kind: "payment",
+              amount: -20000n,
+              balance: 30000n,
+              payment: { id: "pay-1", method: PaymentMethod.CARD, amount: 20000n, card: { issuer: "삼성", installmentMonths: 0 } },
+            }),
           ],
           balance: 30000n,
           invoices: [this.invoice],
@@ -171,9 +180,33 @@ class FakeBilling {
             discounts: 1000n,
             netCollections: 45000n,
             outstanding: 120000n,
-            payments: [
-              create(PaymentSchema, { id: "pay-1", method: PaymentMethod.CARD, amount: 30000n, time: timestampFromDate(new Date("2025-03-04T02:00:00Z")), receivedBy: "이수납" }),
-              create(PaymentSchema, { id: "pay-2", method: PaymentMethod.CASH, amount: 20000n, time: timestampFromDate(new Date("2025-03-04T02:00:00Z")), receivedBy: "이수납, 주임" }),
+            entries: [
+              create(ClosingEntrySchema, {
+                payment: create(PaymentSchema, {
+                  id: "pay-1",
+                  method: PaymentMethod.CARD,
+                  amount: 30000n,
+                  time: timestampFromDate(new Date("2025-03-04T02:00:00Z")),
+                  receivedBy: "이수납",
+                  card: { issuer: "신한", approvalNumber: "30012345", installmentMonths: 3 },
+                }),
+                invoiceId: "inv-1",
+                patientName: "김하늘",
+                chartNumber: 1001n,
+              }),
+              create(ClosingEntrySchema, {
+                payment: create(PaymentSchema, {
+                  id: "pay-2",
+                  method: PaymentMethod.CASH,
+                  amount: 20000n,
+                  time: timestampFromDate(new Date("2025-03-04T02:00:00Z")),
+                  receivedBy: "이수납, 주임",
+                  cashReceipt: { purpose: CashReceiptPurpose.INCOME_DEDUCTION, approvalNumber: "119283746" },
+                }),
+                invoiceId: "inv-2",
+                patientName: "=HYPERLINK(1)",
+                chartNumber: 1002n,
+              }),
             ],
           };
         },
@@ -272,6 +305,10 @@ describe("invoice view", () => {
     await until(() => text(dialog(), "payment-remaining") === "₩20,000", "remaining shown");
     buttonByText("나머지 현금으로", dialog()).click();
     await until(() => text(dialog(), "payment-remaining") === "₩0", "rest in cash");
+    // The card slip's details go with the card part; the cash part gets none.
+    type(inputByLabel("카드사", dialog()), "신한");
+    type(inputByLabel("승인번호", dialog().querySelector('[data-testid="payment-card-0"]')!), "30012345");
+    await until(() => dialog().querySelector('[data-testid="payment-receipt-1"]') !== null, "cash receipt choice");
 
     buttonByText("결제", dialog()).click();
     await until(() => fake.payRequests.length === 1 && document.querySelector('[data-testid="payment-retry-hint"]') !== null, "network failure");
@@ -288,6 +325,9 @@ describe("invoice view", () => {
       [PaymentMethod.CASH, 20000n],
     ]);
     for (const p of retry.parts) expect(typeof p.amount).toBe("bigint");
+    expect(first.parts[0]!.card).toMatchObject({ issuer: "신한", approvalNumber: "30012345", installmentMonths: 0 });
+    expect(first.parts[1]!.card).toBeUndefined();
+    expect(first.parts[1]!.cashReceipt).toBeUndefined();
     expect(first.allowOverpayment).toBe(false);
     // Amounts stay bigint in the store too.
     const store = useBillingStore();
@@ -325,6 +365,21 @@ describe("invoice view", () => {
 });
 
 describe("payment refused by the server", () => {
+  it("offers a discount up to what is left to pay, not the patient's whole share", async () => {
+    const fake = new FakeBilling();
+    fake.invoice = draftInvoice({ status: InvoiceStatus.PARTIALLY_PAID, paidTotal: 37500n, balance: 12500n });
+    const { wrapper } = await mountBilling(InvoiceView, fake.transport(), "/billing/invoices/inv-1", { id: "inv-1" });
+    const page = wrapper.element;
+    await until(() => text(page, "invoice-balance") === "₩12,500", "invoice shown");
+    buttonByText("할인", page).click();
+    await until(() => document.body.textContent!.includes("최대 ₩12,500"), "the limit");
+    type(inputByLabel("금액"), "22500");
+    type(inputByLabel("사유"), "가족 할인");
+    await wrapper.vm.$nextTick();
+    buttonByText("할인", document.querySelector<HTMLElement>(".v-overlay--active .v-card")!).click();
+    await until(() => document.body.textContent!.includes("최대 ₩12,500까지 입력할 수 있습니다"), "refused before sending");
+  });
+
   it("says in words, with the amounts, that the balance changed meanwhile", async () => {
     const fake = new FakeBilling();
     fake.invoice = draftInvoice({ status: InvoiceStatus.ISSUED });
@@ -373,6 +428,9 @@ describe("patient billing", () => {
     await until(() => text(wrapper.element, "patient-balance") === "₩30,000", "balance");
     expect(wrapper.text()).toContain("미수금");
     const ledger = wrapper.find('[data-testid="patient-ledger"]').text();
+    expect(ledger).toContain("처치 2건");
+    expect(ledger).toContain("카드 (삼성 · 일시불)");
+    expect(ledger).not.toContain("PAYMENT_METHOD");
     expect(ledger).toContain("-₩20,000");
     expect(ledger).toContain("₩30,000");
     expect(wrapper.find('[data-testid="patient-invoices"] a[href="/billing/invoices/inv-1"]').exists()).toBe(true);
@@ -412,6 +470,10 @@ describe("billing home", () => {
     expect(text(page, "closing-outstanding")).toContain("₩120,000");
     expect(text(page, "closing-production")).toContain("김원장");
     expect(page.querySelectorAll('[data-testid="closing-payments"] tbody tr')).toHaveLength(2);
+    const first = page.querySelector('[data-testid="closing-payments"] tbody tr')!.textContent!;
+    expect(first).toContain("김하늘");
+    expect(first).toContain("#1001");
+    expect(first).toContain("신한 · 3개월 · 승인 30012345");
 
     buttonByText("CSV 내보내기", page).click();
     await until(() => blob !== null, "csv made");
@@ -425,9 +487,11 @@ describe("billing home", () => {
     const csv = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes);
     expect(csv.startsWith("\uFEFF")).toBe(true);
     const lines = csv.slice(1).trim().split("\r\n");
-    expect(lines[0]).toBe("일시,결제 수단,금액,수납자");
-    expect(lines[1]).toBe("2025-03-04 11:00:00,카드,30000,이수납");
-    expect(lines[2]).toBe('2025-03-04 11:00:00,현금,20000,"이수납, 주임"');
+    expect(lines[0]).toBe("일시,구분,환자,차트번호,청구서,결제 수단,카드·현금영수증,금액,수납자");
+    expect(lines[1]).toBe("2025-03-04 11:00:00,결제,김하늘,1001,inv-1,카드,신한 · 3개월 · 승인 30012345,30000,이수납");
+    expect(lines[2]).toBe(
+      `2025-03-04 11:00:00,결제,'=HYPERLINK(1),1002,inv-2,현금,현금영수증(소득공제) · 승인 119283746,20000,"이수납, 주임"`,
+    );
   });
 
   it("sorts the outstanding list by amount and by age", async () => {
@@ -447,13 +511,44 @@ describe("billing home", () => {
   });
 });
 
-describe("payments csv", () => {
-  it("keeps amounts as plain whole numbers", () => {
-    const csv = paymentsCsv(
-      [create(PaymentSchema, { method: PaymentMethod.CARD, amount: 9007199254740993n, receivedBy: 'a "b"' })],
-      { time: "t", method: "m", amount: "a", receivedBy: "r", methodName: () => "카드" },
+describe("closing csv", () => {
+  const labels = {
+    time: "t",
+    kind: "k",
+    patient: "p",
+    chartNumber: "c",
+    invoice: "i",
+    method: "m",
+    details: "d",
+    amount: "a",
+    by: "b",
+    kindName: (e: ClosingEntry) => (e.refund ? "환불" : "결제"),
+    methodName: () => "카드",
+    detailsOf: () => "신한 · 일시불",
+  };
+
+  it("keeps amounts as plain whole numbers, a refund negative, with whose it was", () => {
+    const payment = create(PaymentSchema, { id: "k/0", method: PaymentMethod.CARD, amount: 9007199254740993n, receivedBy: 'a "b"' });
+    const csv = closingCsv(
+      [
+        create(ClosingEntrySchema, { payment, invoiceId: "inv-1", patientName: "김하늘", chartNumber: 7n }),
+        create(ClosingEntrySchema, { payment, refund: { id: "r", amount: 5000n, by: "데스크" }, invoiceId: "inv-1", patientName: "김하늘", chartNumber: 7n }),
+      ],
+      labels,
       "Asia/Seoul",
     );
-    expect(csv).toBe('\uFEFFt,m,a,r\r\n,카드,9007199254740993,"a ""b"""\r\n');
+    expect(csv).toBe(
+      '\uFEFFt,k,p,c,i,m,d,a,b\r\n,결제,김하늘,7,inv-1,카드,신한 · 일시불,9007199254740993,"a ""b"""\r\n,환불,김하늘,7,inv-1,카드,신한 · 일시불,-5000,데스크\r\n',
+    );
+  });
+
+  it("keeps a spreadsheet from running what was typed as a formula", () => {
+    expect(csvField("=HYPERLINK(\"http://x\")")).toBe("\"'=HYPERLINK(\"\"http://x\"\")\"");
+    expect(csvField("+82 10")).toBe("'+82 10");
+    expect(csvField("-fee")).toBe("'-fee");
+    expect(csvField("@SUM(A1)")).toBe("'@SUM(A1)");
+    expect(csvField("\tx")).toBe("'\tx");
+    expect(csvField("-5000")).toBe("-5000");
+    expect(csvField("김하늘")).toBe("김하늘");
   });
 });

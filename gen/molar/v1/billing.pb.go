@@ -1830,12 +1830,17 @@ type LedgerEntry struct {
 	InvoiceId string `protobuf:"bytes,2,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
 	// "invoice", "payment", "refund", "adjustment" or "void".
 	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
-	// What it is.
+	// The reason given, for a discount or a refund; empty for the others,
+	// which the screen words from the fields below.
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
 	// Won owed by it (+) or paid (-).
 	Amount int64 `protobuf:"varint,5,opt,name=amount,proto3" json:"amount,omitempty"`
 	// Balance after it.
-	Balance       int64 `protobuf:"varint,6,opt,name=balance,proto3" json:"balance,omitempty"`
+	Balance int64 `protobuf:"varint,6,opt,name=balance,proto3" json:"balance,omitempty"`
+	// The number of procedures billed, for an invoice.
+	ProcedureCount int32 `protobuf:"varint,7,opt,name=procedure_count,json=procedureCount,proto3" json:"procedure_count,omitempty"`
+	// The payment, for a payment (its method and slip).
+	Payment       *Payment `protobuf:"bytes,8,opt,name=payment,proto3" json:"payment,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1910,6 +1915,20 @@ func (x *LedgerEntry) GetBalance() int64 {
 		return x.Balance
 	}
 	return 0
+}
+
+func (x *LedgerEntry) GetProcedureCount() int32 {
+	if x != nil {
+		return x.ProcedureCount
+	}
+	return 0
+}
+
+func (x *LedgerEntry) GetPayment() *Payment {
+	if x != nil {
+		return x.Payment
+	}
+	return nil
 }
 
 // GetLedgerRequest names a patient.
@@ -2713,7 +2732,7 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06reason\x122\n" +
 	"\x0fidempotency_key\x18\x05 \x01(\tB\t\xbaH\x06r\x04\x10\b\x18@R\x0eidempotencyKey\"D\n" +
 	"\x15RefundPaymentResponse\x12+\n" +
-	"\ainvoice\x18\x01 \x01(\v2\x11.molar.v1.InvoiceR\ainvoice\"\xc4\x01\n" +
+	"\ainvoice\x18\x01 \x01(\v2\x11.molar.v1.InvoiceR\ainvoice\"\x9a\x02\n" +
 	"\vLedgerEntry\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1d\n" +
 	"\n" +
@@ -2721,7 +2740,9 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\x04kind\x18\x03 \x01(\tR\x04kind\x12 \n" +
 	"\vdescription\x18\x04 \x01(\tR\vdescription\x12\x16\n" +
 	"\x06amount\x18\x05 \x01(\x03R\x06amount\x12\x18\n" +
-	"\abalance\x18\x06 \x01(\x03R\abalance\":\n" +
+	"\abalance\x18\x06 \x01(\x03R\abalance\x12'\n" +
+	"\x0fprocedure_count\x18\a \x01(\x05R\x0eprocedureCount\x12+\n" +
+	"\apayment\x18\b \x01(\v2\x11.molar.v1.PaymentR\apayment\":\n" +
 	"\x10GetLedgerRequest\x12&\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tpatientId\"\x8d\x01\n" +
@@ -2882,42 +2903,43 @@ var file_molar_v1_billing_proto_depIdxs = []int32{
 	9,  // 23: molar.v1.RecordPaymentResponse.invoice:type_name -> molar.v1.Invoice
 	9,  // 24: molar.v1.RefundPaymentResponse.invoice:type_name -> molar.v1.Invoice
 	36, // 25: molar.v1.LedgerEntry.time:type_name -> google.protobuf.Timestamp
-	25, // 26: molar.v1.GetLedgerResponse.entries:type_name -> molar.v1.LedgerEntry
-	9,  // 27: molar.v1.GetLedgerResponse.invoices:type_name -> molar.v1.Invoice
-	1,  // 28: molar.v1.MethodTotal.method:type_name -> molar.v1.PaymentMethod
-	29, // 29: molar.v1.GetDailyClosingResponse.collections:type_name -> molar.v1.MethodTotal
-	30, // 30: molar.v1.GetDailyClosingResponse.production:type_name -> molar.v1.ProviderTotal
-	5,  // 31: molar.v1.GetDailyClosingResponse.payments:type_name -> molar.v1.Payment
-	32, // 32: molar.v1.GetDailyClosingResponse.entries:type_name -> molar.v1.ClosingEntry
-	5,  // 33: molar.v1.ClosingEntry.payment:type_name -> molar.v1.Payment
-	8,  // 34: molar.v1.ClosingEntry.refund:type_name -> molar.v1.Refund
-	36, // 35: molar.v1.Debtor.since:type_name -> google.protobuf.Timestamp
-	34, // 36: molar.v1.ListOutstandingResponse.debtors:type_name -> molar.v1.Debtor
-	10, // 37: molar.v1.BillingService.CreateInvoice:input_type -> molar.v1.CreateInvoiceRequest
-	12, // 38: molar.v1.BillingService.GetInvoice:input_type -> molar.v1.GetInvoiceRequest
-	14, // 39: molar.v1.BillingService.IssueInvoice:input_type -> molar.v1.IssueInvoiceRequest
-	16, // 40: molar.v1.BillingService.AddAdjustment:input_type -> molar.v1.AddAdjustmentRequest
-	18, // 41: molar.v1.BillingService.VoidInvoice:input_type -> molar.v1.VoidInvoiceRequest
-	21, // 42: molar.v1.BillingService.RecordPayment:input_type -> molar.v1.RecordPaymentRequest
-	23, // 43: molar.v1.BillingService.RefundPayment:input_type -> molar.v1.RefundPaymentRequest
-	26, // 44: molar.v1.BillingService.GetLedger:input_type -> molar.v1.GetLedgerRequest
-	28, // 45: molar.v1.BillingService.GetDailyClosing:input_type -> molar.v1.GetDailyClosingRequest
-	33, // 46: molar.v1.BillingService.ListOutstanding:input_type -> molar.v1.ListOutstandingRequest
-	11, // 47: molar.v1.BillingService.CreateInvoice:output_type -> molar.v1.CreateInvoiceResponse
-	13, // 48: molar.v1.BillingService.GetInvoice:output_type -> molar.v1.GetInvoiceResponse
-	15, // 49: molar.v1.BillingService.IssueInvoice:output_type -> molar.v1.IssueInvoiceResponse
-	17, // 50: molar.v1.BillingService.AddAdjustment:output_type -> molar.v1.AddAdjustmentResponse
-	19, // 51: molar.v1.BillingService.VoidInvoice:output_type -> molar.v1.VoidInvoiceResponse
-	22, // 52: molar.v1.BillingService.RecordPayment:output_type -> molar.v1.RecordPaymentResponse
-	24, // 53: molar.v1.BillingService.RefundPayment:output_type -> molar.v1.RefundPaymentResponse
-	27, // 54: molar.v1.BillingService.GetLedger:output_type -> molar.v1.GetLedgerResponse
-	31, // 55: molar.v1.BillingService.GetDailyClosing:output_type -> molar.v1.GetDailyClosingResponse
-	35, // 56: molar.v1.BillingService.ListOutstanding:output_type -> molar.v1.ListOutstandingResponse
-	47, // [47:57] is the sub-list for method output_type
-	37, // [37:47] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	5,  // 26: molar.v1.LedgerEntry.payment:type_name -> molar.v1.Payment
+	25, // 27: molar.v1.GetLedgerResponse.entries:type_name -> molar.v1.LedgerEntry
+	9,  // 28: molar.v1.GetLedgerResponse.invoices:type_name -> molar.v1.Invoice
+	1,  // 29: molar.v1.MethodTotal.method:type_name -> molar.v1.PaymentMethod
+	29, // 30: molar.v1.GetDailyClosingResponse.collections:type_name -> molar.v1.MethodTotal
+	30, // 31: molar.v1.GetDailyClosingResponse.production:type_name -> molar.v1.ProviderTotal
+	5,  // 32: molar.v1.GetDailyClosingResponse.payments:type_name -> molar.v1.Payment
+	32, // 33: molar.v1.GetDailyClosingResponse.entries:type_name -> molar.v1.ClosingEntry
+	5,  // 34: molar.v1.ClosingEntry.payment:type_name -> molar.v1.Payment
+	8,  // 35: molar.v1.ClosingEntry.refund:type_name -> molar.v1.Refund
+	36, // 36: molar.v1.Debtor.since:type_name -> google.protobuf.Timestamp
+	34, // 37: molar.v1.ListOutstandingResponse.debtors:type_name -> molar.v1.Debtor
+	10, // 38: molar.v1.BillingService.CreateInvoice:input_type -> molar.v1.CreateInvoiceRequest
+	12, // 39: molar.v1.BillingService.GetInvoice:input_type -> molar.v1.GetInvoiceRequest
+	14, // 40: molar.v1.BillingService.IssueInvoice:input_type -> molar.v1.IssueInvoiceRequest
+	16, // 41: molar.v1.BillingService.AddAdjustment:input_type -> molar.v1.AddAdjustmentRequest
+	18, // 42: molar.v1.BillingService.VoidInvoice:input_type -> molar.v1.VoidInvoiceRequest
+	21, // 43: molar.v1.BillingService.RecordPayment:input_type -> molar.v1.RecordPaymentRequest
+	23, // 44: molar.v1.BillingService.RefundPayment:input_type -> molar.v1.RefundPaymentRequest
+	26, // 45: molar.v1.BillingService.GetLedger:input_type -> molar.v1.GetLedgerRequest
+	28, // 46: molar.v1.BillingService.GetDailyClosing:input_type -> molar.v1.GetDailyClosingRequest
+	33, // 47: molar.v1.BillingService.ListOutstanding:input_type -> molar.v1.ListOutstandingRequest
+	11, // 48: molar.v1.BillingService.CreateInvoice:output_type -> molar.v1.CreateInvoiceResponse
+	13, // 49: molar.v1.BillingService.GetInvoice:output_type -> molar.v1.GetInvoiceResponse
+	15, // 50: molar.v1.BillingService.IssueInvoice:output_type -> molar.v1.IssueInvoiceResponse
+	17, // 51: molar.v1.BillingService.AddAdjustment:output_type -> molar.v1.AddAdjustmentResponse
+	19, // 52: molar.v1.BillingService.VoidInvoice:output_type -> molar.v1.VoidInvoiceResponse
+	22, // 53: molar.v1.BillingService.RecordPayment:output_type -> molar.v1.RecordPaymentResponse
+	24, // 54: molar.v1.BillingService.RefundPayment:output_type -> molar.v1.RefundPaymentResponse
+	27, // 55: molar.v1.BillingService.GetLedger:output_type -> molar.v1.GetLedgerResponse
+	31, // 56: molar.v1.BillingService.GetDailyClosing:output_type -> molar.v1.GetDailyClosingResponse
+	35, // 57: molar.v1.BillingService.ListOutstanding:output_type -> molar.v1.ListOutstandingResponse
+	48, // [48:58] is the sub-list for method output_type
+	38, // [38:48] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_molar_v1_billing_proto_init() }

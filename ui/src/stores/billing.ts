@@ -17,6 +17,7 @@ import {
   type GetDailyClosingResponse,
   type Invoice,
   type LedgerEntry,
+  type CashReceiptPurpose,
   type PaymentMethod,
 } from "../gen/molar/v1/billing_pb";
 import { problemFromViolations, toProblem, type Problem } from "../api/errors";
@@ -27,6 +28,10 @@ import { useAuthStore } from "./auth";
 export interface PaymentPartInput {
   method: PaymentMethod;
   amount: bigint;
+  /** The card slip's details, for a card part. */
+  card?: { issuer: string; approvalNumber: string; installmentMonths: number };
+  /** The cash receipt issued, for a cash or transfer part. */
+  cashReceipt?: { purpose: CashReceiptPurpose; approvalNumber: string };
 }
 
 /** How the outstanding list is ordered: largest debt first, or oldest unpaid invoice first. */
@@ -157,7 +162,7 @@ export const useBillingStore = defineStore("billing", () => {
     const req = create(RecordPaymentRequestSchema, {
       invoiceId: inv.id,
       idempotencyKey,
-      parts: parts.map((p) => ({ method: p.method, amount: p.amount })),
+      parts: parts.map((p) => ({ method: p.method, amount: p.amount, card: p.card, cashReceipt: p.cashReceipt })),
       memo: memo.trim(),
       allowOverpayment,
     });

@@ -1,12 +1,19 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import type { Payment } from "../../gen/molar/v1/billing_pb";
+import type { ClosingEntry, Payment } from "../../gen/molar/v1/billing_pb";
 
 /** The byte order mark that makes Excel read the file as UTF-8 (Korean text intact). */
 export const bom = "\uFEFF";
 
-/** One CSV field, quoted when it holds a comma, quote or line break. */
-function field(v: string): string {
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+/**
+ * One CSV field. A text that a spreadsheet would take for a formula (it
+ * starts with = + - @, a tab or a carriage return) is given a leading
+ * apostrophe, so a name or memo typed as "=HYPERLINK(...)" stays text when
+ * the file is opened; whole numbers stay numbers. Quoted when it holds a
+ * comma, quote or line break.
+ */
+export function csvField(v: string): string {
+  const safe = /^[=+\-@\t\r]/.test(v) && !/^-?\d+$/.test(v) ? `'${v}` : v;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 /** "2025-03-04 10:02:03" in timeZone. */
@@ -23,26 +30,57 @@ function localTime(d: Date, timeZone: string): string {
   }).format(d);
 }
 
-/** Column titles and how to name a payment's method, in the current language. */
-export interface PaymentsCsvLabels {
+/** Column titles and the words for an entry, in the current language. */
+export interface ClosingCsvLabels {
   time: string;
+  kind: string;
+  patient: string;
+  chartNumber: string;
+  invoice: string;
   method: string;
+  details: string;
   amount: string;
-  receivedBy: string;
+  by: string;
+  /** "결제" or "환불". */
+  kindName: (e: ClosingEntry) => string;
   methodName: (p: Payment) => string;
+  /** What the slip says: card company, instalments, approval or cash receipt. */
+  detailsOf: (p: Payment) => string;
+}
+
+/** When an entry happened: the refund's time, else the payment's. */
+export function entryTime(e: ClosingEntry): Date | null {
+  const ts = e.refund?.time ?? e.payment?.time;
+  return ts ? timestampDate(ts) : null;
 }
 
 /**
- * The payments as CSV for Excel: a BOM, a header row, then time (in the
- * clinic's zone), method, amount in whole won (no separators, so it stays a
- * number) and who received it, lines ending in CRLF.
+ * A closing's payments and refunds as CSV for Excel, one line each, to
+ * reconcile with card slips and the bank: a BOM, a header row, then the
+ * time (in the clinic's zone), payment or refund, the patient's name and
+ * chart number, the invoice, the method and what its slip says, the amount
+ * in whole won (a refund negative; no separators, so it stays a number) and
+ * who took or gave it; lines end in CRLF.
  */
-export function paymentsCsv(payments: Payment[], labels: PaymentsCsvLabels, timeZone: string): string {
-  const rows = [[labels.time, labels.method, labels.amount, labels.receivedBy]];
-  for (const p of payments) {
-    rows.push([p.time ? localTime(timestampDate(p.time), timeZone) : "", labels.methodName(p), p.amount.toString(), p.receivedBy]);
+export function closingCsv(entries: ClosingEntry[], labels: ClosingCsvLabels, timeZone: string): string {
+  const rows = [[labels.time, labels.kind, labels.patient, labels.chartNumber, labels.invoice, labels.method, labels.details, labels.amount, labels.by]];
+  for (const e of entries) {
+    const at = entryTime(e);
+    const p = e.payment;
+    const amount = e.refund ? -e.refund.amount : (p?.amount ?? 0n);
+    rows.push([
+      at ? localTime(at, timeZone) : "",
+      labels.kindName(e),
+      e.patientName,
+      e.chartNumber.toString(),
+      e.invoiceId,
+      p ? labels.methodName(p) : "",
+      p ? labels.detailsOf(p) : "",
+      amount.toString(),
+      e.refund ? e.refund.by : (p?.receivedBy ?? ""),
+    ]);
   }
-  return bom + rows.map((r) => r.map(field).join(",")).join("\r\n") + "\r\n";
+  return bom + rows.map((r) => r.map(csvField).join(",")).join("\r\n") + "\r\n";
 }
 
 /** Offers text as a file download named filename. */
