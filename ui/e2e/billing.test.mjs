@@ -54,6 +54,9 @@ test("a completed visit is billed, paid by card and cash to ₩0, and both payme
     return json;
   };
   const { accessToken } = await api("molar.v1.AuthService/Login", demo.admin);
+  // The owner has entered the clinic's business registration number.
+  const { clinic } = await api("molar.v1.ClinicService/GetClinic", {}, accessToken);
+  await api("molar.v1.ClinicService/UpdateClinic", { clinic: { ...clinic, businessRegistrationNumber: "220-81-62517" } }, accessToken);
   // A day outside the demo book (which fills two weeks either side of today),
   // so the time is surely free; the owner may book any day.
   const visitDay = new Date(Date.now() + 9 * 3600 * 1000 - 20 * 86400 * 1000).toISOString().slice(0, 10);
@@ -88,6 +91,13 @@ test("a completed visit is billed, paid by card and cash to ₩0, and both payme
   await dialog.getByRole("button", { name: "나머지 현금으로" }).click();
   await dialog.getByRole("button", { name: "결제", exact: true }).click();
   await desk.getByTestId("invoice-balance").getByText("₩0").waitFor();
+  // The statutory receipt: the clinic's number, the 급여/비급여 columns, how it was paid.
+  const form = desk.getByTestId("statutory-receipt");
+  await form.getByTestId("statutory-brn").getByText("220-81-62517").waitFor();
+  await form.getByRole("columnheader", { name: "급여", exact: true }).waitFor();
+  await form.getByRole("columnheader", { name: "비급여", exact: true }).waitFor();
+  assert.match(await form.getByTestId("statutory-sums").textContent(), /납부한 금액 - 카드₩60,000/);
+  assert.match(await form.getByTestId("statutory-printed").textContent(), /발행일: \d{4}년 \d{1,2}월 \d{1,2}일/);
 
   await desk.goto("/billing");
   await desk.getByRole("tab", { name: "일일 정산" }).click();

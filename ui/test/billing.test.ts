@@ -34,6 +34,10 @@ import { useAuthStore } from "../src/stores/auth";
 import { useBillingStore } from "../src/stores/billing";
 import { formatWon, parseWon, todayIn } from "../src/components/billing/money";
 import { closingCsv, csvField } from "../src/components/billing/csv";
+import { formDate, statutoryReceipt } from "../src/components/billing/statutory";
+import { ClinicService } from "../src/gen/molar/v1/clinic_pb";
+import { savedClinic } from "./fixtures";
+import { ProcedureCategory } from "../src/gen/molar/v1/chart_pb";
 import InvoiceView from "../src/views/billing/InvoiceView.vue";
 import NewInvoiceView from "../src/views/billing/NewInvoiceView.vue";
 import BillingHomeView from "../src/views/billing/BillingHomeView.vue";
@@ -100,6 +104,7 @@ class FakeBilling {
 
   transport(): Transport {
     return createRouterTransport(({ service }) => {
+      service(ClinicService, { getClinic: () => ({ clinic: savedClinic() }) });
       service(BillingService, {
         getInvoice: () => ({ invoice: this.invoice }),
         createInvoice: (req) => {
@@ -334,7 +339,13 @@ describe("invoice view", () => {
     expect(store.invoice?.balance).toBe(0n);
     expect(typeof store.invoice?.paidTotal).toBe("bigint");
     expect(text(page, "invoice-status")).toBe("수납 완료");
-    // Both payments appear on the receipt.
+    // The statutory receipt says how it was paid; the short one lists both payments.
+    const form = page.querySelector('[data-testid="statutory-sums"]')!;
+    expect(form.textContent).toContain("납부한 금액 - 카드₩30,000");
+    expect(form.textContent).toContain("납부한 금액 - 현금₩20,000");
+    expect(page.querySelector('[data-testid="statutory-brn"]')!.textContent).toBe(savedClinic().businessRegistrationNumber);
+    buttonByText("간이 영수증", page).click();
+    await until(() => page.querySelector('[data-testid="receipt"]') !== null, "short receipt");
     const receipt = page.querySelector('[data-testid="receipt"]')!;
     expect(receipt.textContent).toContain("₩30,000");
     expect(receipt.textContent).toContain("₩20,000");
@@ -550,5 +561,48 @@ describe("closing csv", () => {
     expect(csvField("\tx")).toBe("'\tx");
     expect(csvField("-5000")).toBe("-5000");
     expect(csvField("김하늘")).toBe("김하늘");
+  });
+});
+
+describe("statutory receipt", () => {
+  it("puts each line in the form's row and column, and says how it was paid", () => {
+    const inv = create(InvoiceSchema, {
+      lines: [
+        create(InvoiceLineSchema, { procedureCode: "EXAM", fee: 20000n, insured: true, patientAmount: 6000n, insurerAmount: 14000n }),
+        create(InvoiceLineSchema, { procedureCode: "RS-CR", fee: 40000n, insured: false, patientAmount: 40000n }),
+        create(InvoiceLineSchema, { procedureCode: "IMPL", fee: 1000000n, insured: false, patientAmount: 1000000n }),
+      ],
+      feeTotal: 1060000n,
+      patientTotal: 1046000n,
+      discountTotal: 46000n,
+      balance: 300000n,
+      payments: [
+        create(PaymentSchema, { method: PaymentMethod.CREDIT, amount: 100000n }),
+        create(PaymentSchema, { method: PaymentMethod.CARD, amount: 500000n, refunded: 50000n }),
+        create(PaymentSchema, {
+          method: PaymentMethod.CASH,
+          amount: 100000n,
+          cashReceipt: { purpose: CashReceiptPurpose.INCOME_DEDUCTION, approvalNumber: "119283746" },
+        }),
+        create(PaymentSchema, { method: PaymentMethod.BANK_TRANSFER, amount: 50000n }),
+      ],
+    });
+    const categories: Record<string, ProcedureCategory> = {
+      EXAM: ProcedureCategory.DIAGNOSTIC,
+      "RS-CR": ProcedureCategory.RESTORATIVE,
+      IMPL: ProcedureCategory.IMPLANT,
+    };
+    const f = statutoryReceipt(inv, (code) => categories[code]);
+    expect(f.rows.tests).toEqual({ patient: 6000n, insurer: 14000n, fullyPatient: 0n, uninsured: 0n });
+    expect(f.rows.treatment.uninsured).toBe(40000n);
+    expect(f.rows.prosthetics.uninsured).toBe(1000000n);
+    expect(f.total).toEqual({ patient: 6000n, insurer: 14000n, fullyPatient: 0n, uninsured: 1040000n });
+    expect(f.patientTotal).toBe(1000000n);
+    expect(f.alreadyPaid).toBe(100000n);
+    expect(f.toPay).toBe(900000n);
+    expect([f.paidCard, f.paidCashReceipt, f.paidCash, f.paid]).toEqual([450000n, 100000n, 50000n, 600000n]);
+    expect(f.unpaid).toBe(300000n);
+    expect(f.cashApprovals).toEqual(["119283746"]);
+    expect(formDate(new Date("2026-12-05T16:30:00Z"), "ko", "Asia/Seoul")).toBe("2026년 12월 6일");
   });
 });
