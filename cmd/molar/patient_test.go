@@ -176,6 +176,13 @@ func TestPatientWorkflow(t *testing.T) {
 	var actions []molarv1.AuditAction
 	for _, e := range events.Msg.GetEvents() {
 		actions = append(actions, e.GetAction())
+		// The trail reads as people read it: who, by name, and whose record.
+		if e.GetTargetName() != name || e.GetTargetChartNumber() != p.GetChartNumber() {
+			t.Errorf("%v names its target %q #%d, want %q #%d", e.GetAction(), e.GetTargetName(), e.GetTargetChartNumber(), name, p.GetChartNumber())
+		}
+		if e.GetActorId() != "" && e.GetActorName() == "" {
+			t.Errorf("%v by %s has no actor name", e.GetAction(), e.GetActorId())
+		}
 	}
 	for _, want := range []molarv1.AuditAction{molarv1.AuditAction_AUDIT_ACTION_PATIENT_CREATED, molarv1.AuditAction_AUDIT_ACTION_PATIENT_VIEWED,
 		molarv1.AuditAction_AUDIT_ACTION_CHART_VIEWED, molarv1.AuditAction_AUDIT_ACTION_NOTES_VIEWED, molarv1.AuditAction_AUDIT_ACTION_RRN_REVEALED,

@@ -159,7 +159,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(molarv1connect.NewAuthServiceHandler(
 		auth.NewHandler(s.app.auth, s.cfg.AllowedOrigins, s.cfg.Profile == "dev"), append(opts, auth.HandlerOptions()...)...))
 	mux.Handle(molarv1connect.NewStaffServiceHandler(auth.NewStaffHandler(s.app.auth), opts...))
-	mux.Handle(molarv1connect.NewAuditServiceHandler(audit.NewHandler(s.db.audit), opts...))
+	mux.Handle(molarv1connect.NewAuditServiceHandler(audit.NewHandler(s.db.audit, auditNames{accounts: s.db.accounts, patients: s.app.patients}), opts...))
 	mux.Handle(molarv1connect.NewPatientServiceHandler(patient.NewHandler(s.app.patients), opts...))
 	chartHandler := chart.NewHandler(s.app.chart)
 	mux.Handle(molarv1connect.NewChartServiceHandler(chartHandler, opts...))

@@ -126,3 +126,27 @@ func recoverAudit(ctx context.Context, db *database, rec *audit.Recorder) error 
 	}
 	return errors.Join(errs...)
 }
+
+var _ audit.Names = auditNames{}
+
+// auditNames names the actors and targets of the audit trail from the
+// staff accounts and the patients this process keeps.
+type auditNames struct {
+	accounts auth.AccountStore
+	patients *patient.Service
+}
+
+// StaffName implements audit.Names.
+func (n auditNames) StaffName(ctx context.Context, id string) (string, bool) {
+	a, err := n.accounts.Get(ctx, id)
+	if err != nil {
+		return "", false
+	}
+	return a.DisplayName, true
+}
+
+// Patient implements audit.Names.
+func (n auditNames) Patient(ctx context.Context, id string) (string, int64, bool) {
+	name, chart, err := n.patients.Label(ctx, id)
+	return name, chart, err == nil
+}

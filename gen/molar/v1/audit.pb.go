@@ -196,9 +196,15 @@ type AuditEvent struct {
 	// personal data beyond ids.
 	Detail string `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
 	// The request id, to find the matching log lines.
-	RequestId     string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RequestId string `protobuf:"bytes,10,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// The name colleagues know the actor by, when the actor is a staff account.
+	ActorName string `protobuf:"bytes,11,opt,name=actor_name,json=actorName,proto3" json:"actor_name,omitempty"`
+	// The name of the thing acted on, when it is a patient or a staff account.
+	TargetName string `protobuf:"bytes,12,opt,name=target_name,json=targetName,proto3" json:"target_name,omitempty"`
+	// The patient's chart number, when the target is a patient.
+	TargetChartNumber int64 `protobuf:"varint,13,opt,name=target_chart_number,json=targetChartNumber,proto3" json:"target_chart_number,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *AuditEvent) Reset() {
@@ -299,6 +305,27 @@ func (x *AuditEvent) GetRequestId() string {
 		return x.RequestId
 	}
 	return ""
+}
+
+func (x *AuditEvent) GetActorName() string {
+	if x != nil {
+		return x.ActorName
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetTargetName() string {
+	if x != nil {
+		return x.TargetName
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetTargetChartNumber() int64 {
+	if x != nil {
+		return x.TargetChartNumber
+	}
+	return 0
 }
 
 // ListAuditEventsRequest filters and pages the trail.
@@ -460,7 +487,7 @@ var File_molar_v1_audit_proto protoreflect.FileDescriptor
 
 const file_molar_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x14molar/v1/audit.proto\x12\bmolar.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15molar/v1/access.proto\"\xbc\x02\n" +
+	"\x14molar/v1/audit.proto\x12\bmolar.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15molar/v1/access.proto\"\xb1\x03\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12.\n" +
@@ -476,7 +503,12 @@ const file_molar_v1_audit_proto_rawDesc = "" +
 	"\x06detail\x18\t \x01(\tR\x06detail\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\n" +
-	" \x01(\tR\trequestId\"\xd4\x02\n" +
+	" \x01(\tR\trequestId\x12\x1d\n" +
+	"\n" +
+	"actor_name\x18\v \x01(\tR\tactorName\x12$\n" +
+	"\vtarget_name\x18\f \x01(\tB\x03\x80\x01\x01R\n" +
+	"targetName\x12.\n" +
+	"\x13target_chart_number\x18\r \x01(\x03R\x11targetChartNumber\"\xd4\x02\n" +
 	"\x16ListAuditEventsRequest\x12\x19\n" +
 	"\bactor_id\x18\x01 \x01(\tR\aactorId\x12>\n" +
 	"\aactions\x18\x02 \x03(\x0e2\x15.molar.v1.AuditActionB\r\xbaH\n" +
