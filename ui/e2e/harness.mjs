@@ -5,6 +5,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 const bin = process.env.MOLAR_BIN ?? new URL("../../.bin/molar", import.meta.url).pathname;
@@ -96,4 +97,33 @@ export async function signIn(page, { email, password }, path = "/") {
   await page.getByLabel("비밀번호").fill(password);
   await page.getByRole("button", { name: "로그인" }).click();
   await page.getByTestId("user-menu").waitFor();
+}
+
+/**
+ * A seeded server and a browser for the tests of one file, started before
+ * them and stopped after: `const it = withDemo();` then `it.server`,
+ * `it.browser` inside the tests.
+ */
+export function withDemo() {
+  const it = {};
+  before(async () => {
+    it.server = await startServer({ seed: true });
+    it.browser = await launchBrowser();
+  });
+  after(async () => {
+    await it.browser?.close();
+    await it.server?.stop();
+  });
+  return it;
+}
+
+/** Registers a patient through the form, as the page's user, and returns the card's path. */
+export async function registerPatient(page, { name, sex = "여", birthDate }) {
+  await page.goto("/patients/new");
+  await page.getByLabel("이름").fill(name);
+  await page.getByRole("radio", { name: sex, exact: true }).check({ force: true });
+  await page.getByLabel("생년월일").fill(birthDate);
+  await page.getByRole("button", { name: "저장" }).click();
+  await page.getByTestId("patient-name").getByText(name).waitFor();
+  return new URL(page.url()).pathname;
 }

@@ -1,19 +1,8 @@
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { demo, launchBrowser, signIn, startServer } from "./harness.mjs";
+import { demo, registerPatient, signIn, withDemo } from "./harness.mjs";
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer({ seed: true });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const it = withDemo();
 
 /** A weekday ten days from now in Seoul, as YYYY-MM-DD. */
 function weekdayAhead() {
@@ -23,7 +12,7 @@ function weekdayAhead() {
 }
 
 test("the owner sets up a provider, a chair, a type and a fee, and the book and the invoice use them", async () => {
-  const page = await browser.newPage({ baseURL: server.baseURL });
+  const page = await it.browser.newPage({ baseURL: it.server.baseURL });
   await signIn(page, demo.admin, "/settings/book");
 
   // A provider with hours of her own.
@@ -73,13 +62,7 @@ test("the owner sets up a provider, a chair, a type and a fee, and the book and 
   await page.locator(".res-name", { hasText: "교정 체어" }).waitFor();
 
   // A patient's diagnosis is charted at the new fee and billed at it.
-  await page.goto("/patients/new");
-  await page.getByLabel("이름").fill("설정확인");
-  await page.getByRole("radio", { name: "여", exact: true }).check({ force: true });
-  await page.getByLabel("생년월일").fill("2012-04-04");
-  await page.getByRole("button", { name: "저장" }).click();
-  await page.getByTestId("patient-name").getByText("설정확인").waitFor();
-  const patientId = new URL(page.url()).pathname.split("/").pop();
+  const patientId = (await registerPatient(page, { name: "설정확인", birthDate: "2012-04-04" })).split("/").pop();
   await page.getByRole("tab", { name: "치아 차트" }).click();
   await page.locator('[data-tooth="11"]').click();
   const panel = page.getByTestId("tooth-panel");
@@ -96,12 +79,14 @@ test("the owner sets up a provider, a chair, a type and a fee, and the book and 
   const line = page.getByRole("row", { name: /교정 진단료 ORTHO-C/ });
   await line.waitFor();
   assert.match(await line.textContent(), /₩30,000/);
-  await page.getByRole("cell", { name: "교정 진단료 (비급여)" }).waitFor();
+  // On the statutory receipt it is a 비급여 treatment.
+  const treatment = page.getByTestId("statutory-items").locator('[data-row="treatment"]');
+  assert.match(await treatment.textContent(), /₩30,000/);
   await page.close();
 });
 
 test("a fee that is not a number is refused at the field, in English too", async () => {
-  const page = await browser.newPage({ baseURL: server.baseURL });
+  const page = await it.browser.newPage({ baseURL: it.server.baseURL });
   await signIn(page, demo.admin, "/settings/catalog");
   await page.getByRole("button", { name: "English" }).click();
   await page.getByRole("button", { name: "Add procedure" }).click();

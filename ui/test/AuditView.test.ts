@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createRouterTransport, type ConnectRouter } from "@connectrpc/connect";
@@ -12,6 +12,7 @@ import {
   type ListAuditEventsRequest,
 } from "../src/gen/molar/v1/audit_pb";
 import { ClinicService } from "../src/gen/molar/v1/clinic_pb";
+import { PatientService, PatientSummarySchema } from "../src/gen/molar/v1/patient_pb";
 import { Role } from "../src/gen/molar/v1/access_pb";
 import { endOfDay, startOfDay } from "../src/composables/useDateTime";
 import { buttonByText, inputByLabel, mountView, type, until } from "./helpers";
@@ -169,5 +170,70 @@ describe("calendar days in a time zone", () => {
     // Across a daylight-saving change.
     expect(startOfDay("2025-03-10", "America/New_York").toISOString()).toBe("2025-03-10T04:00:00.000Z");
     expect(startOfDay("2025-03-09", "America/New_York").toISOString()).toBe("2025-03-09T05:00:00.000Z");
+  });
+});
+
+describe("AuditView by patient", () => {
+  it("answers who viewed a patient's record: names, a link to the record, and a CSV of it", async () => {
+    const requests: ListAuditEventsRequest[] = [];
+    const viewed = create(AuditEventSchema, {
+      id: "v1",
+      time: timestampFromDate(new Date(Date.UTC(2025, 2, 4, 1, 2, 3))),
+      action: AuditAction.PATIENT_VIEWED,
+      actorId: "s-dr",
+      actorEmail: "dr@molar.test",
+      actorName: "김원장",
+      targetType: "patient",
+      targetId: "p-9",
+      targetName: "임준하",
+      targetChartNumber: 299n,
+    });
+    const routes = (r: ConnectRouter) => {
+      r.service(ClinicService, { getClinic: () => ({ clinic: savedClinic() }) });
+      r.service(PatientService, {
+        searchPatients: (req) => ({
+          patients: req.query.startsWith("임") ? [create(PatientSummarySchema, { id: "p-9", name: "임준하", chartNumber: 299n })] : [],
+        }),
+      });
+      r.service(AuditService, {
+        listAuditEvents: (req) => {
+          requests.push(req);
+          return { events: req.targetId === "p-9" ? [viewed] : [event(1)], nextPageToken: "" };
+        },
+      });
+    };
+    let blob: Blob | null = null;
+    URL.createObjectURL = vi.fn((b: Blob) => {
+      blob = b;
+      return "blob:csv";
+    }) as typeof URL.createObjectURL;
+    URL.revokeObjectURL = vi.fn();
+    vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(() => {});
+
+    w = await mountAudit(routes);
+    await until(() => rows().length === 1, "rows");
+    const who = inputByLabel("환자");
+    who.focus();
+    await new Promise((r) => setTimeout(r, 0)); // as a person pauses between focusing and typing
+    type(who, "임준");
+    const offered = () => [...document.querySelectorAll<HTMLElement>(".v-overlay .v-list-item")].find((x) => x.textContent?.includes("임준하 #299"));
+    await until(() => offered() !== undefined, "patient offered");
+    offered()!.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    await until(() => requests.some((r) => r.targetId === "p-9"), "filtered by patient");
+    await until(() => rows()[0]?.textContent?.includes("김원장") === true, "named row");
+    const row = rows()[0]!;
+    expect(row.textContent).toContain("환자 정보 열람");
+    expect(row.querySelector("a")?.getAttribute("href")).toBe("/patients/p-9");
+    expect(row.querySelector("a")?.textContent?.trim()).toBe("임준하 #299");
+
+    buttonByText("CSV 내보내기").click();
+    await until(() => blob !== null, "csv made");
+    const csv = await new Promise<string>((resolve) => {
+      const r = new FileReader();
+      r.onload = () => resolve(r.result as string);
+      r.readAsText(blob as unknown as Blob);
+    });
+    expect(csv).toContain("김원장,dr@molar.test");
+    expect(csv).toContain("임준하 #299");
   });
 });

@@ -105,5 +105,20 @@ export const useAuditStore = defineStore("audit", () => {
     }
   }
 
-  return { events, nextPageToken, loaded, loading, loadingMore, problem, load, more };
+  /**
+   * Every event of the current filter, newest first, for an export: page
+   * after page up to limit; capped says there were more.
+   */
+  async function all(limit = 5000): Promise<{ events: AuditEvent[]; capped: boolean }> {
+    const out: AuditEvent[] = [];
+    let token = "";
+    do {
+      const res = await client.listAuditEvents(request(token));
+      out.push(...res.events);
+      token = res.nextPageToken;
+    } while (token && out.length < limit);
+    return { events: out.slice(0, limit), capped: token !== "" || out.length > limit };
+  }
+
+  return { events, nextPageToken, loaded, loading, loadingMore, problem, load, more, all };
 });

@@ -17,7 +17,7 @@ export function csvField(v: string): string {
 }
 
 /** "2025-03-04 10:02:03" in timeZone. */
-function localTime(d: Date, timeZone: string): string {
+export function localTime(d: Date, timeZone: string): string {
   return new Intl.DateTimeFormat("sv-SE", {
     timeZone,
     year: "numeric",
