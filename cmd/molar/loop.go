@@ -33,6 +33,10 @@ func (a *app) run(ctx context.Context, log logReader, c commits) {
 			return
 		case <-a.wake:
 		case <-look.C:
+			if time.Since(pruned) >= log.pruneEvery {
+				pruned = time.Now()
+				log.prune(ctx)
+			}
 			if c.changed != nil && !c.changed(ctx) {
 				continue
 			}
@@ -40,10 +44,6 @@ func (a *app) run(ctx context.Context, log logReader, c commits) {
 			a.sweep(ctx)
 		}
 		a.catchUp(ctx, log)
-		if time.Since(pruned) >= log.pruneEvery {
-			pruned = time.Now()
-			log.prune(ctx)
-		}
 	}
 }
 
