@@ -103,6 +103,11 @@ func (ix *Index) Search(q string, includeInactive bool, after string, limit int)
 		return nil, "", err
 	}
 	q = strings.TrimSpace(q)
+	// "#299" is how chart numbers are shown: it asks for that chart only.
+	chartOnly := false
+	if rest, ok := strings.CutPrefix(q, "#"); ok && rest != "" && digits(rest) == rest {
+		q, chartOnly = rest, true
+	}
 	qDigits := digits(q)
 	allDigits := q != "" && len(qDigits) == len(strings.Map(func(r rune) rune {
 		if r == '-' || unicode.IsSpace(r) {
@@ -122,6 +127,10 @@ func (ix *Index) Search(q string, includeInactive bool, after string, limit int)
 		switch {
 		case q == "":
 			rank = 0
+		case chartOnly:
+			if strconv.FormatInt(e.chart, 10) == q {
+				rank = rankChart
+			}
 		case allDigits:
 			rank = digitRank(e, qDigits)
 		default:

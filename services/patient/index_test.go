@@ -52,6 +52,9 @@ func TestSearchKeys(t *testing.T) {
 		{"01012345678", []int64{1}},
 		{"850302", []int64{1, 3}},
 		{"1234", []int64{1234, 4, 1}}, // chart number, then phone tail, then anywhere in the phone
+		{"#1234", []int64{1234}},      // as chart numbers are shown: that chart only
+		{"#3", []int64{3}},
+		{"#99", nil},
 		{"없는사람", nil},
 	}
 	for _, c := range cases {
