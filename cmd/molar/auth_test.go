@@ -149,13 +149,18 @@ func TestRefreshCookieAttributes(t *testing.T) {
 				t.Fatal(err)
 			}
 			cookies := (&http.Response{Header: res.Header()}).Cookies()
-			if len(cookies) != 1 {
+			if len(cookies) != 2 {
 				t.Fatalf("cookies %v", cookies)
 			}
-			c := cookies[0]
+			c, hint := cookies[0], cookies[1]
 			if c.Name != auth.RefreshCookie || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode ||
 				c.Path != "/molar.v1.AuthService/" || c.Secure != tc.wantSecure || c.Expires.Before(time.Now().Add(time.Hour)) {
 				t.Fatalf("cookie %+v", c)
+			}
+			// The hint the web app reads holds no secret and lives as long.
+			if hint.Name != auth.HintCookie || hint.Value != "1" || hint.HttpOnly || hint.Path != "/" || hint.Secure != tc.wantSecure ||
+				!hint.Expires.Equal(c.Expires) || hint.SameSite != http.SameSiteStrictMode {
+				t.Fatalf("hint cookie %+v", hint)
 			}
 			if strings.Contains(res.Header().Get("Set-Cookie"), res.Msg.GetAccessToken()) {
 				t.Fatal("access token in a cookie")

@@ -20,6 +20,12 @@ import (
 // RefreshCookie is the name of the refresh-token cookie.
 const RefreshCookie = "molar_refresh"
 
+// HintCookie is set beside the refresh cookie, with the same lifetime but
+// readable by the page and holding no secret: it tells the web app that a
+// refresh may succeed, so a signed-out browser starts without asking (and
+// without a 401 in its console).
+const HintCookie = "molar_signed_in"
+
 // cookiePath limits the cookie to the auth service, so it travels with
 // nothing else.
 const cookiePath = "/" + molarv1connect.AuthServiceName + "/"
@@ -63,19 +69,25 @@ func (h *Handler) checkOrigin(header http.Header, host string) error {
 	return services.Errorf(services.PermissionDenied, "requests from origin %s are not allowed", origin)
 }
 
-func (h *Handler) cookie(host, value string, expires time.Time) *http.Cookie {
-	c := &http.Cookie{
+// cookies are the Set-Cookie values that store a refresh token (or, with
+// value empty, remove it) and its hint.
+func (h *Handler) cookies(host, value string, expires time.Time) []string {
+	refresh := &http.Cookie{
 		Name: RefreshCookie, Value: value, Path: cookiePath, HttpOnly: true, Secure: true,
 		SameSite: http.SameSiteStrictMode, Expires: expires,
 	}
-	if value == "" {
-		c.MaxAge = -1
-		c.Expires = time.Unix(0, 0)
+	hint := &http.Cookie{Name: HintCookie, Value: "1", Path: "/", Secure: true, SameSite: http.SameSiteStrictMode, Expires: expires}
+	out := make([]string, 0, 2)
+	for _, c := range []*http.Cookie{refresh, hint} {
+		if value == "" {
+			c.Value, c.MaxAge, c.Expires = "", -1, time.Unix(0, 0)
+		}
+		if h.devCookies && loopback(host) {
+			c.Secure = false
+		}
+		out = append(out, c.String())
 	}
-	if h.devCookies && loopback(host) {
-		c.Secure = false
-	}
-	return c
+	return out
 }
 
 func loopback(host string) bool {
@@ -112,7 +124,9 @@ func (h *Handler) Login(ctx context.Context, req *connect.Request[molarv1.LoginR
 	res := connect.NewResponse(&molarv1.LoginResponse{
 		AccessToken: g.AccessToken, AccessExpireTime: timestamppb.New(g.AccessExpires), Me: me(g.Account, g.SessionID),
 	})
-	res.Header().Add("Set-Cookie", h.cookie(host, g.RefreshToken, g.RefreshExpires).String())
+	for _, c := range h.cookies(host, g.RefreshToken, g.RefreshExpires) {
+		res.Header().Add("Set-Cookie", c)
+	}
 	res.Header().Set("Cache-Control", "no-store")
 	return res, nil
 }
@@ -127,7 +141,9 @@ func (h *Handler) Refresh(ctx context.Context, req *connect.Request[molarv1.Refr
 	if err != nil {
 		if services.ErrorCode(err) == services.Unauthenticated {
 			ce := connect.NewError(connect.CodeUnauthenticated, err)
-			ce.Meta().Add("Set-Cookie", h.cookie(host, "", time.Time{}).String())
+			for _, c := range h.cookies(host, "", time.Time{}) {
+				ce.Meta().Add("Set-Cookie", c)
+			}
 			return nil, ce
 		}
 		return nil, err
@@ -135,7 +151,9 @@ func (h *Handler) Refresh(ctx context.Context, req *connect.Request[molarv1.Refr
 	res := connect.NewResponse(&molarv1.RefreshResponse{
 		AccessToken: g.AccessToken, AccessExpireTime: timestamppb.New(g.AccessExpires), Me: me(g.Account, g.SessionID),
 	})
-	res.Header().Add("Set-Cookie", h.cookie(host, g.RefreshToken, g.RefreshExpires).String())
+	for _, c := range h.cookies(host, g.RefreshToken, g.RefreshExpires) {
+		res.Header().Add("Set-Cookie", c)
+	}
 	res.Header().Set("Cache-Control", "no-store")
 	return res, nil
 }
@@ -150,7 +168,9 @@ func (h *Handler) Logout(ctx context.Context, req *connect.Request[molarv1.Logou
 		return nil, err
 	}
 	res := connect.NewResponse(&molarv1.LogoutResponse{})
-	res.Header().Add("Set-Cookie", h.cookie(host, "", time.Time{}).String())
+	for _, c := range h.cookies(host, "", time.Time{}) {
+		res.Header().Add("Set-Cookie", c)
+	}
 	return res, nil
 }
 

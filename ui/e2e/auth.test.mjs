@@ -92,3 +92,26 @@ test("the owner adds a member of staff, who must choose a password first", async
   await p2.getByTestId("user-menu").waitFor();
   await newcomer.close();
 });
+
+test("a signed-out start is quiet: no failed request, nothing in the console", async () => {
+  const page = await browser.newPage({ baseURL: server.baseURL });
+  const noise = [];
+  page.on("console", (m) => {
+    if (m.type() === "error" || m.type() === "warning") noise.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on("response", (r) => {
+    if (r.status() >= 400) noise.push(`${r.status()} ${r.url()}`);
+  });
+  await page.goto("/schedule");
+  await page.getByLabel("이메일").waitFor();
+  await page.reload();
+  await page.getByLabel("이메일").waitFor();
+  assert.deepEqual(noise, []);
+
+  // Signed in, a reload picks the session up through the refresh cookie.
+  await signIn(page, demo.frontDesk, "/patients");
+  await page.reload();
+  await page.getByTestId("user-menu").waitFor();
+  assert.deepEqual(noise, []);
+  await page.close();
+});

@@ -44,8 +44,7 @@ export function meFor(roles: Role[], overrides: Partial<Omit<StaffMember, "$type
 export class FakeAuth {
   me: Me;
   password = "correct horse battery";
-  /** Whether the refresh cookie is valid. */
-  session = false;
+  private hasSession = false;
   /** Access tokens the server accepts. */
   valid = new Set<string>();
   calls = { login: 0, refresh: 0, logout: 0, listSessions: 0 };
@@ -61,6 +60,16 @@ export class FakeAuth {
 
   constructor(me: Me) {
     this.me = me;
+    this.session = false;
+  }
+
+  /** Whether the refresh cookie is valid; the page's hint cookie follows it, as the server's Set-Cookie would. */
+  get session(): boolean {
+    return this.hasSession;
+  }
+  set session(v: boolean) {
+    this.hasSession = v;
+    document.cookie = v ? "molar_signed_in=1; path=/" : "molar_signed_in=; path=/; max-age=0";
   }
 
   private grant() {

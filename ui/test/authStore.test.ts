@@ -30,7 +30,8 @@ describe("auth store", () => {
     expect(localStorage.length).toBe(0);
     expect(sessionStorage.length).toBe(0);
     expect(JSON.stringify(pinia.state.value, (_, v) => (typeof v === "bigint" ? v.toString() : v))).not.toContain("token-1");
-    expect(document.cookie).toBe("");
+    // The only cookie a script sees is the server's hint, which holds no secret.
+    expect(document.cookie).toBe("molar_signed_in=1");
   });
 
   it("grants what the roles grant", async () => {
@@ -76,27 +77,33 @@ describe("auth store", () => {
     expect(store.token()).toBe("token-1");
   });
 
-  it("restores nothing without a session", async () => {
+  it("restores nothing without a session, and does not even ask", async () => {
     const { server, store } = setup();
     expect(await store.restore()).toBe(false);
-    expect(server.calls.refresh).toBe(1);
+    // No hint cookie: a signed-out start makes no request (and logs no 401).
+    expect(server.calls.refresh).toBe(0);
     expect(store.signedIn).toBe(false);
     expect(store.notice).toBeNull();
   });
 
   it("restores nothing when the server cannot be reached, without throwing", async () => {
+    let asked = 0;
     piniaWith(
       createRouterTransport(({ service }) => {
         service(AuthService, {
           refresh: () => {
+            asked++;
             throw new ConnectError("down", Code.Unavailable);
           },
         });
       }),
     );
+    document.cookie = "molar_signed_in=1; path=/"; // signed in before, as far as this browser knows
     const store = useAuthStore();
     expect(await store.restore()).toBe(false);
+    expect(asked).toBe(1);
     expect(store.signedIn).toBe(false);
+    document.cookie = "molar_signed_in=; path=/; max-age=0";
   });
 
   it("shares one refresh among everyone who asks at once", async () => {

@@ -17,6 +17,14 @@ interface Grant {
   me?: Me;
 }
 
+/** The cookie the server sets beside the refresh cookie, readable here: a session may be picked up. */
+export const sessionHintCookie = "molar_signed_in";
+
+/** Whether the browser holds the server's hint that a refresh may succeed. */
+export function mayHaveSession(): boolean {
+  return (globalThis.document?.cookie ?? "").split(/;\s*/).includes(`${sessionHintCookie}=1`);
+}
+
 /** Name of the Web Lock that keeps two tabs from spending one refresh cookie twice. */
 const refreshLockName = "molar.auth.refresh";
 
@@ -121,10 +129,14 @@ export const useAuthStore = defineStore("auth", () => {
    * the first answer.
    */
   function restore(): Promise<boolean> {
-    restoring ??= refreshOnce().then(
-      (t) => t !== null,
-      () => false,
-    );
+    // Without the server's hint there is no session to pick up: a
+    // signed-out browser starts without asking (and without a 401).
+    restoring ??= mayHaveSession()
+      ? refreshOnce().then(
+          (t) => t !== null,
+          () => false,
+        )
+      : Promise.resolve(false);
     return restoring;
   }
 
