@@ -1,12 +1,18 @@
-import "@mdi/font/css/materialdesignicons.css";
+// The three weights the screens use, each split by Unicode range.
+import "pretendard/dist/web/static/Pretendard-Regular.css";
+import "pretendard/dist/web/static/Pretendard-Medium.css";
+import "pretendard/dist/web/static/Pretendard-Bold.css";
 import "vuetify/styles";
+import "./fonts.css";
 import { createVuetify } from "vuetify";
 import { en, ko } from "vuetify/locale";
+import { aliases, mdiSvg } from "./icons";
 
 /** Dense, calm styling for screens used all day at a front desk. */
 export function createAppVuetify(locale: string) {
   return createVuetify({
     locale: { locale, fallback: "ko", messages: { ko, en } },
+    icons: { defaultSet: "mdi", aliases, sets: { mdi: mdiSvg } },
     theme: {
       defaultTheme: "molar",
       themes: {
