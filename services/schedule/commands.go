@@ -49,6 +49,9 @@ func (s *Service) BookAppointment(ctx context.Context, in BookInput) (*molarv1.A
 	if err := s.checkPlacement(ctx, in.ProviderID, in.ChairID, in.Start, in.Minutes); err != nil {
 		return nil, err
 	}
+	if err := s.checkNotPast(ctx, in.Start); err != nil {
+		return nil, err
+	}
 	if in.TypeID != "" {
 		if _, ok := s.resources().types[in.TypeID]; !ok {
 			return nil, services.InvalidFields(services.Violation{Field: "type_id", Rule: "schedule.type.known", Message: "no such appointment type"})
@@ -96,6 +99,13 @@ func (s *Service) Move(ctx context.Context, id, provider, chair string, start ti
 	}
 	if err := s.checkPlacement(ctx, provider, chair, start, minutes); err != nil {
 		return nil, err
+	}
+	// Lengthening a visit under way keeps its start; moving it anywhere is
+	// held to the same rule as a booking.
+	if !start.Equal(a.GetStartTime().AsTime()) {
+		if err := s.checkNotPast(ctx, start); err != nil {
+			return nil, err
+		}
 	}
 	oldSlots := s.slots(a.GetProviderId(), a.GetChairId(), a.GetStartTime().AsTime(), a.GetMinutes())
 	newSlots := s.slots(provider, chair, start, minutes)

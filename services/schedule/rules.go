@@ -64,6 +64,22 @@ func (s *Service) checkPlacement(ctx context.Context, provider, chair string, st
 	return nil
 }
 
+// checkNotPast refuses a start before the current 5-minute cell unless the
+// caller may override the book's rules: a booking or a move into the past
+// is a mistake far more often than a record of what happened.
+func (s *Service) checkNotPast(ctx context.Context, start time.Time) error {
+	if pr := services.PrincipalFrom(ctx); pr != nil && pr.Can(molarv1.Permission_PERMISSION_SCHEDULE_OVERRIDE) {
+		return nil
+	}
+	if cell := s.now().Truncate(GridMinutes * time.Minute); start.Before(cell) {
+		local := start.In(s.loc)
+		return services.Refuse(services.FailedPrecondition, &molarv1.Problem{Reason: molarv1.ProblemReason_PROBLEM_REASON_IN_THE_PAST,
+			Date: local.Format(time.DateOnly), WindowStart: local.Format("15:04"), Overridable: true},
+			"%s is in the past; someone with the override permission can book it anyway", local.Format("2006-01-02 15:04"))
+	}
+	return nil
+}
+
 // outsideHours says why an interval is outside the clinic's or provider's
 // hours, or nil if it is inside.
 func (s *Service) outsideHours(c *molarv1.Clinic, p *molarv1.Provider, start time.Time, minutes int32) *molarv1.Problem {

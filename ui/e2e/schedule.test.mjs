@@ -74,3 +74,38 @@ test("the front desk books and moves an appointment; the dentist's screen shows 
   const moveSeenMs = Date.now() - t0;
   console.log(`booking seen by the other screen in ${bookSeenMs} ms, move in ${moveSeenMs} ms`);
 });
+
+test("a booking in the past is refused for the front desk and needs the override and a word from the owner", async () => {
+  // A Monday three weeks ago.
+  const now = new Date(Date.now() + 9 * 3600 * 1000);
+  const d = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() - 21));
+  while (d.getUTCDay() !== 1) d.setUTCDate(d.getUTCDate() - 1);
+  const day = d.toISOString().slice(0, 10);
+
+  const deskPage = await (await browser.newContext({ baseURL: desk.baseURL })).newPage();
+  await signIn(deskPage, demo.frontDesk, `/schedule?date=${day}&view=day&by=provider`);
+  const slot = deskPage.locator('.cell[data-column="dr-park"][data-time="17:00"]');
+  await slot.scrollIntoViewIfNeeded();
+  await slot.click();
+  const dialog = deskPage.getByTestId("booking-dialog");
+  await dialog.getByTestId("booking-past").getByText("지난 시간에는 예약할 수 없습니다").waitFor();
+  assert.equal(await dialog.getByRole("button", { name: "예약", exact: true }).isDisabled(), true);
+
+  const owner = await (await browser.newContext({ baseURL: desk.baseURL })).newPage();
+  await signIn(owner, demo.admin, `/schedule?date=${day}&view=day&by=provider`);
+  const cell = owner.locator('.cell[data-column="dr-park"][data-time="17:00"]');
+  await cell.scrollIntoViewIfNeeded();
+  await cell.click();
+  const od = owner.getByTestId("booking-dialog");
+  await od.getByTestId("booking-past").waitFor();
+  const patient = od.getByRole("combobox", { name: "환자" });
+  await patient.fill("ㄱㅁ");
+  await owner.getByRole("option").first().waitFor();
+  await patient.press("ArrowDown");
+  await patient.press("Enter");
+  const book = od.getByRole("button", { name: "예약", exact: true });
+  assert.equal(await book.isDisabled(), true);
+  await od.getByText("지난 방문으로 기록합니다").click();
+  await book.click();
+  await owner.locator('.appt[data-provider="dr-park"][data-start="17:00"]').waitFor();
+});

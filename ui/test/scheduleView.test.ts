@@ -25,14 +25,14 @@ import { scheduleEn, scheduleKo } from "../src/i18n/schedule";
 import { ProblemReason, ProblemSchema, ResourceKind } from "../src/gen/molar/v1/problem_pb";
 import { scheduleRoutes } from "../src/router/schedule";
 import { useAuthStore } from "../src/stores/auth";
-import { todayIn } from "../src/components/schedule/time";
+import { firstFree, todayIn } from "../src/components/schedule/time";
 import ScheduleView from "../src/views/schedule/ScheduleView.vue";
 import PatientVisits from "../src/components/schedule/PatientVisits.vue";
 import { buttonByText, inputByLabel, piniaWith, type, until } from "./helpers";
 import { meFor } from "./authServer";
 import { savedClinic } from "./fixtures";
 
-const day = "2025-03-03"; // a Monday: 09:00–18:00, lunch 13:00–14:00 in the fixture clinic
+const day = "2030-03-04"; // a Monday: 09:00–18:00, lunch 13:00–14:00 in the fixture clinic
 
 function seoul(date: string, time: string): Date {
   return new Date(`${date}T${time}:00+09:00`);
@@ -230,9 +230,9 @@ describe("ScheduleView", () => {
 
     buttonByText("예약").click();
     await until(() => document.body.textContent!.includes("예약이 겹칩니다"), "conflict");
-    expect(document.body.textContent).toContain("김하늘 원장에 이미 2025-03-03 10:00 예약이 있습니다 (차트 #555)");
+    expect(document.body.textContent).toContain("김하늘 원장에 이미 2030-03-04 10:00 예약이 있습니다 (차트 #555)");
     expect(sent[0]).toMatchObject({ patientId: "p-2", providerId: "dr-kim", chairId: "chair-1", minutes: 30 });
-    expect(timestampDate(sent[0]!.startTime!).toISOString()).toBe("2025-03-03T01:00:00.000Z");
+    expect(timestampDate(sent[0]!.startTime!).toISOString()).toBe("2030-03-04T01:00:00.000Z");
 
     buttonByText("예약").click();
     await until(() => block("new-1") !== null, "booked appointment on the grid");
@@ -245,7 +245,7 @@ describe("ScheduleView", () => {
       server([appt("a1", "10:00", { chairId: "chair-2" })], {
         free: (req) => {
           asked.push(req);
-          return [{ startTime: timestampFromDate(seoul("2025-03-04", "15:30")), chairId: "chair-2" }];
+          return [{ startTime: timestampFromDate(seoul("2030-03-05", "15:30")), chairId: "chair-2" }];
         },
       }),
     );
@@ -258,7 +258,7 @@ describe("ScheduleView", () => {
     await until(() => q("[data-testid=free-slots]") !== null, "free slots");
     expect(asked[0]).toMatchObject({ providerId: "dr-kim", minutes: 30 });
     const chip = [...q("[data-testid=free-slots]")!.querySelectorAll(".v-chip")][0] as HTMLElement;
-    expect(chip.textContent).toContain("3월 4일 (화) 15:30 · 2번 체어");
+    expect(chip.textContent).toContain("3월 5일 (화) 15:30 · 2번 체어");
     chip.click();
     await nextTick();
     expect(inputByLabel("시작 시간").value).toBe("15:30");
@@ -311,14 +311,14 @@ describe("ScheduleView", () => {
     await until(() => block("a1")?.dataset.provider === "dr-park", "moved at once");
     expect(block("a1")!.dataset.start).toBe("11:30");
     expect(sent).toMatchObject({ id: "a1", providerId: "dr-park", chairId: "chair-1", minutes: 30, version: 3n });
-    expect(timestampDate(sent!.startTime!).toISOString()).toBe("2025-03-03T02:30:00.000Z");
+    expect(timestampDate(sent!.startTime!).toISOString()).toBe("2030-03-04T02:30:00.000Z");
 
     answer();
     await until(() => block("a1")?.dataset.provider === "dr-kim", "rolled back");
     expect(block("a1")!.dataset.start).toBe("10:00");
     await until(() => q("[data-testid=schedule-problem]") !== null, "problem shown");
     expect(q("[data-testid=schedule-problem]")!.textContent).toContain("예약이 겹칩니다");
-    expect(q("[data-testid=schedule-problem]")!.textContent).toContain("2번 체어에 이미 2025-03-03 11:30 예약이 있습니다");
+    expect(q("[data-testid=schedule-problem]")!.textContent).toContain("2번 체어에 이미 2030-03-04 11:30 예약이 있습니다");
   });
 
   it("resizes by the bottom edge", async () => {
@@ -341,7 +341,7 @@ describe("ScheduleView", () => {
     pointer(window, "pointerup", 100, yAt("10:55"));
     await until(() => block("a1")?.dataset.minutes === "60", "resized");
     expect(sent).toMatchObject({ id: "a1", providerId: "dr-kim", chairId: "chair-1", minutes: 60, version: 2n });
-    expect(timestampDate(sent!.startTime!).toISOString()).toBe("2025-03-03T01:00:00.000Z");
+    expect(timestampDate(sent!.startTime!).toISOString()).toBe("2030-03-04T01:00:00.000Z");
   });
 
   it("changes the status in one click with the version, and asks a reason to cancel", async () => {
@@ -425,10 +425,10 @@ describe("ScheduleView", () => {
     await until(() => block("a1")?.closest("[data-column-body]")?.getAttribute("data-column-body") === `${day}|chair-2`, "chair column");
     // The fixture clinic opens Mondays and Saturdays.
     const days = [...document.querySelectorAll(".day-head")].map((d) => d.getAttribute("data-date"));
-    expect(days).toEqual(["2025-03-03", "2025-03-08"]);
-    expect(q("[data-testid=range-label]")!.textContent).toContain("3월 3일 (월) – 3월 9일 (일)");
+    expect(days).toEqual(["2030-03-04", "2030-03-09"]);
+    expect(q("[data-testid=range-label]")!.textContent).toContain("3월 4일 (월) – 3월 10일 (일)");
     (q("button[aria-label=다음]") as HTMLButtonElement).click();
-    await until(() => router.currentRoute.value.query.date === "2025-03-10", "next week");
+    await until(() => router.currentRoute.value.query.date === "2030-03-11", "next week");
   });
 });
 
@@ -450,5 +450,49 @@ describe("PatientVisits", () => {
     const pastText = wrapper.find("[data-section=past]").text();
     expect(pastText).toContain("14:30–15:15");
     expect(pastText).toContain("완료");
+  });
+});
+
+describe("booking in the past", () => {
+  const pastDay = "2025-03-03"; // a Monday long gone
+
+  it("tells the front desk at once and sends nothing", async () => {
+    const sent: BookAppointmentRequest[] = [];
+    await mountSchedule(
+      server([], {
+        book: (req) => {
+          sent.push(req);
+          return appt("new-1", "10:00", {}, pastDay);
+        },
+      }),
+      { path: `/schedule?date=${pastDay}`, permissions: [Permission.SCHEDULE_WRITE, Permission.PATIENTS_READ] },
+    );
+    await until(() => cell("dr-kim", "10:00") !== null, "grid");
+    cell("dr-kim", "10:00")!.click();
+    await until(() => shown("booking-dialog"), "booking dialog");
+    await until(() => q("[data-testid=booking-past]") !== null, "past warning");
+    expect(q("[data-testid=booking-past]")!.textContent).toContain("지난 시간에는 예약할 수 없습니다");
+    expect(buttonByText("예약").disabled).toBe(true);
+    expect(sent).toHaveLength(0);
+  });
+
+  it("lets someone who may override record a past visit once they say so", async () => {
+    await mountSchedule(server([]), { path: `/schedule?date=${pastDay}` });
+    await until(() => cell("dr-kim", "10:00") !== null, "grid");
+    cell("dr-kim", "10:00")!.click();
+    await until(() => shown("booking-dialog"), "booking dialog");
+    await until(() => q("[data-testid=booking-past]") !== null, "past warning");
+    expect(buttonByText("예약").disabled).toBe(true);
+    inputByLabel("지난 방문으로 기록합니다").click();
+    await until(() => !buttonByText("예약").disabled, "enabled once confirmed");
+  });
+});
+
+describe("firstFree", () => {
+  it("finds the first grid start with room before the end", () => {
+    const busy = new Set([600, 605, 610]);
+    expect(firstFree(598, 1080, 30, (m) => !busy.has(m))).toBe(615);
+    expect(firstFree(1055, 1080, 30, () => true)).toBeNull();
+    expect(firstFree(540, 1080, 30, () => true)).toBe(540);
   });
 });

@@ -90,6 +90,8 @@ export const scheduleKo = {
     submit: "예약 취소",
   },
   booking: {
+    pastWarning: "지난 시간입니다. 이미 있었던 방문을 기록하는 경우에만 저장하세요.",
+    pastConfirm: "지난 방문으로 기록합니다",
     title: "새 예약",
     patient: "환자",
     patientHint: "이름, 초성(ㄱㅁㅅ), 전화번호 뒤 4자리, 차트번호. ↑↓로 고르고 Enter",
@@ -274,6 +276,8 @@ export const scheduleEn: typeof scheduleKo = {
     submit: "Cancel appointment",
   },
   booking: {
+    pastWarning: "This time has passed. Save only to record a visit that took place.",
+    pastConfirm: "Record it as a past visit",
     title: "New appointment",
     patient: "Patient",
     patientHint: "Name, Hangul initials, last 4 phone digits, chart number. ↑↓ then Enter",

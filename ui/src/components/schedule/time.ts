@@ -151,3 +151,15 @@ export function minutesBetween(from: Date, to: Date): number {
 export function overlaps(aStart: number, aMinutes: number, bStart: number, bMinutes: number): boolean {
   return aStart < bStart + bMinutes * 60_000 && bStart < aStart + aMinutes * 60_000;
 }
+
+/**
+ * The first start from `from` (minutes of the day, on the 5-minute grid)
+ * that leaves `length` minutes before `end` and at which isFree holds; null
+ * if there is none.
+ */
+export function firstFree(from: number, end: number, length: number, isFree: (minutes: number) => boolean): number | null {
+  for (let m = Math.ceil(from / 5) * 5; m + length <= end; m += 5) {
+    if (isFree(m)) return m;
+  }
+  return null;
+}
