@@ -604,3 +604,31 @@ func TestProblemsAreTyped(t *testing.T) {
 		t.Errorf("past booking with the override: %v", err)
 	}
 }
+
+// TestFinishedVisitIsPast: a visit seen and completed before its booked
+// time has come is a past visit of the patient, not an upcoming one.
+func TestFinishedVisitIsPast(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBookTest(t)
+	c := b.client("")
+	a, err := b.book(ctx, c, 3, "dr-kim", "chair-1", 15, 0, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range []molarv1.AppointmentStatus{molarv1.AppointmentStatus_APPOINTMENT_STATUS_ARRIVED, molarv1.AppointmentStatus_APPOINTMENT_STATUS_IN_CHAIR,
+		molarv1.AppointmentStatus_APPOINTMENT_STATUS_COMPLETED} {
+		res, err := c.SetAppointmentStatus(ctx, connect.NewRequest(&molarv1.SetAppointmentStatusRequest{Id: a.GetId(), Status: st, Version: a.GetVersion()}))
+		if err != nil {
+			t.Fatalf("%v: %v", st, err)
+		}
+		a = res.Msg.GetAppointment()
+	}
+	visits, err := c.ListPatientAppointments(ctx, connect.NewRequest(&molarv1.ListPatientAppointmentsRequest{PatientId: a.GetPatientId()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(visits.Msg.GetUpcoming()) != 0 || len(visits.Msg.GetPast()) != 1 || visits.Msg.GetPast()[0].GetId() != a.GetId() {
+		t.Fatalf("upcoming %v, past %v", visits.Msg.GetUpcoming(), visits.Msg.GetPast())
+	}
+}

@@ -418,7 +418,8 @@ func (s *Service) WatchFilter(from, to string, providers, chairs []string) (Filt
 
 // PatientAppointments lists a patient's upcoming (soonest first) and past
 // (latest first) visits: the stored copies, with the book's newer ones over
-// them.
+// them. A visit that is over (completed, cancelled, missed) is past even if
+// its booked time has not come.
 func (s *Service) PatientAppointments(ctx context.Context, patientID string) (upcoming, past []*molarv1.Appointment, err error) {
 	stored, err := s.store.PatientAppointments(ctx, patientID)
 	if err != nil {
@@ -438,7 +439,7 @@ func (s *Service) PatientAppointments(ctx context.Context, patientID string) (up
 		if a.GetPatientId() != patientID {
 			continue // moved to another patient's chart since its copy
 		}
-		if a.GetStartTime().AsTime().After(now) {
+		if a.GetStartTime().AsTime().After(now) && !terminal(a.GetStatus()) {
 			upcoming = append(upcoming, a)
 		} else {
 			past = append(past, a)
