@@ -71,14 +71,12 @@ test("a completed visit is billed, paid by card and cash to ₩0, and both payme
   const block = desk.locator(`.appt[data-appointment-id="${appointment.id}"]`);
   await block.scrollIntoViewIfNeeded();
   const detail = desk.getByTestId("appointment-detail");
+  // One dialog takes the visit through its steps, offering the next each time.
+  await block.click();
   for (const [step, status] of [["내원", "ARRIVED"], ["진료 시작", "IN_CHAIR"], ["진료 완료", "COMPLETED"]]) {
-    await detail.waitFor({ state: "hidden" });
-    await block.click();
     await detail.getByRole("button", { name: step, exact: true }).click();
     await desk.locator(`.appt[data-appointment-id="${appointment.id}"][data-status="${status}"]`).waitFor();
   }
-  await detail.waitFor({ state: "hidden" });
-  await block.click();
   await detail.getByRole("link", { name: "청구서 만들기" }).click();
   await desk.getByRole("button", { name: "발행" }).click();
   await desk.getByTestId("invoice-balance").getByText("₩100,000").waitFor();
