@@ -37,7 +37,7 @@ import { closingCsv, csvField } from "../src/components/billing/csv";
 import { formDate, statutoryReceipt } from "../src/components/billing/statutory";
 import { ClinicService } from "../src/gen/molar/v1/clinic_pb";
 import { savedClinic } from "./fixtures";
-import { ProcedureCategory } from "../src/gen/molar/v1/chart_pb";
+import { CatalogService, ProcedureCategory, ProcedureSchema } from "../src/gen/molar/v1/chart_pb";
 import InvoiceView from "../src/views/billing/InvoiceView.vue";
 import NewInvoiceView from "../src/views/billing/NewInvoiceView.vue";
 import BillingHomeView from "../src/views/billing/BillingHomeView.vue";
@@ -105,6 +105,11 @@ class FakeBilling {
   transport(): Transport {
     return createRouterTransport(({ service }) => {
       service(ClinicService, { getClinic: () => ({ clinic: savedClinic() }) });
+      service(CatalogService, {
+        listProcedures: () => ({
+          procedures: [create(ProcedureSchema, { code: "RS-CR", nameKo: "레진 충전", nameEn: "Resin filling", category: ProcedureCategory.RESTORATIVE })],
+        }),
+      });
       service(BillingService, {
         getInvoice: () => ({ invoice: this.invoice }),
         createInvoice: (req) => {
@@ -232,7 +237,14 @@ class FakeBilling {
 }
 
 /** Mounts a billing screen as the app will: billing messages and routes, a signed-in user with roles. */
-async function mountBilling(component: Component, transport: Transport, path: string, props: Record<string, unknown> = {}, roles: Role[] = [Role.ADMIN]) {
+async function mountBilling(
+  component: Component,
+  transport: Transport,
+  path: string,
+  props: Record<string, unknown> = {},
+  roles: Role[] = [Role.ADMIN],
+  locale: "ko" | "en" = "ko",
+) {
   const pinia = piniaWith(transport);
   useAuthStore().me = meFor(roles);
   const router = createRouter({
@@ -241,7 +253,7 @@ async function mountBilling(component: Component, transport: Transport, path: st
   });
   await router.push(path);
   await router.isReady();
-  const i18n = createAppI18n("ko");
+  const i18n = createAppI18n(locale);
   i18n.global.mergeLocaleMessage("ko", { billing: billingKo });
   i18n.global.mergeLocaleMessage("en", { billing: billingEn });
   const wrapper = mount(component, {
@@ -376,6 +388,13 @@ describe("invoice view", () => {
 });
 
 describe("payment refused by the server", () => {
+  it("names the procedures in English from the catalog when the screen is in English", async () => {
+    const fake = new FakeBilling();
+    const { wrapper } = await mountBilling(InvoiceView, fake.transport(), "/billing/invoices/inv-1", { id: "inv-1" }, [Role.ADMIN], "en");
+    await until(() => wrapper.element.textContent!.includes("Resin filling"), "English name");
+    expect(wrapper.element.querySelector("table")!.textContent).not.toContain("레진 충전");
+  });
+
   it("offers a discount up to what is left to pay, not the patient's whole share", async () => {
     const fake = new FakeBilling();
     fake.invoice = draftInvoice({ status: InvoiceStatus.PARTIALLY_PAID, paidTotal: 37500n, balance: 12500n });
