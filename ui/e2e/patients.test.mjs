@@ -94,3 +94,29 @@ test("the front desk registers a patient, is warned about a duplicate, and canno
   await page.getByText("같은 사람일 수 있는 환자가 있습니다").waitFor();
   await page.close();
 });
+
+test("a half-filled registration asks before it is left, and comes back after a reload", async () => {
+  const page = await browser.newPage({ baseURL: server.baseURL });
+  await signIn(page, demo.frontDesk, "/patients/new");
+  await page.getByLabel("이름").fill("반쯤입력");
+  await page.getByLabel("생년월일").fill("1979-07-07");
+
+  // Leaving for the book asks first; staying keeps what was typed.
+  const asked = [];
+  page.once("dialog", (d) => {
+    asked.push(d.message());
+    void d.dismiss();
+  });
+  await page.getByRole("link", { name: "예약", exact: true }).click();
+  assert.match(asked[0] ?? "", /저장되지 않았습니다/);
+  assert.match(page.url(), /\/patients\/new/);
+  assert.equal(await page.getByLabel("이름").inputValue(), "반쯤입력");
+
+  // A reload (the browser asks too, and is told yes) brings the draft back.
+  page.once("dialog", (d) => void d.accept());
+  await page.reload();
+  await page.getByTestId("draft-restored").waitFor();
+  assert.equal(await page.getByLabel("이름").inputValue(), "반쯤입력");
+  assert.equal(await page.getByLabel("생년월일").inputValue(), "1979-07-07");
+  await page.close();
+});

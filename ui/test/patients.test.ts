@@ -289,6 +289,25 @@ describe("PatientFormView", () => {
     });
   }
 
+  it("keeps a half-filled registration for this tab, without the registration number, and offers it back", async () => {
+    const first = await mountPatients(PatientFormView, formServer(() => []), "/patients/new");
+    await until(() => first.wrapper.text().includes("새 환자 등록"), "form");
+    type(inputByLabel("이름"), "이초안");
+    type(inputByLabel("주민등록번호"), "900101-1234567");
+    await until(() => (sessionStorage.getItem("molar.patients.newDraft") ?? "").includes("이초안"), "draft kept");
+    expect(sessionStorage.getItem("molar.patients.newDraft")).not.toContain("1234567");
+    first.wrapper.unmount();
+
+    const again = await mountPatients(PatientFormView, formServer(() => []), "/patients/new");
+    await until(() => document.querySelector("[data-testid=draft-restored]") !== null, "draft offered");
+    expect(inputByLabel("이름").value).toBe("이초안");
+    expect(inputByLabel("주민등록번호").value).toBe("");
+    buttonByText("버리고 새로 쓰기").click();
+    await until(() => inputByLabel("이름").value === "", "discarded");
+    expect(sessionStorage.getItem("molar.patients.newDraft")).toBeNull();
+    again.wrapper.unmount();
+  });
+
   it("shows the schema's violation next to the phone field and sends nothing", async () => {
     const creates: CreatePatientRequest[] = [];
     const { wrapper } = await mountPatients(PatientFormView, formServer(() => [], creates), "/patients/new");

@@ -12,3 +12,8 @@ if (!("visualViewport" in globalThis) || !globalThis.visualViewport) {
     value: Object.assign(new EventTarget(), { width: 1280, height: 800, offsetLeft: 0, offsetTop: 0, scale: 1 }),
   });
 }
+
+// What one test leaves in the tab's session storage (a registration draft)
+// must not reach the next.
+import { afterEach } from "vitest";
+afterEach(() => sessionStorage.clear());

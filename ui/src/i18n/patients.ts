@@ -70,6 +70,9 @@ export const patientsKo = {
   no: "아니요",
   none: "없음",
   form: {
+    leaveConfirm: "입력한 내용이 저장되지 않았습니다. 이 화면을 떠날까요?",
+    draftRestored: "저장하지 않고 떠난 등록 내용을 불러왔습니다. (주민등록번호는 다시 입력해 주세요)",
+    draftDiscard: "버리고 새로 쓰기",
     newTitle: "새 환자 등록",
     editTitle: "{name} 정보 수정",
     basics: "기본 정보",
@@ -339,6 +342,9 @@ export const patientsEn: typeof patientsKo = {
   no: "No",
   none: "None",
   form: {
+    leaveConfirm: "What you typed is not saved. Leave this screen?",
+    draftRestored: "The registration you left unsaved is back. (Enter the registration number again.)",
+    draftDiscard: "Discard and start over",
     newTitle: "Register a patient",
     editTitle: "Edit {name}",
     basics: "Basics",
