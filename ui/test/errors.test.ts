@@ -34,9 +34,11 @@ describe("toProblem", () => {
   });
 
   it("treats anything thrown as a problem", () => {
-    const p = toProblem(new TypeError("Failed to fetch"));
+    const p = toProblem(new RangeError("out of range"));
     expect(p.code).toBe(Code.Unknown);
     expect(p.fields).toEqual([]);
+    // fetch's own failure means the server was never reached.
+    expect(toProblem(new TypeError("Failed to fetch")).code).toBe(Code.Unavailable);
   });
 });
 
@@ -67,5 +69,12 @@ describe("browser validation", () => {
 describe("fieldPathString", () => {
   it("is empty without a path", () => {
     expect(fieldPathString(undefined)).toBe("");
+  });
+});
+
+describe("unreachable server", () => {
+  it("calls a request that never reached the server unavailable, not unknown", () => {
+    expect(toProblem(new ConnectError("Failed to fetch", Code.Unknown)).code).toBe(Code.Unavailable);
+    expect(toProblem(new ConnectError("something odd", Code.Unknown)).code).toBe(Code.Unknown);
   });
 });

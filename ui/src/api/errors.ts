@@ -39,7 +39,11 @@ export function toProblem(err: unknown): Problem {
   const requestId = ce.metadata.get("x-request-id") ?? /\(request ([\w.-]+)\)/.exec(ce.rawMessage)?.[1];
   const retryAfter = retryAfterSeconds(ce.metadata.get("retry-after"));
   const rule = ce.findDetails(ProblemSchema)[0];
-  return { code: ce.code, detail: ce.rawMessage, fields, requestId: requestId ?? undefined, retryAfter, rule };
+  // A request that never reached the server (the network is down) is
+  // "cannot reach the server", not an unknown error.
+  const unreachable =
+    ce.code === Code.Unknown && (globalThis.navigator?.onLine === false || /failed to fetch|networkerror|load failed|network error/i.test(ce.rawMessage));
+  return { code: unreachable ? Code.Unavailable : ce.code, detail: ce.rawMessage, fields, requestId: requestId ?? undefined, retryAfter, rule };
 }
 
 /** Seconds from a Retry-After value: either delay-seconds or an HTTP date. */

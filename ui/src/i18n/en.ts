@@ -18,6 +18,7 @@ const en: typeof ko = {
     account: "My account",
     signOut: "Sign out",
     starting: "Starting…",
+    offline: "The connection is lost. Work resumes by itself when it is back.",
   },
   common: {
     save: "Save",

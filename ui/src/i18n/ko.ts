@@ -17,6 +17,7 @@ export default {
     account: "내 계정",
     signOut: "로그아웃",
     starting: "시작하는 중…",
+    offline: "인터넷 연결이 끊겼습니다. 다시 연결되면 자동으로 이어서 진행합니다.",
   },
   common: {
     save: "저장",

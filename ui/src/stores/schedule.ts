@@ -2,7 +2,7 @@ import { clone } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, createClient } from "@connectrpc/connect";
 import { defineStore } from "pinia";
-import { computed, inject, reactive, ref, shallowReactive, shallowRef } from "vue";
+import { computed, inject, reactive, ref, shallowReactive, shallowRef, watch } from "vue";
 import { toProblem, type Problem } from "../api/errors";
 import { transportKey } from "../api/transport";
 import { defaultTimeZone } from "../composables/useDateTime";
@@ -22,6 +22,7 @@ import {
 import { releasesTime } from "../components/schedule/status";
 import { addDays, overlaps, zoned } from "../components/schedule/time";
 import { useAuthStore } from "./auth";
+import { useOnline } from "../composables/useOnline";
 import { useClinicStore } from "./clinic";
 
 /** How the live stream stands: receiving, (re)connecting, or down and waiting to retry. */
@@ -280,6 +281,19 @@ export const useScheduleStore = defineStore("schedule", () => {
   }
 
   /** Reconnects now instead of waiting out the back-off. */
+  // The browser knows at once when the network goes: the book says so
+  // instead of looking live, and picks up again as soon as it is back.
+  const online = useOnline();
+  watch(online, (up) => {
+    if (!range.value) return;
+    if (!up) {
+      watching?.abort();
+      live.value = "offline";
+      return;
+    }
+    reconnect();
+  });
+
   function reconnect(): void {
     const r = range.value;
     if (!r) return;
