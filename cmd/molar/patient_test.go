@@ -134,6 +134,14 @@ func TestPatientWorkflow(t *testing.T) {
 	if len(now.Msg.GetChangeTimes()) != 2 || then.Msg.GetRevision() != 1 {
 		t.Fatalf("change times %d, revision then %d", len(now.Msg.GetChangeTimes()), then.Msg.GetRevision())
 	}
+	// The history says who did what: the filling planned, then completed.
+	changes := now.Msg.GetChanges()
+	if len(changes) != 2 || changes[0].GetKind() != molarv1.ChartChangeKind_CHART_CHANGE_KIND_ADDED || changes[0].GetProcedureCode() != "RS-CR" ||
+		changes[0].GetTooth() != 36 || changes[0].GetStatus() != molarv1.EntryStatus_ENTRY_STATUS_PLANNED || changes[0].GetAuthorName() == "" ||
+		changes[1].GetKind() != molarv1.ChartChangeKind_CHART_CHANGE_KIND_STATUS || changes[1].GetPreviousStatus() != molarv1.EntryStatus_ENTRY_STATUS_PLANNED ||
+		changes[1].GetStatus() != molarv1.EntryStatus_ENTRY_STATUS_COMPLETED || changes[1].GetProcedureName() == "" {
+		t.Fatalf("changes %v", changes)
+	}
 
 	note, err := chartc.AddNote(ctx, connect.NewRequest(&molarv1.AddNoteRequest{PatientId: p.GetId(), Title: "충전 치료", Content: "36 MO 레진 충전 완료", Tags: []string{"치료"}}))
 	if err != nil {

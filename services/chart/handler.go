@@ -50,16 +50,16 @@ func (h *Handler) GetChart(ctx context.Context, req *connect.Request[molarv1.Get
 	if req.Msg.AsOf != nil {
 		asOf = req.Msg.AsOf.AsTime()
 	}
-	entries, n, times, err := h.svc.Chart(ctx, req.Msg.GetPatientId(), asOf)
+	entries, n, events, err := h.svc.Chart(ctx, req.Msg.GetPatientId(), asOf)
 	if err != nil {
 		return nil, err
 	}
-	out := &molarv1.GetChartResponse{Revision: int64(n)}
+	out := &molarv1.GetChartResponse{Revision: int64(n), Changes: ChangesProto(events)}
 	for _, e := range entries {
 		out.Entries = append(out.Entries, EntryProto(e))
 	}
-	for _, t := range times {
-		out.ChangeTimes = append(out.ChangeTimes, timestamppb.New(t))
+	for _, e := range events {
+		out.ChangeTimes = append(out.ChangeTimes, timestamppb.New(e.At))
 	}
 	return connect.NewResponse(out), nil
 }
@@ -164,6 +164,34 @@ func NoteProto(patientID string, n Note) *molarv1.Note {
 	}
 	for _, r := range n.Revisions {
 		out.Revisions = append(out.Revisions, &molarv1.NoteRevision{Title: r.Title, Content: r.Content, Tags: r.Tags, AuthorName: r.AuthorName, Time: ts(r.Time)})
+	}
+	return out
+}
+
+// ChangesProto describes each change to a chart, naming the entry it
+// touched as it stood then.
+func ChangesProto(events []Event) []*molarv1.ChartChange {
+	entries := map[string]Entry{}
+	out := make([]*molarv1.ChartChange, 0, len(events))
+	for _, ev := range events {
+		c := &molarv1.ChartChange{Time: timestamppb.New(ev.At), AuthorName: ev.ByName, EntryId: ev.EntryID}
+		switch ev.Type {
+		case EventAdd:
+			entries[ev.Entry.ID] = ev.Entry
+			c.Kind, c.EntryId, c.Status = molarv1.ChartChangeKind_CHART_CHANGE_KIND_ADDED, ev.Entry.ID, ev.Entry.Status
+		case EventStatus:
+			c.Kind, c.Status = molarv1.ChartChangeKind_CHART_CHANGE_KIND_STATUS, ev.Status
+			if e, ok := entries[ev.EntryID]; ok {
+				c.PreviousStatus = e.Status
+				e.Status = ev.Status
+				entries[ev.EntryID] = e
+			}
+		case EventRemove:
+			c.Kind, c.Reason = molarv1.ChartChangeKind_CHART_CHANGE_KIND_REMOVED, ev.Reason
+		}
+		e := entries[c.GetEntryId()]
+		c.Tooth, c.ProcedureCode, c.ProcedureName, c.Condition = e.Tooth, e.ProcedureCode, e.ProcedureName, e.Condition
+		out = append(out, c)
 	}
 	return out
 }

@@ -119,8 +119,8 @@ func actor(ctx context.Context) (string, string) {
 	return "", ""
 }
 
-// Chart returns the chart now or at asOf, with the times of every change.
-func (s *Service) Chart(ctx context.Context, patientID string, asOf time.Time) ([]Entry, int, []time.Time, error) {
+// Chart returns the chart now or at asOf, with every change made to it.
+func (s *Service) Chart(ctx context.Context, patientID string, asOf time.Time) ([]Entry, int, []Event, error) {
 	r, err := s.latest(ctx, patientID)
 	if err != nil {
 		return nil, 0, nil, err
@@ -129,11 +129,7 @@ func (s *Service) Chart(ctx context.Context, patientID string, asOf time.Time) (
 		return nil, 0, nil, err
 	}
 	entries, n := r.ChartAt(asOf)
-	times := make([]time.Time, len(r.Events))
-	for i, e := range r.Events {
-		times[i] = e.At
-	}
-	return entries, n, times, nil
+	return entries, n, r.Events, nil
 }
 
 // AddEntryInput is what is charted.

@@ -52,6 +52,13 @@ test("a dentist finds a patient, charts a filling on 36 MO, completes it and wri
   await page.getByRole("button", { name: "완료" }).first().click();
   await page.getByTestId("total-completed").getByText(/₩/).waitFor();
 
+  // The history says who did what, and when.
+  await page.getByRole("tab", { name: "이력" }).click();
+  const history = page.getByTestId("history-list");
+  await history.getByText(/#36 레진 충전: 계획 → 완료/).waitFor();
+  await history.getByText(/#36 레진 충전 기록 · 계획/).waitFor();
+  assert.match(await history.locator('[data-change="2"]').textContent(), /\d{1,2}:\d{2}.* · \S+/);
+
   await page.getByRole("tab", { name: "진료 기록" }).click();
   await page.getByRole("button", { name: "기록 작성" }).click();
   await page.getByLabel("제목").fill("36 레진 충전");

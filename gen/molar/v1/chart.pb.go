@@ -279,6 +279,62 @@ func (EntryStatus) EnumDescriptor() ([]byte, []int) {
 	return file_molar_v1_chart_proto_rawDescGZIP(), []int{3}
 }
 
+// ChartChangeKind is what a change to the chart did.
+type ChartChangeKind int32
+
+const (
+	ChartChangeKind_CHART_CHANGE_KIND_UNSPECIFIED ChartChangeKind = 0
+	// An entry was charted.
+	ChartChangeKind_CHART_CHANGE_KIND_ADDED ChartChangeKind = 1
+	// A procedure moved to another status.
+	ChartChangeKind_CHART_CHANGE_KIND_STATUS ChartChangeKind = 2
+	// An entry was taken off the chart, with a reason.
+	ChartChangeKind_CHART_CHANGE_KIND_REMOVED ChartChangeKind = 3
+)
+
+// Enum value maps for ChartChangeKind.
+var (
+	ChartChangeKind_name = map[int32]string{
+		0: "CHART_CHANGE_KIND_UNSPECIFIED",
+		1: "CHART_CHANGE_KIND_ADDED",
+		2: "CHART_CHANGE_KIND_STATUS",
+		3: "CHART_CHANGE_KIND_REMOVED",
+	}
+	ChartChangeKind_value = map[string]int32{
+		"CHART_CHANGE_KIND_UNSPECIFIED": 0,
+		"CHART_CHANGE_KIND_ADDED":       1,
+		"CHART_CHANGE_KIND_STATUS":      2,
+		"CHART_CHANGE_KIND_REMOVED":     3,
+	}
+)
+
+func (x ChartChangeKind) Enum() *ChartChangeKind {
+	p := new(ChartChangeKind)
+	*p = x
+	return p
+}
+
+func (x ChartChangeKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChartChangeKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_molar_v1_chart_proto_enumTypes[4].Descriptor()
+}
+
+func (ChartChangeKind) Type() protoreflect.EnumType {
+	return &file_molar_v1_chart_proto_enumTypes[4]
+}
+
+func (x ChartChangeKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChartChangeKind.Descriptor instead.
+func (ChartChangeKind) EnumDescriptor() ([]byte, []int) {
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{4}
+}
+
 // Procedure is one entry of the catalog.
 type Procedure struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -821,7 +877,9 @@ type GetChartResponse struct {
 	// Revision of the chart at the time (number of changes).
 	Revision int64 `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
 	// Times of every change, oldest first, for the history slider.
-	ChangeTimes   []*timestamppb.Timestamp `protobuf:"bytes,3,rep,name=change_times,json=changeTimes,proto3" json:"change_times,omitempty"`
+	ChangeTimes []*timestamppb.Timestamp `protobuf:"bytes,3,rep,name=change_times,json=changeTimes,proto3" json:"change_times,omitempty"`
+	// Every change, oldest first: who made it, when, and what it did.
+	Changes       []*ChartChange `protobuf:"bytes,4,rep,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -877,6 +935,149 @@ func (x *GetChartResponse) GetChangeTimes() []*timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetChartResponse) GetChanges() []*ChartChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+// ChartChange is one change to a patient's chart, as the history lists it.
+type ChartChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// When.
+	Time *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
+	// Who, by the name colleagues know them by.
+	AuthorName string `protobuf:"bytes,2,opt,name=author_name,json=authorName,proto3" json:"author_name,omitempty"`
+	// What it did.
+	Kind ChartChangeKind `protobuf:"varint,3,opt,name=kind,proto3,enum=molar.v1.ChartChangeKind" json:"kind,omitempty"`
+	// The entry changed.
+	EntryId string `protobuf:"bytes,4,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	// Its tooth (FDI), 0 for the whole mouth.
+	Tooth int32 `protobuf:"varint,5,opt,name=tooth,proto3" json:"tooth,omitempty"`
+	// Its procedure, when it is one.
+	ProcedureCode string `protobuf:"bytes,6,opt,name=procedure_code,json=procedureCode,proto3" json:"procedure_code,omitempty"`
+	// The procedure's name as charted.
+	ProcedureName string `protobuf:"bytes,7,opt,name=procedure_name,json=procedureName,proto3" json:"procedure_name,omitempty"`
+	// Its finding, when it is one.
+	Condition Condition `protobuf:"varint,8,opt,name=condition,proto3,enum=molar.v1.Condition" json:"condition,omitempty"`
+	// The status it was given (added with, or moved to).
+	Status EntryStatus `protobuf:"varint,9,opt,name=status,proto3,enum=molar.v1.EntryStatus" json:"status,omitempty"`
+	// The status it had before, for a status change.
+	PreviousStatus EntryStatus `protobuf:"varint,10,opt,name=previous_status,json=previousStatus,proto3,enum=molar.v1.EntryStatus" json:"previous_status,omitempty"`
+	// Why it was removed.
+	Reason        string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChartChange) Reset() {
+	*x = ChartChange{}
+	mi := &file_molar_v1_chart_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChartChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChartChange) ProtoMessage() {}
+
+func (x *ChartChange) ProtoReflect() protoreflect.Message {
+	mi := &file_molar_v1_chart_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChartChange.ProtoReflect.Descriptor instead.
+func (*ChartChange) Descriptor() ([]byte, []int) {
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ChartChange) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *ChartChange) GetAuthorName() string {
+	if x != nil {
+		return x.AuthorName
+	}
+	return ""
+}
+
+func (x *ChartChange) GetKind() ChartChangeKind {
+	if x != nil {
+		return x.Kind
+	}
+	return ChartChangeKind_CHART_CHANGE_KIND_UNSPECIFIED
+}
+
+func (x *ChartChange) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *ChartChange) GetTooth() int32 {
+	if x != nil {
+		return x.Tooth
+	}
+	return 0
+}
+
+func (x *ChartChange) GetProcedureCode() string {
+	if x != nil {
+		return x.ProcedureCode
+	}
+	return ""
+}
+
+func (x *ChartChange) GetProcedureName() string {
+	if x != nil {
+		return x.ProcedureName
+	}
+	return ""
+}
+
+func (x *ChartChange) GetCondition() Condition {
+	if x != nil {
+		return x.Condition
+	}
+	return Condition_CONDITION_UNSPECIFIED
+}
+
+func (x *ChartChange) GetStatus() EntryStatus {
+	if x != nil {
+		return x.Status
+	}
+	return EntryStatus_ENTRY_STATUS_UNSPECIFIED
+}
+
+func (x *ChartChange) GetPreviousStatus() EntryStatus {
+	if x != nil {
+		return x.PreviousStatus
+	}
+	return EntryStatus_ENTRY_STATUS_UNSPECIFIED
+}
+
+func (x *ChartChange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // AddChartEntryRequest charts something.
 type AddChartEntryRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -898,7 +1099,7 @@ type AddChartEntryRequest struct {
 
 func (x *AddChartEntryRequest) Reset() {
 	*x = AddChartEntryRequest{}
-	mi := &file_molar_v1_chart_proto_msgTypes[8]
+	mi := &file_molar_v1_chart_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1111,7 @@ func (x *AddChartEntryRequest) String() string {
 func (*AddChartEntryRequest) ProtoMessage() {}
 
 func (x *AddChartEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[8]
+	mi := &file_molar_v1_chart_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1124,7 @@ func (x *AddChartEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChartEntryRequest.ProtoReflect.Descriptor instead.
 func (*AddChartEntryRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{8}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AddChartEntryRequest) GetPatientId() string {
@@ -979,7 +1180,7 @@ type AddChartEntryResponse struct {
 
 func (x *AddChartEntryResponse) Reset() {
 	*x = AddChartEntryResponse{}
-	mi := &file_molar_v1_chart_proto_msgTypes[9]
+	mi := &file_molar_v1_chart_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1192,7 @@ func (x *AddChartEntryResponse) String() string {
 func (*AddChartEntryResponse) ProtoMessage() {}
 
 func (x *AddChartEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[9]
+	mi := &file_molar_v1_chart_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1205,7 @@ func (x *AddChartEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddChartEntryResponse.ProtoReflect.Descriptor instead.
 func (*AddChartEntryResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{9}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AddChartEntryResponse) GetEntry() *ChartEntry {
@@ -1029,7 +1230,7 @@ type SetChartEntryStatusRequest struct {
 
 func (x *SetChartEntryStatusRequest) Reset() {
 	*x = SetChartEntryStatusRequest{}
-	mi := &file_molar_v1_chart_proto_msgTypes[10]
+	mi := &file_molar_v1_chart_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1041,7 +1242,7 @@ func (x *SetChartEntryStatusRequest) String() string {
 func (*SetChartEntryStatusRequest) ProtoMessage() {}
 
 func (x *SetChartEntryStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[10]
+	mi := &file_molar_v1_chart_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1054,7 +1255,7 @@ func (x *SetChartEntryStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetChartEntryStatusRequest.ProtoReflect.Descriptor instead.
 func (*SetChartEntryStatusRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{10}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SetChartEntryStatusRequest) GetPatientId() string {
@@ -1089,7 +1290,7 @@ type SetChartEntryStatusResponse struct {
 
 func (x *SetChartEntryStatusResponse) Reset() {
 	*x = SetChartEntryStatusResponse{}
-	mi := &file_molar_v1_chart_proto_msgTypes[11]
+	mi := &file_molar_v1_chart_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1101,7 +1302,7 @@ func (x *SetChartEntryStatusResponse) String() string {
 func (*SetChartEntryStatusResponse) ProtoMessage() {}
 
 func (x *SetChartEntryStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[11]
+	mi := &file_molar_v1_chart_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1114,7 +1315,7 @@ func (x *SetChartEntryStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetChartEntryStatusResponse.ProtoReflect.Descriptor instead.
 func (*SetChartEntryStatusResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{11}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetChartEntryStatusResponse) GetEntry() *ChartEntry {
@@ -1139,7 +1340,7 @@ type RemoveChartEntryRequest struct {
 
 func (x *RemoveChartEntryRequest) Reset() {
 	*x = RemoveChartEntryRequest{}
-	mi := &file_molar_v1_chart_proto_msgTypes[12]
+	mi := &file_molar_v1_chart_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1352,7 @@ func (x *RemoveChartEntryRequest) String() string {
 func (*RemoveChartEntryRequest) ProtoMessage() {}
 
 func (x *RemoveChartEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[12]
+	mi := &file_molar_v1_chart_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1365,7 @@ func (x *RemoveChartEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveChartEntryRequest.ProtoReflect.Descriptor instead.
 func (*RemoveChartEntryRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{12}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RemoveChartEntryRequest) GetPatientId() string {
@@ -1197,7 +1398,7 @@ type RemoveChartEntryResponse struct {
 
 func (x *RemoveChartEntryResponse) Reset() {
 	*x = RemoveChartEntryResponse{}
-	mi := &file_molar_v1_chart_proto_msgTypes[13]
+	mi := &file_molar_v1_chart_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1209,7 +1410,7 @@ func (x *RemoveChartEntryResponse) String() string {
 func (*RemoveChartEntryResponse) ProtoMessage() {}
 
 func (x *RemoveChartEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[13]
+	mi := &file_molar_v1_chart_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1222,7 +1423,7 @@ func (x *RemoveChartEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveChartEntryResponse.ProtoReflect.Descriptor instead.
 func (*RemoveChartEntryResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{13}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{14}
 }
 
 // Note is a clinical note.
@@ -1262,7 +1463,7 @@ type Note struct {
 
 func (x *Note) Reset() {
 	*x = Note{}
-	mi := &file_molar_v1_chart_proto_msgTypes[14]
+	mi := &file_molar_v1_chart_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1274,7 +1475,7 @@ func (x *Note) String() string {
 func (*Note) ProtoMessage() {}
 
 func (x *Note) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[14]
+	mi := &file_molar_v1_chart_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1287,7 +1488,7 @@ func (x *Note) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Note.ProtoReflect.Descriptor instead.
 func (*Note) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{14}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Note) GetId() string {
@@ -1407,7 +1608,7 @@ type NoteRevision struct {
 
 func (x *NoteRevision) Reset() {
 	*x = NoteRevision{}
-	mi := &file_molar_v1_chart_proto_msgTypes[15]
+	mi := &file_molar_v1_chart_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1620,7 @@ func (x *NoteRevision) String() string {
 func (*NoteRevision) ProtoMessage() {}
 
 func (x *NoteRevision) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[15]
+	mi := &file_molar_v1_chart_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1633,7 @@ func (x *NoteRevision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoteRevision.ProtoReflect.Descriptor instead.
 func (*NoteRevision) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{15}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *NoteRevision) GetTitle() string {
@@ -1489,7 +1690,7 @@ type ListNotesRequest struct {
 
 func (x *ListNotesRequest) Reset() {
 	*x = ListNotesRequest{}
-	mi := &file_molar_v1_chart_proto_msgTypes[16]
+	mi := &file_molar_v1_chart_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1702,7 @@ func (x *ListNotesRequest) String() string {
 func (*ListNotesRequest) ProtoMessage() {}
 
 func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[16]
+	mi := &file_molar_v1_chart_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1715,7 @@ func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotesRequest.ProtoReflect.Descriptor instead.
 func (*ListNotesRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{16}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListNotesRequest) GetPatientId() string {
@@ -1565,7 +1766,7 @@ type ListNotesResponse struct {
 
 func (x *ListNotesResponse) Reset() {
 	*x = ListNotesResponse{}
-	mi := &file_molar_v1_chart_proto_msgTypes[17]
+	mi := &file_molar_v1_chart_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1577,7 +1778,7 @@ func (x *ListNotesResponse) String() string {
 func (*ListNotesResponse) ProtoMessage() {}
 
 func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[17]
+	mi := &file_molar_v1_chart_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1590,7 +1791,7 @@ func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotesResponse.ProtoReflect.Descriptor instead.
 func (*ListNotesResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{17}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListNotesResponse) GetNotes() []*Note {
@@ -1624,7 +1825,7 @@ type AddNoteRequest struct {
 
 func (x *AddNoteRequest) Reset() {
 	*x = AddNoteRequest{}
-	mi := &file_molar_v1_chart_proto_msgTypes[18]
+	mi := &file_molar_v1_chart_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1636,7 +1837,7 @@ func (x *AddNoteRequest) String() string {
 func (*AddNoteRequest) ProtoMessage() {}
 
 func (x *AddNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[18]
+	mi := &file_molar_v1_chart_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1649,7 +1850,7 @@ func (x *AddNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNoteRequest.ProtoReflect.Descriptor instead.
 func (*AddNoteRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{18}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *AddNoteRequest) GetPatientId() string {
@@ -1691,7 +1892,7 @@ type AddNoteResponse struct {
 
 func (x *AddNoteResponse) Reset() {
 	*x = AddNoteResponse{}
-	mi := &file_molar_v1_chart_proto_msgTypes[19]
+	mi := &file_molar_v1_chart_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1703,7 +1904,7 @@ func (x *AddNoteResponse) String() string {
 func (*AddNoteResponse) ProtoMessage() {}
 
 func (x *AddNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[19]
+	mi := &file_molar_v1_chart_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1716,7 +1917,7 @@ func (x *AddNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddNoteResponse.ProtoReflect.Descriptor instead.
 func (*AddNoteResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{19}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *AddNoteResponse) GetNote() *Note {
@@ -1745,7 +1946,7 @@ type AmendNoteRequest struct {
 
 func (x *AmendNoteRequest) Reset() {
 	*x = AmendNoteRequest{}
-	mi := &file_molar_v1_chart_proto_msgTypes[20]
+	mi := &file_molar_v1_chart_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1958,7 @@ func (x *AmendNoteRequest) String() string {
 func (*AmendNoteRequest) ProtoMessage() {}
 
 func (x *AmendNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[20]
+	mi := &file_molar_v1_chart_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1971,7 @@ func (x *AmendNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AmendNoteRequest.ProtoReflect.Descriptor instead.
 func (*AmendNoteRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{20}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *AmendNoteRequest) GetNoteId() string {
@@ -1819,7 +2020,7 @@ type AmendNoteResponse struct {
 
 func (x *AmendNoteResponse) Reset() {
 	*x = AmendNoteResponse{}
-	mi := &file_molar_v1_chart_proto_msgTypes[21]
+	mi := &file_molar_v1_chart_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1831,7 +2032,7 @@ func (x *AmendNoteResponse) String() string {
 func (*AmendNoteResponse) ProtoMessage() {}
 
 func (x *AmendNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[21]
+	mi := &file_molar_v1_chart_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1844,7 +2045,7 @@ func (x *AmendNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AmendNoteResponse.ProtoReflect.Descriptor instead.
 func (*AmendNoteResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{21}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *AmendNoteResponse) GetNote() *Note {
@@ -1867,7 +2068,7 @@ type RemoveNoteRequest struct {
 
 func (x *RemoveNoteRequest) Reset() {
 	*x = RemoveNoteRequest{}
-	mi := &file_molar_v1_chart_proto_msgTypes[22]
+	mi := &file_molar_v1_chart_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1879,7 +2080,7 @@ func (x *RemoveNoteRequest) String() string {
 func (*RemoveNoteRequest) ProtoMessage() {}
 
 func (x *RemoveNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[22]
+	mi := &file_molar_v1_chart_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1892,7 +2093,7 @@ func (x *RemoveNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNoteRequest.ProtoReflect.Descriptor instead.
 func (*RemoveNoteRequest) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{22}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RemoveNoteRequest) GetNoteId() string {
@@ -1918,7 +2119,7 @@ type RemoveNoteResponse struct {
 
 func (x *RemoveNoteResponse) Reset() {
 	*x = RemoveNoteResponse{}
-	mi := &file_molar_v1_chart_proto_msgTypes[23]
+	mi := &file_molar_v1_chart_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1930,7 +2131,7 @@ func (x *RemoveNoteResponse) String() string {
 func (*RemoveNoteResponse) ProtoMessage() {}
 
 func (x *RemoveNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_molar_v1_chart_proto_msgTypes[23]
+	mi := &file_molar_v1_chart_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1943,7 +2144,7 @@ func (x *RemoveNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveNoteResponse.ProtoReflect.Descriptor instead.
 func (*RemoveNoteResponse) Descriptor() ([]byte, []int) {
-	return file_molar_v1_chart_proto_rawDescGZIP(), []int{23}
+	return file_molar_v1_chart_proto_rawDescGZIP(), []int{24}
 }
 
 var File_molar_v1_chart_proto protoreflect.FileDescriptor
@@ -1995,11 +2196,26 @@ const file_molar_v1_chart_proto_rawDesc = "" +
 	"\x0fGetChartRequest\x12&\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tpatientId\x12/\n" +
-	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\x9d\x01\n" +
+	"\x05as_of\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\"\xce\x01\n" +
 	"\x10GetChartResponse\x12.\n" +
 	"\aentries\x18\x01 \x03(\v2\x14.molar.v1.ChartEntryR\aentries\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12=\n" +
-	"\fchange_times\x18\x03 \x03(\v2\x1a.google.protobuf.TimestampR\vchangeTimes\"\xc7\x04\n" +
+	"\fchange_times\x18\x03 \x03(\v2\x1a.google.protobuf.TimestampR\vchangeTimes\x12/\n" +
+	"\achanges\x18\x04 \x03(\v2\x15.molar.v1.ChartChangeR\achanges\"\xc6\x03\n" +
+	"\vChartChange\x12.\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x1f\n" +
+	"\vauthor_name\x18\x02 \x01(\tR\n" +
+	"authorName\x12-\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x19.molar.v1.ChartChangeKindR\x04kind\x12\x19\n" +
+	"\bentry_id\x18\x04 \x01(\tR\aentryId\x12\x14\n" +
+	"\x05tooth\x18\x05 \x01(\x05R\x05tooth\x12%\n" +
+	"\x0eprocedure_code\x18\x06 \x01(\tR\rprocedureCode\x12%\n" +
+	"\x0eprocedure_name\x18\a \x01(\tR\rprocedureName\x121\n" +
+	"\tcondition\x18\b \x01(\x0e2\x13.molar.v1.ConditionR\tcondition\x12-\n" +
+	"\x06status\x18\t \x01(\x0e2\x15.molar.v1.EntryStatusR\x06status\x12>\n" +
+	"\x0fprevious_status\x18\n" +
+	" \x01(\x0e2\x15.molar.v1.EntryStatusR\x0epreviousStatus\x12\x16\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\"\xc7\x04\n" +
 	"\x14AddChartEntryRequest\x12&\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tpatientId\x12\xf8\x01\n" +
@@ -2121,7 +2337,12 @@ const file_molar_v1_chart_proto_rawDesc = "" +
 	"\x18ENTRY_STATUS_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14ENTRY_STATUS_PLANNED\x10\x01\x12\x1a\n" +
 	"\x16ENTRY_STATUS_COMPLETED\x10\x02\x12\x19\n" +
-	"\x15ENTRY_STATUS_EXISTING\x10\x032\xca\x01\n" +
+	"\x15ENTRY_STATUS_EXISTING\x10\x03*\x8e\x01\n" +
+	"\x0fChartChangeKind\x12!\n" +
+	"\x1dCHART_CHANGE_KIND_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CHART_CHANGE_KIND_ADDED\x10\x01\x12\x1c\n" +
+	"\x18CHART_CHANGE_KIND_STATUS\x10\x02\x12\x1d\n" +
+	"\x19CHART_CHANGE_KIND_REMOVED\x10\x032\xca\x01\n" +
 	"\x0eCatalogService\x12^\n" +
 	"\x0eListProcedures\x12\x1f.molar.v1.ListProceduresRequest\x1a .molar.v1.ListProceduresResponse\"\t\xc2\xf3\x18\x02\x10\x01\x90\x02\x01\x12X\n" +
 	"\rSaveProcedure\x12\x1e.molar.v1.SaveProcedureRequest\x1a\x1f.molar.v1.SaveProcedureResponse\"\x06\xc2\xf3\x18\x02\x18\v2\xbd\x05\n" +
@@ -2148,91 +2369,99 @@ func file_molar_v1_chart_proto_rawDescGZIP() []byte {
 	return file_molar_v1_chart_proto_rawDescData
 }
 
-var file_molar_v1_chart_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_molar_v1_chart_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_molar_v1_chart_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_molar_v1_chart_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_molar_v1_chart_proto_goTypes = []any{
 	(ProcedureCategory)(0),              // 0: molar.v1.ProcedureCategory
 	(Surface)(0),                        // 1: molar.v1.Surface
 	(Condition)(0),                      // 2: molar.v1.Condition
 	(EntryStatus)(0),                    // 3: molar.v1.EntryStatus
-	(*Procedure)(nil),                   // 4: molar.v1.Procedure
-	(*ListProceduresRequest)(nil),       // 5: molar.v1.ListProceduresRequest
-	(*ListProceduresResponse)(nil),      // 6: molar.v1.ListProceduresResponse
-	(*SaveProcedureRequest)(nil),        // 7: molar.v1.SaveProcedureRequest
-	(*SaveProcedureResponse)(nil),       // 8: molar.v1.SaveProcedureResponse
-	(*ChartEntry)(nil),                  // 9: molar.v1.ChartEntry
-	(*GetChartRequest)(nil),             // 10: molar.v1.GetChartRequest
-	(*GetChartResponse)(nil),            // 11: molar.v1.GetChartResponse
-	(*AddChartEntryRequest)(nil),        // 12: molar.v1.AddChartEntryRequest
-	(*AddChartEntryResponse)(nil),       // 13: molar.v1.AddChartEntryResponse
-	(*SetChartEntryStatusRequest)(nil),  // 14: molar.v1.SetChartEntryStatusRequest
-	(*SetChartEntryStatusResponse)(nil), // 15: molar.v1.SetChartEntryStatusResponse
-	(*RemoveChartEntryRequest)(nil),     // 16: molar.v1.RemoveChartEntryRequest
-	(*RemoveChartEntryResponse)(nil),    // 17: molar.v1.RemoveChartEntryResponse
-	(*Note)(nil),                        // 18: molar.v1.Note
-	(*NoteRevision)(nil),                // 19: molar.v1.NoteRevision
-	(*ListNotesRequest)(nil),            // 20: molar.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),           // 21: molar.v1.ListNotesResponse
-	(*AddNoteRequest)(nil),              // 22: molar.v1.AddNoteRequest
-	(*AddNoteResponse)(nil),             // 23: molar.v1.AddNoteResponse
-	(*AmendNoteRequest)(nil),            // 24: molar.v1.AmendNoteRequest
-	(*AmendNoteResponse)(nil),           // 25: molar.v1.AmendNoteResponse
-	(*RemoveNoteRequest)(nil),           // 26: molar.v1.RemoveNoteRequest
-	(*RemoveNoteResponse)(nil),          // 27: molar.v1.RemoveNoteResponse
-	(*timestamppb.Timestamp)(nil),       // 28: google.protobuf.Timestamp
+	(ChartChangeKind)(0),                // 4: molar.v1.ChartChangeKind
+	(*Procedure)(nil),                   // 5: molar.v1.Procedure
+	(*ListProceduresRequest)(nil),       // 6: molar.v1.ListProceduresRequest
+	(*ListProceduresResponse)(nil),      // 7: molar.v1.ListProceduresResponse
+	(*SaveProcedureRequest)(nil),        // 8: molar.v1.SaveProcedureRequest
+	(*SaveProcedureResponse)(nil),       // 9: molar.v1.SaveProcedureResponse
+	(*ChartEntry)(nil),                  // 10: molar.v1.ChartEntry
+	(*GetChartRequest)(nil),             // 11: molar.v1.GetChartRequest
+	(*GetChartResponse)(nil),            // 12: molar.v1.GetChartResponse
+	(*ChartChange)(nil),                 // 13: molar.v1.ChartChange
+	(*AddChartEntryRequest)(nil),        // 14: molar.v1.AddChartEntryRequest
+	(*AddChartEntryResponse)(nil),       // 15: molar.v1.AddChartEntryResponse
+	(*SetChartEntryStatusRequest)(nil),  // 16: molar.v1.SetChartEntryStatusRequest
+	(*SetChartEntryStatusResponse)(nil), // 17: molar.v1.SetChartEntryStatusResponse
+	(*RemoveChartEntryRequest)(nil),     // 18: molar.v1.RemoveChartEntryRequest
+	(*RemoveChartEntryResponse)(nil),    // 19: molar.v1.RemoveChartEntryResponse
+	(*Note)(nil),                        // 20: molar.v1.Note
+	(*NoteRevision)(nil),                // 21: molar.v1.NoteRevision
+	(*ListNotesRequest)(nil),            // 22: molar.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),           // 23: molar.v1.ListNotesResponse
+	(*AddNoteRequest)(nil),              // 24: molar.v1.AddNoteRequest
+	(*AddNoteResponse)(nil),             // 25: molar.v1.AddNoteResponse
+	(*AmendNoteRequest)(nil),            // 26: molar.v1.AmendNoteRequest
+	(*AmendNoteResponse)(nil),           // 27: molar.v1.AmendNoteResponse
+	(*RemoveNoteRequest)(nil),           // 28: molar.v1.RemoveNoteRequest
+	(*RemoveNoteResponse)(nil),          // 29: molar.v1.RemoveNoteResponse
+	(*timestamppb.Timestamp)(nil),       // 30: google.protobuf.Timestamp
 }
 var file_molar_v1_chart_proto_depIdxs = []int32{
 	0,  // 0: molar.v1.Procedure.category:type_name -> molar.v1.ProcedureCategory
-	4,  // 1: molar.v1.ListProceduresResponse.procedures:type_name -> molar.v1.Procedure
-	4,  // 2: molar.v1.SaveProcedureRequest.procedure:type_name -> molar.v1.Procedure
-	4,  // 3: molar.v1.SaveProcedureResponse.procedure:type_name -> molar.v1.Procedure
+	5,  // 1: molar.v1.ListProceduresResponse.procedures:type_name -> molar.v1.Procedure
+	5,  // 2: molar.v1.SaveProcedureRequest.procedure:type_name -> molar.v1.Procedure
+	5,  // 3: molar.v1.SaveProcedureResponse.procedure:type_name -> molar.v1.Procedure
 	1,  // 4: molar.v1.ChartEntry.surfaces:type_name -> molar.v1.Surface
 	2,  // 5: molar.v1.ChartEntry.condition:type_name -> molar.v1.Condition
 	3,  // 6: molar.v1.ChartEntry.status:type_name -> molar.v1.EntryStatus
-	28, // 7: molar.v1.ChartEntry.create_time:type_name -> google.protobuf.Timestamp
-	28, // 8: molar.v1.ChartEntry.update_time:type_name -> google.protobuf.Timestamp
-	28, // 9: molar.v1.ChartEntry.complete_time:type_name -> google.protobuf.Timestamp
-	28, // 10: molar.v1.GetChartRequest.as_of:type_name -> google.protobuf.Timestamp
-	9,  // 11: molar.v1.GetChartResponse.entries:type_name -> molar.v1.ChartEntry
-	28, // 12: molar.v1.GetChartResponse.change_times:type_name -> google.protobuf.Timestamp
-	1,  // 13: molar.v1.AddChartEntryRequest.surfaces:type_name -> molar.v1.Surface
-	2,  // 14: molar.v1.AddChartEntryRequest.condition:type_name -> molar.v1.Condition
-	3,  // 15: molar.v1.AddChartEntryRequest.status:type_name -> molar.v1.EntryStatus
-	9,  // 16: molar.v1.AddChartEntryResponse.entry:type_name -> molar.v1.ChartEntry
-	3,  // 17: molar.v1.SetChartEntryStatusRequest.status:type_name -> molar.v1.EntryStatus
-	9,  // 18: molar.v1.SetChartEntryStatusResponse.entry:type_name -> molar.v1.ChartEntry
-	28, // 19: molar.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	19, // 20: molar.v1.Note.revisions:type_name -> molar.v1.NoteRevision
-	28, // 21: molar.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	28, // 22: molar.v1.NoteRevision.time:type_name -> google.protobuf.Timestamp
-	18, // 23: molar.v1.ListNotesResponse.notes:type_name -> molar.v1.Note
-	18, // 24: molar.v1.AddNoteResponse.note:type_name -> molar.v1.Note
-	18, // 25: molar.v1.AmendNoteResponse.note:type_name -> molar.v1.Note
-	5,  // 26: molar.v1.CatalogService.ListProcedures:input_type -> molar.v1.ListProceduresRequest
-	7,  // 27: molar.v1.CatalogService.SaveProcedure:input_type -> molar.v1.SaveProcedureRequest
-	10, // 28: molar.v1.ChartService.GetChart:input_type -> molar.v1.GetChartRequest
-	12, // 29: molar.v1.ChartService.AddChartEntry:input_type -> molar.v1.AddChartEntryRequest
-	14, // 30: molar.v1.ChartService.SetChartEntryStatus:input_type -> molar.v1.SetChartEntryStatusRequest
-	16, // 31: molar.v1.ChartService.RemoveChartEntry:input_type -> molar.v1.RemoveChartEntryRequest
-	20, // 32: molar.v1.ChartService.ListNotes:input_type -> molar.v1.ListNotesRequest
-	22, // 33: molar.v1.ChartService.AddNote:input_type -> molar.v1.AddNoteRequest
-	24, // 34: molar.v1.ChartService.AmendNote:input_type -> molar.v1.AmendNoteRequest
-	26, // 35: molar.v1.ChartService.RemoveNote:input_type -> molar.v1.RemoveNoteRequest
-	6,  // 36: molar.v1.CatalogService.ListProcedures:output_type -> molar.v1.ListProceduresResponse
-	8,  // 37: molar.v1.CatalogService.SaveProcedure:output_type -> molar.v1.SaveProcedureResponse
-	11, // 38: molar.v1.ChartService.GetChart:output_type -> molar.v1.GetChartResponse
-	13, // 39: molar.v1.ChartService.AddChartEntry:output_type -> molar.v1.AddChartEntryResponse
-	15, // 40: molar.v1.ChartService.SetChartEntryStatus:output_type -> molar.v1.SetChartEntryStatusResponse
-	17, // 41: molar.v1.ChartService.RemoveChartEntry:output_type -> molar.v1.RemoveChartEntryResponse
-	21, // 42: molar.v1.ChartService.ListNotes:output_type -> molar.v1.ListNotesResponse
-	23, // 43: molar.v1.ChartService.AddNote:output_type -> molar.v1.AddNoteResponse
-	25, // 44: molar.v1.ChartService.AmendNote:output_type -> molar.v1.AmendNoteResponse
-	27, // 45: molar.v1.ChartService.RemoveNote:output_type -> molar.v1.RemoveNoteResponse
-	36, // [36:46] is the sub-list for method output_type
-	26, // [26:36] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	30, // 7: molar.v1.ChartEntry.create_time:type_name -> google.protobuf.Timestamp
+	30, // 8: molar.v1.ChartEntry.update_time:type_name -> google.protobuf.Timestamp
+	30, // 9: molar.v1.ChartEntry.complete_time:type_name -> google.protobuf.Timestamp
+	30, // 10: molar.v1.GetChartRequest.as_of:type_name -> google.protobuf.Timestamp
+	10, // 11: molar.v1.GetChartResponse.entries:type_name -> molar.v1.ChartEntry
+	30, // 12: molar.v1.GetChartResponse.change_times:type_name -> google.protobuf.Timestamp
+	13, // 13: molar.v1.GetChartResponse.changes:type_name -> molar.v1.ChartChange
+	30, // 14: molar.v1.ChartChange.time:type_name -> google.protobuf.Timestamp
+	4,  // 15: molar.v1.ChartChange.kind:type_name -> molar.v1.ChartChangeKind
+	2,  // 16: molar.v1.ChartChange.condition:type_name -> molar.v1.Condition
+	3,  // 17: molar.v1.ChartChange.status:type_name -> molar.v1.EntryStatus
+	3,  // 18: molar.v1.ChartChange.previous_status:type_name -> molar.v1.EntryStatus
+	1,  // 19: molar.v1.AddChartEntryRequest.surfaces:type_name -> molar.v1.Surface
+	2,  // 20: molar.v1.AddChartEntryRequest.condition:type_name -> molar.v1.Condition
+	3,  // 21: molar.v1.AddChartEntryRequest.status:type_name -> molar.v1.EntryStatus
+	10, // 22: molar.v1.AddChartEntryResponse.entry:type_name -> molar.v1.ChartEntry
+	3,  // 23: molar.v1.SetChartEntryStatusRequest.status:type_name -> molar.v1.EntryStatus
+	10, // 24: molar.v1.SetChartEntryStatusResponse.entry:type_name -> molar.v1.ChartEntry
+	30, // 25: molar.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	21, // 26: molar.v1.Note.revisions:type_name -> molar.v1.NoteRevision
+	30, // 27: molar.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	30, // 28: molar.v1.NoteRevision.time:type_name -> google.protobuf.Timestamp
+	20, // 29: molar.v1.ListNotesResponse.notes:type_name -> molar.v1.Note
+	20, // 30: molar.v1.AddNoteResponse.note:type_name -> molar.v1.Note
+	20, // 31: molar.v1.AmendNoteResponse.note:type_name -> molar.v1.Note
+	6,  // 32: molar.v1.CatalogService.ListProcedures:input_type -> molar.v1.ListProceduresRequest
+	8,  // 33: molar.v1.CatalogService.SaveProcedure:input_type -> molar.v1.SaveProcedureRequest
+	11, // 34: molar.v1.ChartService.GetChart:input_type -> molar.v1.GetChartRequest
+	14, // 35: molar.v1.ChartService.AddChartEntry:input_type -> molar.v1.AddChartEntryRequest
+	16, // 36: molar.v1.ChartService.SetChartEntryStatus:input_type -> molar.v1.SetChartEntryStatusRequest
+	18, // 37: molar.v1.ChartService.RemoveChartEntry:input_type -> molar.v1.RemoveChartEntryRequest
+	22, // 38: molar.v1.ChartService.ListNotes:input_type -> molar.v1.ListNotesRequest
+	24, // 39: molar.v1.ChartService.AddNote:input_type -> molar.v1.AddNoteRequest
+	26, // 40: molar.v1.ChartService.AmendNote:input_type -> molar.v1.AmendNoteRequest
+	28, // 41: molar.v1.ChartService.RemoveNote:input_type -> molar.v1.RemoveNoteRequest
+	7,  // 42: molar.v1.CatalogService.ListProcedures:output_type -> molar.v1.ListProceduresResponse
+	9,  // 43: molar.v1.CatalogService.SaveProcedure:output_type -> molar.v1.SaveProcedureResponse
+	12, // 44: molar.v1.ChartService.GetChart:output_type -> molar.v1.GetChartResponse
+	15, // 45: molar.v1.ChartService.AddChartEntry:output_type -> molar.v1.AddChartEntryResponse
+	17, // 46: molar.v1.ChartService.SetChartEntryStatus:output_type -> molar.v1.SetChartEntryStatusResponse
+	19, // 47: molar.v1.ChartService.RemoveChartEntry:output_type -> molar.v1.RemoveChartEntryResponse
+	23, // 48: molar.v1.ChartService.ListNotes:output_type -> molar.v1.ListNotesResponse
+	25, // 49: molar.v1.ChartService.AddNote:output_type -> molar.v1.AddNoteResponse
+	27, // 50: molar.v1.ChartService.AmendNote:output_type -> molar.v1.AmendNoteResponse
+	29, // 51: molar.v1.ChartService.RemoveNote:output_type -> molar.v1.RemoveNoteResponse
+	42, // [42:52] is the sub-list for method output_type
+	32, // [32:42] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_molar_v1_chart_proto_init() }
@@ -2250,8 +2479,8 @@ func file_molar_v1_chart_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_molar_v1_chart_proto_rawDesc), len(file_molar_v1_chart_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   24,
+			NumEnums:      5,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

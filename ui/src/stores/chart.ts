@@ -16,6 +16,7 @@ import {
   RemoveChartEntryRequestSchema,
   RemoveNoteRequestSchema,
   SetChartEntryStatusRequestSchema,
+  type ChartChange,
   type ChartEntry,
   type Note,
   type Procedure,
@@ -60,6 +61,8 @@ export const useChartStore = defineStore("chart", () => {
   const revision = ref(0n);
   /** Every change of the chart, oldest first. */
   const changeTimes = shallowRef<Timestamp[]>([]);
+  /** Every change, oldest first: who, when, what. */
+  const changes = shallowRef<ChartChange[]>([]);
   /** The past time shown, or null for now. */
   const asOf = shallowRef<Timestamp | null>(null);
   const loaded = ref(false);
@@ -80,6 +83,7 @@ export const useChartStore = defineStore("chart", () => {
       patientId.value = id;
       entries.value = [];
       changeTimes.value = [];
+      changes.value = [];
       revision.value = 0n;
       loaded.value = false;
     }
@@ -91,6 +95,7 @@ export const useChartStore = defineStore("chart", () => {
       entries.value = res.entries;
       revision.value = res.revision;
       changeTimes.value = res.changeTimes;
+      changes.value = res.changes;
       asOf.value = at;
       loaded.value = true;
     } catch (err) {
@@ -351,6 +356,7 @@ export const useChartStore = defineStore("chart", () => {
       patientId.value = null;
       entries.value = [];
       changeTimes.value = [];
+      changes.value = [];
       revision.value = 0n;
       asOf.value = null;
       loaded.value = false;
@@ -367,6 +373,7 @@ export const useChartStore = defineStore("chart", () => {
     entries,
     revision,
     changeTimes,
+    changes,
     asOf,
     past,
     loaded,

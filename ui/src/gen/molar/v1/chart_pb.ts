@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file molar/v1/chart.proto.
  */
 export const file_molar_v1_chart: GenFile = /*@__PURE__*/
-  fileDesc("ChRtb2xhci92MS9jaGFydC5wcm90bxIIbW9sYXIudjEinQIKCVByb2NlZHVyZRIuCgRjb2RlGAEgASgJQiC6SB1yGzIZXltBLVowLTldW0EtWjAtOS1dezAsMTV9JBIaCgduYW1lX2tvGAIgASgJQgm6SAZyBBABGGQSGgoHbmFtZV9lbhgDIAEoCUIJukgGcgQQARhkEjkKCGNhdGVnb3J5GAQgASgOMhsubW9sYXIudjEuUHJvY2VkdXJlQ2F0ZWdvcnlCCrpIB4IBBBABIAASGQoDZmVlGAUgASgDQgy6SAkiBxiAwtcvKAASDwoHaW5zdXJlZBgGIAEoCBIWCg5yZXF1aXJlc190b290aBgHIAEoCBIZChFyZXF1aXJlc19zdXJmYWNlcxgIIAEoCBIOCgZhY3RpdmUYCSABKAgiFwoVTGlzdFByb2NlZHVyZXNSZXF1ZXN0IkEKFkxpc3RQcm9jZWR1cmVzUmVzcG9uc2USJwoKcHJvY2VkdXJlcxgBIAMoCzITLm1vbGFyLnYxLlByb2NlZHVyZSJGChRTYXZlUHJvY2VkdXJlUmVxdWVzdBIuCglwcm9jZWR1cmUYASABKAsyEy5tb2xhci52MS5Qcm9jZWR1cmVCBrpIA8gBASI/ChVTYXZlUHJvY2VkdXJlUmVzcG9uc2USJgoJcHJvY2VkdXJlGAEgASgLMhMubW9sYXIudjEuUHJvY2VkdXJlIqEDCgpDaGFydEVudHJ5EgoKAmlkGAEgASgJEg0KBXRvb3RoGAIgASgFEiMKCHN1cmZhY2VzGAMgAygOMhEubW9sYXIudjEuU3VyZmFjZRIoCgljb25kaXRpb24YBCABKA4yEy5tb2xhci52MS5Db25kaXRpb25IABIYCg5wcm9jZWR1cmVfY29kZRgFIAEoCUgAEhYKDnByb2NlZHVyZV9uYW1lGAYgASgJEgsKA2ZlZRgHIAEoAxIlCgZzdGF0dXMYCCABKA4yFS5tb2xhci52MS5FbnRyeVN0YXR1cxISCgpjcmVhdGVkX2J5GAkgASgJEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAsgASgJEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jb21wbGV0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGCgRraW5kIlkKD0dldENoYXJ0UmVxdWVzdBIbCgpwYXRpZW50X2lkGAEgASgJQge6SARyAhABEikKBWFzX29mGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ9ChBHZXRDaGFydFJlc3BvbnNlEiUKB2VudHJpZXMYASADKAsyFC5tb2xhci52MS5DaGFydEVudHJ5EhAKCHJldmlzaW9uGAIgASgDEjAKDGNoYW5nZV90aW1lcxgDIAMoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiiQQKFEFkZENoYXJ0RW50cnlSZXF1ZXN0EhsKCnBhdGllbnRfaWQYASABKAlCB7pIBHICEAES8QEKBXRvb3RoGAIgASgFQuEBukjdAboB2QEKD2NoYXJ0LnRvb3RoLmZkaRImbm90IGFuIEZESSB0b290aCBudW1iZXIgKDExLTQ4LCA1MS04NSkanQF0aGlzID09IDAgfHwgKHRoaXMgLyAxMCA+PSAxICYmIHRoaXMgLyAxMCA8PSA0ICYmIHRoaXMgJSAxMCA+PSAxICYmIHRoaXMgJSAxMCA8PSA4KSB8fCAodGhpcyAvIDEwID49IDUgJiYgdGhpcyAvIDEwIDw9IDggJiYgdGhpcyAlIDEwID49IDEgJiYgdGhpcyAlIDEwIDw9IDUpEjgKCHN1cmZhY2VzGAMgAygOMhEubW9sYXIudjEuU3VyZmFjZUITukgQkgENEAUYASIHggEEEAEgABIwCgljb25kaXRpb24YBCABKA4yEy5tb2xhci52MS5Db25kaXRpb25CCLpIBYIBAhABEh8KDnByb2NlZHVyZV9jb2RlGAUgASgJQge6SARyAhgQEi8KBnN0YXR1cxgGIAEoDjIVLm1vbGFyLnYxLkVudHJ5U3RhdHVzQgi6SAWCAQIQAToiukgfIh0KCWNvbmRpdGlvbgoOcHJvY2VkdXJlX2NvZGUQASI8ChVBZGRDaGFydEVudHJ5UmVzcG9uc2USIwoFZW50cnkYASABKAsyFC5tb2xhci52MS5DaGFydEVudHJ5IocBChpTZXRDaGFydEVudHJ5U3RhdHVzUmVxdWVzdBIbCgpwYXRpZW50X2lkGAEgASgJQge6SARyAhABEhkKCGVudHJ5X2lkGAIgASgJQge6SARyAhABEjEKBnN0YXR1cxgDIAEoDjIVLm1vbGFyLnYxLkVudHJ5U3RhdHVzQgq6SAeCAQQQASAAIkIKG1NldENoYXJ0RW50cnlTdGF0dXNSZXNwb25zZRIjCgVlbnRyeRgBIAEoCzIULm1vbGFyLnYxLkNoYXJ0RW50cnkibQoXUmVtb3ZlQ2hhcnRFbnRyeVJlcXVlc3QSGwoKcGF0aWVudF9pZBgBIAEoCUIHukgEcgIQARIZCghlbnRyeV9pZBgCIAEoCUIHukgEcgIQARIaCgZyZWFzb24YAyABKAlCCrpIB3IFEAEYyAEiGgoYUmVtb3ZlQ2hhcnRFbnRyeVJlc3BvbnNlIuECCgROb3RlEgoKAmlkGAEgASgJEhIKCnBhdGllbnRfaWQYAiABKAkSEgoFdGl0bGUYAyABKAlCA4ABARIUCgdjb250ZW50GAQgASgJQgOAAQESDAoEdGFncxgFIAMoCRIRCglhdXRob3JfaWQYBiABKAkSEwoLYXV0aG9yX25hbWUYByABKAkSLwoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKCXJldmlzaW9ucxgJIAMoCzIWLm1vbGFyLnYxLk5vdGVSZXZpc2lvbhIPCgdyZW1vdmVkGAogASgIEhYKDnJlbW92ZWRfcmVhc29uGAsgASgJEg8KB3ZlcnNpb24YDCABKAMSLwoLdXBkYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnVwZGF0ZWRfYnkYDiABKAkihQEKDE5vdGVSZXZpc2lvbhISCgV0aXRsZRgBIAEoCUIDgAEBEhQKB2NvbnRlbnQYAiABKAlCA4ABARIMCgR0YWdzGAMgAygJEhMKC2F1dGhvcl9uYW1lGAQgASgJEigKBHRpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpoBChBMaXN0Tm90ZXNSZXF1ZXN0EhsKCnBhdGllbnRfaWQYASABKAlCB7pIBHICEAESFAoDdGFnGAIgASgJQge6SARyAhgeEhcKD2luY2x1ZGVfcmVtb3ZlZBgDIAEoCBIcCglwYWdlX3NpemUYBCABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAUgASgJQgi6SAVyAxjIASJLChFMaXN0Tm90ZXNSZXNwb25zZRIdCgVub3RlcxgBIAMoCzIOLm1vbGFyLnYxLk5vdGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIo4BCg5BZGROb3RlUmVxdWVzdBIbCgpwYXRpZW50X2lkGAEgASgJQge6SARyAhABEhwKBXRpdGxlGAIgASgJQg2AAQG6SAdyBRABGMgBEh8KB2NvbnRlbnQYAyABKAlCDoABAbpICHIGEAEYoJwBEiAKBHRhZ3MYBCADKAlCErpID5IBDBAKGAEiBnIEEAEYHiIvCg9BZGROb3RlUmVzcG9uc2USHAoEbm90ZRgBIAEoCzIOLm1vbGFyLnYxLk5vdGUipwEKEEFtZW5kTm90ZVJlcXVlc3QSGAoHbm90ZV9pZBgBIAEoCUIHukgEcgIQARIcCgV0aXRsZRgCIAEoCUINgAEBukgHcgUQARjIARIfCgdjb250ZW50GAMgASgJQg6AAQG6SAhyBhABGKCcARIgCgR0YWdzGAQgAygJQhK6SA+SAQwQChgBIgZyBBABGB4SGAoHdmVyc2lvbhgFIAEoA0IHukgEIgIgACIxChFBbWVuZE5vdGVSZXNwb25zZRIcCgRub3RlGAEgASgLMg4ubW9sYXIudjEuTm90ZSJJChFSZW1vdmVOb3RlUmVxdWVzdBIYCgdub3RlX2lkGAEgASgJQge6SARyAhABEhoKBnJlYXNvbhgCIAEoCUIKukgHcgUQARjIASIUChJSZW1vdmVOb3RlUmVzcG9uc2Uq8AIKEVByb2NlZHVyZUNhdGVnb3J5EiIKHlBST0NFRFVSRV9DQVRFR09SWV9VTlNQRUNJRklFRBAAEiEKHVBST0NFRFVSRV9DQVRFR09SWV9ESUFHTk9TVElDEAESIQodUFJPQ0VEVVJFX0NBVEVHT1JZX1BSRVZFTlRJVkUQAhIiCh5QUk9DRURVUkVfQ0FURUdPUllfUkVTVE9SQVRJVkUQAxIhCh1QUk9DRURVUkVfQ0FURUdPUllfRU5ET0RPTlRJQxAEEiIKHlBST0NFRFVSRV9DQVRFR09SWV9QRVJJT0RPTlRJQxAFEiEKHVBST0NFRFVSRV9DQVRFR09SWV9QUk9TVEhFVElDEAYSHwobUFJPQ0VEVVJFX0NBVEVHT1JZX1NVUkdJQ0FMEAcSIgoeUFJPQ0VEVVJFX0NBVEVHT1JZX09SVEhPRE9OVElDEAgSHgoaUFJPQ0VEVVJFX0NBVEVHT1JZX0lNUExBTlQQCSptCgdTdXJmYWNlEhcKE1NVUkZBQ0VfVU5TUEVDSUZJRUQQABINCglTVVJGQUNFX00QARINCglTVVJGQUNFX08QAhINCglTVVJGQUNFX0QQAxINCglTVVJGQUNFX0IQBBINCglTVVJGQUNFX0wQBSrUAQoJQ29uZGl0aW9uEhkKFUNPTkRJVElPTl9VTlNQRUNJRklFRBAAEhQKEENPTkRJVElPTl9DQVJJRVMQARIWChJDT05ESVRJT05fRlJBQ1RVUkUQAhIVChFDT05ESVRJT05fTUlTU0lORxADEhYKEkNPTkRJVElPTl9JTVBBQ1RFRBAEEhYKEkNPTkRJVElPTl9NT0JJTElUWRAFEhYKEkNPTkRJVElPTl9BQlJBU0lPThAGEh8KG0NPTkRJVElPTl9QRVJJQVBJQ0FMX0xFU0lPThAHKnwKC0VudHJ5U3RhdHVzEhwKGEVOVFJZX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFEVOVFJZX1NUQVRVU19QTEFOTkVEEAESGgoWRU5UUllfU1RBVFVTX0NPTVBMRVRFRBACEhkKFUVOVFJZX1NUQVRVU19FWElTVElORxADMsoBCg5DYXRhbG9nU2VydmljZRJeCg5MaXN0UHJvY2VkdXJlcxIfLm1vbGFyLnYxLkxpc3RQcm9jZWR1cmVzUmVxdWVzdBogLm1vbGFyLnYxLkxpc3RQcm9jZWR1cmVzUmVzcG9uc2UiCZACAcLzGAIQARJYCg1TYXZlUHJvY2VkdXJlEh4ubW9sYXIudjEuU2F2ZVByb2NlZHVyZVJlcXVlc3QaHy5tb2xhci52MS5TYXZlUHJvY2VkdXJlUmVzcG9uc2UiBsLzGAIYCzK9BQoMQ2hhcnRTZXJ2aWNlEkwKCEdldENoYXJ0EhkubW9sYXIudjEuR2V0Q2hhcnRSZXF1ZXN0GhoubW9sYXIudjEuR2V0Q2hhcnRSZXNwb25zZSIJkAIBwvMYAhgGElgKDUFkZENoYXJ0RW50cnkSHi5tb2xhci52MS5BZGRDaGFydEVudHJ5UmVxdWVzdBofLm1vbGFyLnYxLkFkZENoYXJ0RW50cnlSZXNwb25zZSIGwvMYAhgHEmoKE1NldENoYXJ0RW50cnlTdGF0dXMSJC5tb2xhci52MS5TZXRDaGFydEVudHJ5U3RhdHVzUmVxdWVzdBolLm1vbGFyLnYxLlNldENoYXJ0RW50cnlTdGF0dXNSZXNwb25zZSIGwvMYAhgHEmEKEFJlbW92ZUNoYXJ0RW50cnkSIS5tb2xhci52MS5SZW1vdmVDaGFydEVudHJ5UmVxdWVzdBoiLm1vbGFyLnYxLlJlbW92ZUNoYXJ0RW50cnlSZXNwb25zZSIGwvMYAhgHEk8KCUxpc3ROb3RlcxIaLm1vbGFyLnYxLkxpc3ROb3Rlc1JlcXVlc3QaGy5tb2xhci52MS5MaXN0Tm90ZXNSZXNwb25zZSIJkAIBwvMYAhgGEkYKB0FkZE5vdGUSGC5tb2xhci52MS5BZGROb3RlUmVxdWVzdBoZLm1vbGFyLnYxLkFkZE5vdGVSZXNwb25zZSIGwvMYAhgHEkwKCUFtZW5kTm90ZRIaLm1vbGFyLnYxLkFtZW5kTm90ZVJlcXVlc3QaGy5tb2xhci52MS5BbWVuZE5vdGVSZXNwb25zZSIGwvMYAhgHEk8KClJlbW92ZU5vdGUSGy5tb2xhci52MS5SZW1vdmVOb3RlUmVxdWVzdBocLm1vbGFyLnYxLlJlbW92ZU5vdGVSZXNwb25zZSIGwvMYAhgHQjRaMmdpdGh1Yi5jb20vbW9sYXItZGVudGFsL21vbGFyL2dlbi9tb2xhci92MTttb2xhcnYxYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_molar_v1_access]);
+  fileDesc("ChRtb2xhci92MS9jaGFydC5wcm90bxIIbW9sYXIudjEinQIKCVByb2NlZHVyZRIuCgRjb2RlGAEgASgJQiC6SB1yGzIZXltBLVowLTldW0EtWjAtOS1dezAsMTV9JBIaCgduYW1lX2tvGAIgASgJQgm6SAZyBBABGGQSGgoHbmFtZV9lbhgDIAEoCUIJukgGcgQQARhkEjkKCGNhdGVnb3J5GAQgASgOMhsubW9sYXIudjEuUHJvY2VkdXJlQ2F0ZWdvcnlCCrpIB4IBBBABIAASGQoDZmVlGAUgASgDQgy6SAkiBxiAwtcvKAASDwoHaW5zdXJlZBgGIAEoCBIWCg5yZXF1aXJlc190b290aBgHIAEoCBIZChFyZXF1aXJlc19zdXJmYWNlcxgIIAEoCBIOCgZhY3RpdmUYCSABKAgiFwoVTGlzdFByb2NlZHVyZXNSZXF1ZXN0IkEKFkxpc3RQcm9jZWR1cmVzUmVzcG9uc2USJwoKcHJvY2VkdXJlcxgBIAMoCzITLm1vbGFyLnYxLlByb2NlZHVyZSJGChRTYXZlUHJvY2VkdXJlUmVxdWVzdBIuCglwcm9jZWR1cmUYASABKAsyEy5tb2xhci52MS5Qcm9jZWR1cmVCBrpIA8gBASI/ChVTYXZlUHJvY2VkdXJlUmVzcG9uc2USJgoJcHJvY2VkdXJlGAEgASgLMhMubW9sYXIudjEuUHJvY2VkdXJlIqEDCgpDaGFydEVudHJ5EgoKAmlkGAEgASgJEg0KBXRvb3RoGAIgASgFEiMKCHN1cmZhY2VzGAMgAygOMhEubW9sYXIudjEuU3VyZmFjZRIoCgljb25kaXRpb24YBCABKA4yEy5tb2xhci52MS5Db25kaXRpb25IABIYCg5wcm9jZWR1cmVfY29kZRgFIAEoCUgAEhYKDnByb2NlZHVyZV9uYW1lGAYgASgJEgsKA2ZlZRgHIAEoAxIlCgZzdGF0dXMYCCABKA4yFS5tb2xhci52MS5FbnRyeVN0YXR1cxISCgpjcmVhdGVkX2J5GAkgASgJEi8KC2NyZWF0ZV90aW1lGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAsgASgJEi8KC3VwZGF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jb21wbGV0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIGCgRraW5kIlkKD0dldENoYXJ0UmVxdWVzdBIbCgpwYXRpZW50X2lkGAEgASgJQge6SARyAhABEikKBWFzX29mGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKlAQoQR2V0Q2hhcnRSZXNwb25zZRIlCgdlbnRyaWVzGAEgAygLMhQubW9sYXIudjEuQ2hhcnRFbnRyeRIQCghyZXZpc2lvbhgCIAEoAxIwCgxjaGFuZ2VfdGltZXMYAyADKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiYKB2NoYW5nZXMYBCADKAsyFS5tb2xhci52MS5DaGFydENoYW5nZSLVAgoLQ2hhcnRDaGFuZ2USKAoEdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEwoLYXV0aG9yX25hbWUYAiABKAkSJwoEa2luZBgDIAEoDjIZLm1vbGFyLnYxLkNoYXJ0Q2hhbmdlS2luZBIQCghlbnRyeV9pZBgEIAEoCRINCgV0b290aBgFIAEoBRIWCg5wcm9jZWR1cmVfY29kZRgGIAEoCRIWCg5wcm9jZWR1cmVfbmFtZRgHIAEoCRImCgljb25kaXRpb24YCCABKA4yEy5tb2xhci52MS5Db25kaXRpb24SJQoGc3RhdHVzGAkgASgOMhUubW9sYXIudjEuRW50cnlTdGF0dXMSLgoPcHJldmlvdXNfc3RhdHVzGAogASgOMhUubW9sYXIudjEuRW50cnlTdGF0dXMSDgoGcmVhc29uGAsgASgJIokEChRBZGRDaGFydEVudHJ5UmVxdWVzdBIbCgpwYXRpZW50X2lkGAEgASgJQge6SARyAhABEvEBCgV0b290aBgCIAEoBULhAbpI3QG6AdkBCg9jaGFydC50b290aC5mZGkSJm5vdCBhbiBGREkgdG9vdGggbnVtYmVyICgxMS00OCwgNTEtODUpGp0BdGhpcyA9PSAwIHx8ICh0aGlzIC8gMTAgPj0gMSAmJiB0aGlzIC8gMTAgPD0gNCAmJiB0aGlzICUgMTAgPj0gMSAmJiB0aGlzICUgMTAgPD0gOCkgfHwgKHRoaXMgLyAxMCA+PSA1ICYmIHRoaXMgLyAxMCA8PSA4ICYmIHRoaXMgJSAxMCA+PSAxICYmIHRoaXMgJSAxMCA8PSA1KRI4CghzdXJmYWNlcxgDIAMoDjIRLm1vbGFyLnYxLlN1cmZhY2VCE7pIEJIBDRAFGAEiB4IBBBABIAASMAoJY29uZGl0aW9uGAQgASgOMhMubW9sYXIudjEuQ29uZGl0aW9uQgi6SAWCAQIQARIfCg5wcm9jZWR1cmVfY29kZRgFIAEoCUIHukgEcgIYEBIvCgZzdGF0dXMYBiABKA4yFS5tb2xhci52MS5FbnRyeVN0YXR1c0IIukgFggECEAE6IrpIHyIdCgljb25kaXRpb24KDnByb2NlZHVyZV9jb2RlEAEiPAoVQWRkQ2hhcnRFbnRyeVJlc3BvbnNlEiMKBWVudHJ5GAEgASgLMhQubW9sYXIudjEuQ2hhcnRFbnRyeSKHAQoaU2V0Q2hhcnRFbnRyeVN0YXR1c1JlcXVlc3QSGwoKcGF0aWVudF9pZBgBIAEoCUIHukgEcgIQARIZCghlbnRyeV9pZBgCIAEoCUIHukgEcgIQARIxCgZzdGF0dXMYAyABKA4yFS5tb2xhci52MS5FbnRyeVN0YXR1c0IKukgHggEEEAEgACJCChtTZXRDaGFydEVudHJ5U3RhdHVzUmVzcG9uc2USIwoFZW50cnkYASABKAsyFC5tb2xhci52MS5DaGFydEVudHJ5Im0KF1JlbW92ZUNoYXJ0RW50cnlSZXF1ZXN0EhsKCnBhdGllbnRfaWQYASABKAlCB7pIBHICEAESGQoIZW50cnlfaWQYAiABKAlCB7pIBHICEAESGgoGcmVhc29uGAMgASgJQgq6SAdyBRABGMgBIhoKGFJlbW92ZUNoYXJ0RW50cnlSZXNwb25zZSLhAgoETm90ZRIKCgJpZBgBIAEoCRISCgpwYXRpZW50X2lkGAIgASgJEhIKBXRpdGxlGAMgASgJQgOAAQESFAoHY29udGVudBgEIAEoCUIDgAEBEgwKBHRhZ3MYBSADKAkSEQoJYXV0aG9yX2lkGAYgASgJEhMKC2F1dGhvcl9uYW1lGAcgASgJEi8KC2NyZWF0ZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCglyZXZpc2lvbnMYCSADKAsyFi5tb2xhci52MS5Ob3RlUmV2aXNpb24SDwoHcmVtb3ZlZBgKIAEoCBIWCg5yZW1vdmVkX3JlYXNvbhgLIAEoCRIPCgd2ZXJzaW9uGAwgASgDEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GA4gASgJIoUBCgxOb3RlUmV2aXNpb24SEgoFdGl0bGUYASABKAlCA4ABARIUCgdjb250ZW50GAIgASgJQgOAAQESDAoEdGFncxgDIAMoCRITCgthdXRob3JfbmFtZRgEIAEoCRIoCgR0aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKaAQoQTGlzdE5vdGVzUmVxdWVzdBIbCgpwYXRpZW50X2lkGAEgASgJQge6SARyAhABEhQKA3RhZxgCIAEoCUIHukgEcgIYHhIXCg9pbmNsdWRlX3JlbW92ZWQYAyABKAgSHAoJcGFnZV9zaXplGAQgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgFIAEoCUIIukgFcgMYyAEiSwoRTGlzdE5vdGVzUmVzcG9uc2USHQoFbm90ZXMYASADKAsyDi5tb2xhci52MS5Ob3RlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKOAQoOQWRkTm90ZVJlcXVlc3QSGwoKcGF0aWVudF9pZBgBIAEoCUIHukgEcgIQARIcCgV0aXRsZRgCIAEoCUINgAEBukgHcgUQARjIARIfCgdjb250ZW50GAMgASgJQg6AAQG6SAhyBhABGKCcARIgCgR0YWdzGAQgAygJQhK6SA+SAQwQChgBIgZyBBABGB4iLwoPQWRkTm90ZVJlc3BvbnNlEhwKBG5vdGUYASABKAsyDi5tb2xhci52MS5Ob3RlIqcBChBBbWVuZE5vdGVSZXF1ZXN0EhgKB25vdGVfaWQYASABKAlCB7pIBHICEAESHAoFdGl0bGUYAiABKAlCDYABAbpIB3IFEAEYyAESHwoHY29udGVudBgDIAEoCUIOgAEBukgIcgYQARignAESIAoEdGFncxgEIAMoCUISukgPkgEMEAoYASIGcgQQARgeEhgKB3ZlcnNpb24YBSABKANCB7pIBCICIAAiMQoRQW1lbmROb3RlUmVzcG9uc2USHAoEbm90ZRgBIAEoCzIOLm1vbGFyLnYxLk5vdGUiSQoRUmVtb3ZlTm90ZVJlcXVlc3QSGAoHbm90ZV9pZBgBIAEoCUIHukgEcgIQARIaCgZyZWFzb24YAiABKAlCCrpIB3IFEAEYyAEiFAoSUmVtb3ZlTm90ZVJlc3BvbnNlKvACChFQcm9jZWR1cmVDYXRlZ29yeRIiCh5QUk9DRURVUkVfQ0FURUdPUllfVU5TUEVDSUZJRUQQABIhCh1QUk9DRURVUkVfQ0FURUdPUllfRElBR05PU1RJQxABEiEKHVBST0NFRFVSRV9DQVRFR09SWV9QUkVWRU5USVZFEAISIgoeUFJPQ0VEVVJFX0NBVEVHT1JZX1JFU1RPUkFUSVZFEAMSIQodUFJPQ0VEVVJFX0NBVEVHT1JZX0VORE9ET05USUMQBBIiCh5QUk9DRURVUkVfQ0FURUdPUllfUEVSSU9ET05USUMQBRIhCh1QUk9DRURVUkVfQ0FURUdPUllfUFJPU1RIRVRJQxAGEh8KG1BST0NFRFVSRV9DQVRFR09SWV9TVVJHSUNBTBAHEiIKHlBST0NFRFVSRV9DQVRFR09SWV9PUlRIT0RPTlRJQxAIEh4KGlBST0NFRFVSRV9DQVRFR09SWV9JTVBMQU5UEAkqbQoHU3VyZmFjZRIXChNTVVJGQUNFX1VOU1BFQ0lGSUVEEAASDQoJU1VSRkFDRV9NEAESDQoJU1VSRkFDRV9PEAISDQoJU1VSRkFDRV9EEAMSDQoJU1VSRkFDRV9CEAQSDQoJU1VSRkFDRV9MEAUq1AEKCUNvbmRpdGlvbhIZChVDT05ESVRJT05fVU5TUEVDSUZJRUQQABIUChBDT05ESVRJT05fQ0FSSUVTEAESFgoSQ09ORElUSU9OX0ZSQUNUVVJFEAISFQoRQ09ORElUSU9OX01JU1NJTkcQAxIWChJDT05ESVRJT05fSU1QQUNURUQQBBIWChJDT05ESVRJT05fTU9CSUxJVFkQBRIWChJDT05ESVRJT05fQUJSQVNJT04QBhIfChtDT05ESVRJT05fUEVSSUFQSUNBTF9MRVNJT04QByp8CgtFbnRyeVN0YXR1cxIcChhFTlRSWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRFTlRSWV9TVEFUVVNfUExBTk5FRBABEhoKFkVOVFJZX1NUQVRVU19DT01QTEVURUQQAhIZChVFTlRSWV9TVEFUVVNfRVhJU1RJTkcQAyqOAQoPQ2hhcnRDaGFuZ2VLaW5kEiEKHUNIQVJUX0NIQU5HRV9LSU5EX1VOU1BFQ0lGSUVEEAASGwoXQ0hBUlRfQ0hBTkdFX0tJTkRfQURERUQQARIcChhDSEFSVF9DSEFOR0VfS0lORF9TVEFUVVMQAhIdChlDSEFSVF9DSEFOR0VfS0lORF9SRU1PVkVEEAMyygEKDkNhdGFsb2dTZXJ2aWNlEl4KDkxpc3RQcm9jZWR1cmVzEh8ubW9sYXIudjEuTGlzdFByb2NlZHVyZXNSZXF1ZXN0GiAubW9sYXIudjEuTGlzdFByb2NlZHVyZXNSZXNwb25zZSIJkAIBwvMYAhABElgKDVNhdmVQcm9jZWR1cmUSHi5tb2xhci52MS5TYXZlUHJvY2VkdXJlUmVxdWVzdBofLm1vbGFyLnYxLlNhdmVQcm9jZWR1cmVSZXNwb25zZSIGwvMYAhgLMr0FCgxDaGFydFNlcnZpY2USTAoIR2V0Q2hhcnQSGS5tb2xhci52MS5HZXRDaGFydFJlcXVlc3QaGi5tb2xhci52MS5HZXRDaGFydFJlc3BvbnNlIgmQAgHC8xgCGAYSWAoNQWRkQ2hhcnRFbnRyeRIeLm1vbGFyLnYxLkFkZENoYXJ0RW50cnlSZXF1ZXN0Gh8ubW9sYXIudjEuQWRkQ2hhcnRFbnRyeVJlc3BvbnNlIgbC8xgCGAcSagoTU2V0Q2hhcnRFbnRyeVN0YXR1cxIkLm1vbGFyLnYxLlNldENoYXJ0RW50cnlTdGF0dXNSZXF1ZXN0GiUubW9sYXIudjEuU2V0Q2hhcnRFbnRyeVN0YXR1c1Jlc3BvbnNlIgbC8xgCGAcSYQoQUmVtb3ZlQ2hhcnRFbnRyeRIhLm1vbGFyLnYxLlJlbW92ZUNoYXJ0RW50cnlSZXF1ZXN0GiIubW9sYXIudjEuUmVtb3ZlQ2hhcnRFbnRyeVJlc3BvbnNlIgbC8xgCGAcSTwoJTGlzdE5vdGVzEhoubW9sYXIudjEuTGlzdE5vdGVzUmVxdWVzdBobLm1vbGFyLnYxLkxpc3ROb3Rlc1Jlc3BvbnNlIgmQAgHC8xgCGAYSRgoHQWRkTm90ZRIYLm1vbGFyLnYxLkFkZE5vdGVSZXF1ZXN0GhkubW9sYXIudjEuQWRkTm90ZVJlc3BvbnNlIgbC8xgCGAcSTAoJQW1lbmROb3RlEhoubW9sYXIudjEuQW1lbmROb3RlUmVxdWVzdBobLm1vbGFyLnYxLkFtZW5kTm90ZVJlc3BvbnNlIgbC8xgCGAcSTwoKUmVtb3ZlTm90ZRIbLm1vbGFyLnYxLlJlbW92ZU5vdGVSZXF1ZXN0GhwubW9sYXIudjEuUmVtb3ZlTm90ZVJlc3BvbnNlIgbC8xgCGAdCNFoyZ2l0aHViLmNvbS9tb2xhci1kZW50YWwvbW9sYXIvZ2VuL21vbGFyL3YxO21vbGFydjFiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_molar_v1_access]);
 
 /**
  * Procedure is one entry of the catalog.
@@ -339,6 +339,13 @@ export type GetChartResponse = Message<"molar.v1.GetChartResponse"> & {
    * @generated from field: repeated google.protobuf.Timestamp change_times = 3;
    */
   changeTimes: Timestamp[];
+
+  /**
+   * Every change, oldest first: who made it, when, and what it did.
+   *
+   * @generated from field: repeated molar.v1.ChartChange changes = 4;
+   */
+  changes: ChartChange[];
 };
 
 /**
@@ -347,6 +354,97 @@ export type GetChartResponse = Message<"molar.v1.GetChartResponse"> & {
  */
 export const GetChartResponseSchema: GenMessage<GetChartResponse> = /*@__PURE__*/
   messageDesc(file_molar_v1_chart, 7);
+
+/**
+ * ChartChange is one change to a patient's chart, as the history lists it.
+ *
+ * @generated from message molar.v1.ChartChange
+ */
+export type ChartChange = Message<"molar.v1.ChartChange"> & {
+  /**
+   * When.
+   *
+   * @generated from field: google.protobuf.Timestamp time = 1;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * Who, by the name colleagues know them by.
+   *
+   * @generated from field: string author_name = 2;
+   */
+  authorName: string;
+
+  /**
+   * What it did.
+   *
+   * @generated from field: molar.v1.ChartChangeKind kind = 3;
+   */
+  kind: ChartChangeKind;
+
+  /**
+   * The entry changed.
+   *
+   * @generated from field: string entry_id = 4;
+   */
+  entryId: string;
+
+  /**
+   * Its tooth (FDI), 0 for the whole mouth.
+   *
+   * @generated from field: int32 tooth = 5;
+   */
+  tooth: number;
+
+  /**
+   * Its procedure, when it is one.
+   *
+   * @generated from field: string procedure_code = 6;
+   */
+  procedureCode: string;
+
+  /**
+   * The procedure's name as charted.
+   *
+   * @generated from field: string procedure_name = 7;
+   */
+  procedureName: string;
+
+  /**
+   * Its finding, when it is one.
+   *
+   * @generated from field: molar.v1.Condition condition = 8;
+   */
+  condition: Condition;
+
+  /**
+   * The status it was given (added with, or moved to).
+   *
+   * @generated from field: molar.v1.EntryStatus status = 9;
+   */
+  status: EntryStatus;
+
+  /**
+   * The status it had before, for a status change.
+   *
+   * @generated from field: molar.v1.EntryStatus previous_status = 10;
+   */
+  previousStatus: EntryStatus;
+
+  /**
+   * Why it was removed.
+   *
+   * @generated from field: string reason = 11;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message molar.v1.ChartChange.
+ * Use `create(ChartChangeSchema)` to create a new message.
+ */
+export const ChartChangeSchema: GenMessage<ChartChange> = /*@__PURE__*/
+  messageDesc(file_molar_v1_chart, 8);
 
 /**
  * AddChartEntryRequest charts something.
@@ -402,7 +500,7 @@ export type AddChartEntryRequest = Message<"molar.v1.AddChartEntryRequest"> & {
  * Use `create(AddChartEntryRequestSchema)` to create a new message.
  */
 export const AddChartEntryRequestSchema: GenMessage<AddChartEntryRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 8);
+  messageDesc(file_molar_v1_chart, 9);
 
 /**
  * AddChartEntryResponse carries the entry.
@@ -423,7 +521,7 @@ export type AddChartEntryResponse = Message<"molar.v1.AddChartEntryResponse"> & 
  * Use `create(AddChartEntryResponseSchema)` to create a new message.
  */
 export const AddChartEntryResponseSchema: GenMessage<AddChartEntryResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 9);
+  messageDesc(file_molar_v1_chart, 10);
 
 /**
  * SetChartEntryStatusRequest changes a procedure's status.
@@ -458,7 +556,7 @@ export type SetChartEntryStatusRequest = Message<"molar.v1.SetChartEntryStatusRe
  * Use `create(SetChartEntryStatusRequestSchema)` to create a new message.
  */
 export const SetChartEntryStatusRequestSchema: GenMessage<SetChartEntryStatusRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 10);
+  messageDesc(file_molar_v1_chart, 11);
 
 /**
  * SetChartEntryStatusResponse carries the entry.
@@ -479,7 +577,7 @@ export type SetChartEntryStatusResponse = Message<"molar.v1.SetChartEntryStatusR
  * Use `create(SetChartEntryStatusResponseSchema)` to create a new message.
  */
 export const SetChartEntryStatusResponseSchema: GenMessage<SetChartEntryStatusResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 11);
+  messageDesc(file_molar_v1_chart, 12);
 
 /**
  * RemoveChartEntryRequest takes an entry off the chart.
@@ -514,7 +612,7 @@ export type RemoveChartEntryRequest = Message<"molar.v1.RemoveChartEntryRequest"
  * Use `create(RemoveChartEntryRequestSchema)` to create a new message.
  */
 export const RemoveChartEntryRequestSchema: GenMessage<RemoveChartEntryRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 12);
+  messageDesc(file_molar_v1_chart, 13);
 
 /**
  * RemoveChartEntryResponse is empty.
@@ -529,7 +627,7 @@ export type RemoveChartEntryResponse = Message<"molar.v1.RemoveChartEntryRespons
  * Use `create(RemoveChartEntryResponseSchema)` to create a new message.
  */
 export const RemoveChartEntryResponseSchema: GenMessage<RemoveChartEntryResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 13);
+  messageDesc(file_molar_v1_chart, 14);
 
 /**
  * Note is a clinical note.
@@ -641,7 +739,7 @@ export type Note = Message<"molar.v1.Note"> & {
  * Use `create(NoteSchema)` to create a new message.
  */
 export const NoteSchema: GenMessage<Note> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 14);
+  messageDesc(file_molar_v1_chart, 15);
 
 /**
  * NoteRevision is an earlier version of a note.
@@ -690,7 +788,7 @@ export type NoteRevision = Message<"molar.v1.NoteRevision"> & {
  * Use `create(NoteRevisionSchema)` to create a new message.
  */
 export const NoteRevisionSchema: GenMessage<NoteRevision> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 15);
+  messageDesc(file_molar_v1_chart, 16);
 
 /**
  * ListNotesRequest lists a patient's notes.
@@ -739,7 +837,7 @@ export type ListNotesRequest = Message<"molar.v1.ListNotesRequest"> & {
  * Use `create(ListNotesRequestSchema)` to create a new message.
  */
 export const ListNotesRequestSchema: GenMessage<ListNotesRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 16);
+  messageDesc(file_molar_v1_chart, 17);
 
 /**
  * ListNotesResponse is one page.
@@ -767,7 +865,7 @@ export type ListNotesResponse = Message<"molar.v1.ListNotesResponse"> & {
  * Use `create(ListNotesResponseSchema)` to create a new message.
  */
 export const ListNotesResponseSchema: GenMessage<ListNotesResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 17);
+  messageDesc(file_molar_v1_chart, 18);
 
 /**
  * AddNoteRequest writes a note.
@@ -809,7 +907,7 @@ export type AddNoteRequest = Message<"molar.v1.AddNoteRequest"> & {
  * Use `create(AddNoteRequestSchema)` to create a new message.
  */
 export const AddNoteRequestSchema: GenMessage<AddNoteRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 18);
+  messageDesc(file_molar_v1_chart, 19);
 
 /**
  * AddNoteResponse carries the note.
@@ -830,7 +928,7 @@ export type AddNoteResponse = Message<"molar.v1.AddNoteResponse"> & {
  * Use `create(AddNoteResponseSchema)` to create a new message.
  */
 export const AddNoteResponseSchema: GenMessage<AddNoteResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 19);
+  messageDesc(file_molar_v1_chart, 20);
 
 /**
  * AmendNoteRequest amends a note.
@@ -879,7 +977,7 @@ export type AmendNoteRequest = Message<"molar.v1.AmendNoteRequest"> & {
  * Use `create(AmendNoteRequestSchema)` to create a new message.
  */
 export const AmendNoteRequestSchema: GenMessage<AmendNoteRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 20);
+  messageDesc(file_molar_v1_chart, 21);
 
 /**
  * AmendNoteResponse carries the note.
@@ -900,7 +998,7 @@ export type AmendNoteResponse = Message<"molar.v1.AmendNoteResponse"> & {
  * Use `create(AmendNoteResponseSchema)` to create a new message.
  */
 export const AmendNoteResponseSchema: GenMessage<AmendNoteResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 21);
+  messageDesc(file_molar_v1_chart, 22);
 
 /**
  * RemoveNoteRequest hides a note.
@@ -928,7 +1026,7 @@ export type RemoveNoteRequest = Message<"molar.v1.RemoveNoteRequest"> & {
  * Use `create(RemoveNoteRequestSchema)` to create a new message.
  */
 export const RemoveNoteRequestSchema: GenMessage<RemoveNoteRequest> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 22);
+  messageDesc(file_molar_v1_chart, 23);
 
 /**
  * RemoveNoteResponse is empty.
@@ -943,7 +1041,7 @@ export type RemoveNoteResponse = Message<"molar.v1.RemoveNoteResponse"> & {
  * Use `create(RemoveNoteResponseSchema)` to create a new message.
  */
 export const RemoveNoteResponseSchema: GenMessage<RemoveNoteResponse> = /*@__PURE__*/
-  messageDesc(file_molar_v1_chart, 23);
+  messageDesc(file_molar_v1_chart, 24);
 
 /**
  * ProcedureCategory groups procedures.
@@ -1152,6 +1250,45 @@ export enum EntryStatus {
  */
 export const EntryStatusSchema: GenEnum<EntryStatus> = /*@__PURE__*/
   enumDesc(file_molar_v1_chart, 3);
+
+/**
+ * ChartChangeKind is what a change to the chart did.
+ *
+ * @generated from enum molar.v1.ChartChangeKind
+ */
+export enum ChartChangeKind {
+  /**
+   * @generated from enum value: CHART_CHANGE_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * An entry was charted.
+   *
+   * @generated from enum value: CHART_CHANGE_KIND_ADDED = 1;
+   */
+  ADDED = 1,
+
+  /**
+   * A procedure moved to another status.
+   *
+   * @generated from enum value: CHART_CHANGE_KIND_STATUS = 2;
+   */
+  STATUS = 2,
+
+  /**
+   * An entry was taken off the chart, with a reason.
+   *
+   * @generated from enum value: CHART_CHANGE_KIND_REMOVED = 3;
+   */
+  REMOVED = 3,
+}
+
+/**
+ * Describes the enum molar.v1.ChartChangeKind.
+ */
+export const ChartChangeKindSchema: GenEnum<ChartChangeKind> = /*@__PURE__*/
+  enumDesc(file_molar_v1_chart, 4);
 
 /**
  * CatalogService is the clinic's list of procedures and their fees.
