@@ -127,6 +127,11 @@ func TestCompactClinical(t *testing.T) {
 		t.Fatal(err)
 	}
 	storetest.SameChart(t, "after compaction", got, versions[3])
+	all, err := repo.AllLatest(ctx)
+	if err != nil || len(all) != 1 {
+		t.Fatalf("all latest: %d records, %v", len(all), err)
+	}
+	storetest.SameChart(t, "all latest", all[0], versions[3])
 	var doc struct {
 		Events []bson.Raw `bson:"events"`
 		Delta  bool       `bson:"delta"`

@@ -196,7 +196,9 @@ func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
 			if n > 0 {
 				logger.Info("invoices moved into patient accounts", "patients", n)
 			}
-			if err != nil {
+			if err != nil || a == nil {
+				// Moving the data to another engine (a == nil) reads each
+				// record whole anyway: nothing to compact first.
 				return err
 			}
 			n, err = clinical.CompactClinical(ctx)

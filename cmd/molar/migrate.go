@@ -182,14 +182,24 @@ func copyData(ctx context.Context, src, dst *database) ([]any, error) {
 		}
 	}
 	count("procedures", len(procs))
+	// One pass over the old engine's records (a query per patient scans
+	// the whole collection each time there).
 	var records []chart.Record
-	for _, p := range patients {
-		r, err := src.clinical.Latest(ctx, p.ID)
-		if err != nil {
-			return nil, fmt.Errorf("chart of %s: %w", p.ID, err)
+	if all, ok := src.clinical.(interface {
+		AllLatest(ctx context.Context) ([]chart.Record, error)
+	}); ok {
+		if records, err = all.AllLatest(ctx); err != nil {
+			return nil, fmt.Errorf("charts: %w", err)
 		}
-		if r.Version > 0 {
-			records = append(records, r)
+	} else {
+		for _, p := range patients {
+			r, err := src.clinical.Latest(ctx, p.ID)
+			if err != nil {
+				return nil, fmt.Errorf("chart of %s: %w", p.ID, err)
+			}
+			if r.Version > 0 {
+				records = append(records, r)
+			}
 		}
 	}
 	if err := dst.clinical.InsertMany(ctx, records); err != nil {
