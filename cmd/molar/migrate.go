@@ -17,7 +17,6 @@ import (
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/billing"
-	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/schedule"
 )
 
@@ -184,23 +183,9 @@ func copyData(ctx context.Context, src, dst *database) ([]any, error) {
 	count("procedures", len(procs))
 	// One pass over the old engine's records (a query per patient scans
 	// the whole collection each time there).
-	var records []chart.Record
-	if all, ok := src.clinical.(interface {
-		AllLatest(ctx context.Context) ([]chart.Record, error)
-	}); ok {
-		if records, err = all.AllLatest(ctx); err != nil {
-			return nil, fmt.Errorf("charts: %w", err)
-		}
-	} else {
-		for _, p := range patients {
-			r, err := src.clinical.Latest(ctx, p.ID)
-			if err != nil {
-				return nil, fmt.Errorf("chart of %s: %w", p.ID, err)
-			}
-			if r.Version > 0 {
-				records = append(records, r)
-			}
-		}
+	records, err := src.clinical.(*mongo.ClinicalRepo).AllLatest(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("charts: %w", err)
 	}
 	if err := dst.clinical.InsertMany(ctx, records); err != nil {
 		return nil, fmt.Errorf("charts: %w", err)
