@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -252,6 +253,20 @@ func TestHoursAndBlockouts(t *testing.T) {
 		StartDate: b.day.Format(time.DateOnly), EndDate: b.day.Format(time.DateOnly), Limit: 3}))
 	if err != nil || len(slots.Msg.GetSlots()) != 3 || !slots.Msg.GetSlots()[0].GetStartTime().AsTime().Equal(b.at(9, 0).AsTime()) {
 		t.Fatalf("free slots %v %v", slots, err)
+	}
+	// Spread offers: the first free start of each morning and afternoon (the
+	// afternoon begins at the lunch break), reaching into the next day.
+	spread, err := c.FindFreeSlots(ctx, connect.NewRequest(&molarv1.FindFreeSlotsRequest{ProviderId: "dr-lee", Minutes: 60,
+		StartDate: b.day.Format(time.DateOnly), EndDate: b.day.AddDate(0, 0, 1).Format(time.DateOnly), Limit: 3, Spread: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range spread.Msg.GetSlots() {
+		got = append(got, s.GetStartTime().AsTime().In(b.loc).Format("Mon 15:04"))
+	}
+	if want := []string{"Mon 09:00", "Mon 14:00", "Tue 09:00"}; !slices.Equal(got, want) {
+		t.Errorf("spread offers %v, want %v", got, want)
 	}
 }
 

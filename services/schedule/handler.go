@@ -135,7 +135,7 @@ func (h *Handler) ListPatientAppointments(ctx context.Context, req *connect.Requ
 // FindFreeSlots implements molarv1connect.ScheduleServiceHandler.
 func (h *Handler) FindFreeSlots(ctx context.Context, req *connect.Request[molarv1.FindFreeSlotsRequest]) (*connect.Response[molarv1.FindFreeSlotsResponse], error) {
 	m := req.Msg
-	slots, err := h.svc.FreeSlots(ctx, m.GetProviderId(), m.GetMinutes(), m.GetStartDate(), m.GetEndDate(), int(m.GetLimit()))
+	slots, err := h.svc.FreeSlots(ctx, m.GetProviderId(), m.GetMinutes(), m.GetStartDate(), m.GetEndDate(), int(m.GetLimit()), m.GetSpread())
 	if err != nil {
 		return nil, err
 	}

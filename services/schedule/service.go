@@ -455,8 +455,9 @@ func (s *Service) PatientAppointments(ctx context.Context, patientID string) (up
 }
 
 // FreeSlots finds the earliest starts in a range where the provider and
-// some chair are free for minutes, within hours and outside blockouts.
-func (s *Service) FreeSlots(ctx context.Context, provider string, minutes int32, from, to string, limit int) ([]*molarv1.FreeSlot, error) {
+// some chair are free for minutes, within hours and outside blockouts; with
+// spread, only the first of each half-day.
+func (s *Service) FreeSlots(ctx context.Context, provider string, minutes int32, from, to string, limit int, spread bool) ([]*molarv1.FreeSlot, error) {
 	f, err := s.parseDays(from, to, 62)
 	if err != nil {
 		return nil, err
@@ -510,7 +511,16 @@ func (s *Service) FreeSlots(ctx context.Context, provider string, minutes int32,
 	last, _ := time.ParseInLocation(time.DateOnly, f.To, s.loc)
 	earliest := s.now()
 	for ; !day.After(last) && len(out) < limit; day = day.AddDate(0, 0, 1) {
+		split := afternoonStart(clinic, day)
+		offered := [2]bool{} // morning, afternoon
 		for t := day; t.Before(day.AddDate(0, 0, 1)) && len(out) < limit; t = t.Add(GridMinutes * time.Minute) {
+			half := 0
+			if t.Format("15:04") >= split {
+				half = 1
+			}
+			if spread && offered[half] {
+				continue
+			}
 			en := t.Add(time.Duration(minutes) * time.Minute)
 			if t.Before(earliest) || s.outsideHours(clinic, p, t, minutes) != nil || !free("p|"+provider, t, en) {
 				continue
@@ -518,12 +528,28 @@ func (s *Service) FreeSlots(ctx context.Context, provider string, minutes int32,
 			for _, c := range chairs {
 				if c.GetActive() && free("c|"+c.GetId(), t, en) {
 					out = append(out, &molarv1.FreeSlot{StartTime: timestamppb.New(t), ChairId: c.GetId()})
+					offered[half] = true
 					break
 				}
 			}
 		}
 	}
 	return out, nil
+}
+
+// afternoonStart is where a day's morning ends for spreading offers: the
+// start of that weekday's lunch break, or 13:00.
+func afternoonStart(c *molarv1.Clinic, day time.Time) string {
+	wd := int32(day.Weekday())
+	if wd == 0 {
+		wd = 7
+	}
+	for _, h := range c.GetOpeningHours() {
+		if int32(h.GetWeekday()) == wd && h.GetLunchStart() != "" {
+			return h.GetLunchStart()
+		}
+	}
+	return "13:00"
 }
 
 // Location is the clinic's time zone the book works in.

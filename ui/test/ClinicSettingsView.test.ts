@@ -4,7 +4,13 @@ import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { ClinicService } from "../src/gen/molar/v1/clinic_pb";
 import ClinicSettingsView from "../src/views/settings/ClinicSettingsView.vue";
-import { mountView, until } from "./helpers";
+import { buttonByText, mountView, piniaWith, until } from "./helpers";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { AppointmentSchema, AppointmentStatus, ScheduleService } from "../src/gen/molar/v1/schedule_pb";
+import { PatientService } from "../src/gen/molar/v1/patient_pb";
+import { Role } from "../src/gen/molar/v1/access_pb";
+import { useAuthStore } from "../src/stores/auth";
+import { meFor } from "./authServer";
 import { savedClinic } from "./fixtures";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -112,6 +118,68 @@ describe("ClinicSettingsView", () => {
     await until(() => w.text().includes("의원 정보를 불러오지 못했습니다"), "error state");
     expect(w.text()).toContain("서버에 연결할 수 없습니다");
     expect(w.text()).toContain("다시 시도");
+    w.unmount();
+  });
+});
+
+describe("closing a day", () => {
+  it("lists the day's appointments with phone numbers before saving, and saves once confirmed", async () => {
+    const saved: string[][] = [];
+    const transport = createRouterTransport(({ service }) => {
+      service(ClinicService, {
+        getClinic: () => ({ clinic: savedClinic() }),
+        updateClinic: (req) => {
+          saved.push(req.clinic!.closedDays.map((d) => d.date));
+          return { clinic: { ...req.clinic, version: 4n } };
+        },
+      });
+      service(ScheduleService, {
+        listResources: () => ({ providers: [{ id: "dr-kim", name: "김하늘 원장", active: true }], chairs: [], types: [] }),
+        listSchedule: (req) => ({
+          appointments:
+            req.startDate === "2030-03-04"
+              ? [
+                  create(AppointmentSchema, {
+                    id: "a1",
+                    patientId: "p-1",
+                    patientName: "임준하",
+                    chartNumber: 299n,
+                    providerId: "dr-kim",
+                    startTime: timestampFromDate(new Date("2030-03-04T10:00:00+09:00")),
+                    minutes: 30,
+                    status: AppointmentStatus.BOOKED,
+                  }),
+                  create(AppointmentSchema, { id: "a2", patientId: "p-2", patientName: "취소됨", status: AppointmentStatus.CANCELLED }),
+                ]
+              : [],
+        }),
+      });
+      service(PatientService, {
+        getPatient: (req) => ({ patient: { id: req.id, details: { name: "임준하", mobilePhone: "01098765432" } } }),
+      });
+    });
+    const pinia = piniaWith(transport);
+    useAuthStore().me = meFor([Role.ADMIN]);
+    const w = await mountView(ClinicSettingsView, transport, "ko", "/", pinia);
+    await until(() => w.text().includes("휴진일 추가"), "form");
+    buttonByText("휴진일 추가").click();
+    await w.vm.$nextTick();
+    const dates = [...document.querySelectorAll<HTMLInputElement>("input[type=date]")];
+    const date = dates[dates.length - 1]!;
+    date.value = "2030-03-04";
+    date.dispatchEvent(new Event("input"));
+    await w.vm.$nextTick();
+    await w.find("form").trigger("submit");
+    await until(() => document.querySelector("[data-testid=closing-dialog]") !== null, "closing dialog");
+    const dialog = document.querySelector<HTMLElement>("[data-testid=closing-dialog]")!;
+    expect(dialog.textContent).toContain("예약 1건이 남아 있습니다");
+    expect(dialog.textContent).toContain("임준하");
+    expect(dialog.textContent).not.toContain("취소됨");
+    await until(() => dialog.querySelector("[data-testid=call-phone] a")?.textContent === "010-9876-5432", "phone");
+    expect(saved).toEqual([]);
+    dialog.querySelector<HTMLElement>("[data-testid=closing-confirm]")!.click();
+    await until(() => saved.length === 1, "saved");
+    expect(saved[0]).toContain("2030-03-04");
     w.unmount();
   });
 });

@@ -16,7 +16,7 @@ import {
   type WatchScheduleResponse,
 } from "../src/gen/molar/v1/schedule_pb";
 import { reconnectDelay, startOf, useScheduleStore } from "../src/stores/schedule";
-import { movedStart, resizedMinutes, rowAt, assignLanes, hoursOn, gridBounds } from "../src/components/schedule/layout";
+import { movedStart, nudged, resizedMinutes, rowAt, assignLanes, hoursOn, gridBounds } from "../src/components/schedule/layout";
 import { ruleLine } from "../src/components/schedule/problemText";
 import { ProblemReason, ProblemSchema, ResourceKind } from "../src/gen/molar/v1/problem_pb";
 import { instantAt, zoned, mondayOf, addDays } from "../src/components/schedule/time";
@@ -373,6 +373,20 @@ describe("schedule helpers", () => {
     expect(movedStart(107, 0, 540, 1080, 30)).toBe(1050); // not past its end
     expect(resizedMinutes(17, 600, 540)).toBe(30); // pointer over 10:25 → ends 10:30
     expect(resizedMinutes(0, 600, 540)).toBe(5);
+  });
+
+  it("moves and resizes by key inside the grid", () => {
+    const cols = ["d|a", "d|b"];
+    const at = { key: "d|a", start: 1050, minutes: 30 }; // 17:30 in a 09:00–18:00 grid
+    expect(nudged(at, "ArrowDown", false, cols, 540, 1080)).toEqual(at); // already at the end
+    expect(nudged(at, "ArrowUp", false, cols, 540, 1080)).toEqual({ ...at, start: 1045 });
+    expect(nudged(at, "ArrowDown", true, cols, 540, 1080)).toEqual(at); // cannot run past closing
+    expect(nudged(at, "ArrowUp", true, cols, 540, 1080)).toEqual({ ...at, minutes: 25 });
+    expect(nudged({ ...at, minutes: 5 }, "ArrowUp", true, cols, 540, 1080)).toEqual({ ...at, minutes: 5 });
+    expect(nudged(at, "ArrowLeft", false, cols, 540, 1080)).toEqual(at); // first column
+    expect(nudged(at, "ArrowRight", false, cols, 540, 1080)).toEqual({ ...at, key: "d|b" });
+    expect(nudged({ ...at, start: 540 }, "ArrowUp", false, cols, 540, 1080)).toEqual({ ...at, start: 540 });
+    expect(nudged(at, "a", false, cols, 540, 1080)).toBeNull();
   });
 
   it("works in the clinic's zone whatever the browser's", () => {

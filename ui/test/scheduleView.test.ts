@@ -68,7 +68,7 @@ function hold(ctx: HandlerContext): Promise<void> {
   return new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
 }
 
-function server(book: Appointment[], h: Handlers = {}): Transport {
+function server(book: Appointment[], h: Handlers = {}, clinic = savedClinic()): Transport {
   return createRouterTransport(({ service }) => {
     service(ScheduleService, {
       listResources: () => ({
@@ -92,8 +92,11 @@ function server(book: Appointment[], h: Handlers = {}): Transport {
       findFreeSlots: (req) => ({ slots: h.free?.(req) ?? [] }),
       listPatientAppointments: () => h.visits ?? { upcoming: [], past: [] },
     });
-    service(ClinicService, { getClinic: () => ({ clinic: savedClinic() }) });
+    service(ClinicService, { getClinic: () => ({ clinic }) });
     service(PatientService, {
+      getPatient: (req) => ({
+        patient: { id: req.id, chartNumber: 100n, details: { name: `환자${req.id.slice(2)}`, mobilePhone: req.id === "p-quiet" ? "" : "01012345678" }, active: true },
+      }),
       searchPatients: () => ({
         patients: [
           create(PatientSummarySchema, { id: "p-1", chartNumber: 101n, name: "김민수", sex: Sex.MALE, birthDate: "1990-01-01", phoneTail: "5678", active: true }),
@@ -429,6 +432,126 @@ describe("ScheduleView", () => {
     expect(q("[data-testid=range-label]")!.textContent).toContain("3월 4일 (월) – 3월 10일 (일)");
     (q("button[aria-label=다음]") as HTMLButtonElement).click();
     await until(() => router.currentRoute.value.query.date === "2030-03-11", "next week");
+  });
+});
+
+describe("keyboard, call lists and closed days", () => {
+  it("moves and resizes an appointment from the keyboard alone, telling where it would land", async () => {
+    let sent: MoveAppointmentRequest | undefined;
+    await mountSchedule(
+      server([appt("a1", "10:00", { version: 3n }), appt("a2", "10:30", { providerId: "dr-park", chairId: "chair-2" })], {
+        move: (req) => {
+          sent = req;
+          return appt("a1", "10:10", { providerId: req.providerId, minutes: req.minutes, version: 4n, revision: 6n });
+        },
+      }),
+    );
+    await until(() => block("a1") !== null, "grid");
+    const a1 = block("a1")!;
+    expect(a1.getAttribute("aria-describedby")).toBe("book-move-keys");
+    expect(q("#book-move-keys")!.textContent).toContain("스페이스");
+    a1.focus();
+    keydown(a1, " ");
+    await nextTick();
+    expect(q("[data-testid=drag-ghost]")!.dataset.start).toBe("10:00");
+    keydown(a1, "ArrowDown");
+    keydown(a1, "ArrowDown");
+    keydown(a1, "ArrowRight");
+    await nextTick();
+    let ghost = q("[data-testid=drag-ghost]")!;
+    expect(ghost.closest("[data-column-body]")!.getAttribute("data-column-body")).toBe(`${day}|dr-park`);
+    expect(ghost.dataset.start).toBe("10:10");
+    expect(ghost.dataset.clash).toBe("true");
+    expect(q("[data-testid=move-news]")!.textContent).toContain("박서준 원장, 10:10–10:40, 환자a2(#100) 예약과 겹칩니다");
+    for (let i = 0; i < 2; i++) a1.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowUp", shiftKey: true, bubbles: true, cancelable: true }));
+    await nextTick();
+    ghost = q("[data-testid=drag-ghost]")!;
+    expect(ghost.dataset.minutes).toBe("20");
+    expect(ghost.dataset.clash).toBe("false");
+    keydown(a1, "Enter");
+    await until(() => sent !== undefined, "move sent");
+    expect(sent).toMatchObject({ id: "a1", providerId: "dr-park", chairId: "chair-1", minutes: 20, version: 3n });
+    expect(timestampDate(sent!.startTime!).toISOString()).toBe("2030-03-04T01:10:00.000Z");
+    expect(q("[data-testid=drag-ghost]")).toBeNull();
+    await until(() => block("a1")?.dataset.provider === "dr-park", "moved");
+    await until(() => document.activeElement === block("a1"), "focus kept on the moved appointment");
+  });
+
+  it("puts a lifted appointment back on Escape and sends nothing", async () => {
+    let moved = false;
+    await mountSchedule(server([appt("a1", "10:00")], { move: () => ((moved = true), appt("a1", "10:00")) }));
+    await until(() => block("a1") !== null, "grid");
+    const a1 = block("a1")!;
+    a1.focus();
+    keydown(a1, " ");
+    keydown(a1, "ArrowDown");
+    await nextTick();
+    expect(q("[data-testid=drag-ghost]")!.dataset.start).toBe("10:05");
+    keydown(a1, "Escape");
+    await nextTick();
+    expect(q("[data-testid=drag-ghost]")).toBeNull();
+    expect(moved).toBe(false);
+  });
+
+  it("lists the cancelled and missed appointments of the day with phone numbers to call back", async () => {
+    await mountSchedule(
+      server([
+        appt("a1", "10:00"),
+        appt("a2", "11:00", { status: AppointmentStatus.CANCELLED, cancelReason: "출장", patientId: "p-a2" }),
+        appt("a3", "15:00", { status: AppointmentStatus.NO_SHOW, patientId: "p-quiet", patientName: "조용한" }),
+      ]),
+    );
+    await until(() => block("a1") !== null, "grid");
+    const toggle = q("[data-testid=follow-ups-toggle]")!;
+    expect(toggle.textContent).toContain("취소·부도 2");
+    toggle.click();
+    await until(() => q("[data-testid=follow-ups]") !== null, "list");
+    const list = q("[data-testid=follow-ups]")!;
+    await until(() => list.querySelectorAll("[data-testid=call-phone] a, [data-testid=call-phone] span").length === 2, "phones");
+    const rows = [...list.querySelectorAll("[data-appointment-id]")];
+    expect(rows.map((r) => r.getAttribute("data-appointment-id"))).toEqual(["a2", "a3"]);
+    expect(rows[0]!.textContent).toContain("환자a2");
+    expect(rows[0]!.textContent).toContain("취소");
+    expect(rows[0]!.textContent).toContain("사유: 출장");
+    expect(rows[0]!.querySelector("a")!.getAttribute("href")).toBe("tel:010-1234-5678");
+    expect(rows[1]!.textContent).toContain("부도");
+    expect(rows[1]!.textContent).toContain("번호 없음");
+  });
+
+  it("flags appointments left on a closed day until they are moved", async () => {
+    const clinic = savedClinic({ closedDays: [{ $typeName: "molar.v1.ClosedDay", date: day, reason: "원장님 학회" }] });
+    await mountSchedule(server([appt("a1", "10:00"), appt("a2", "11:00", { status: AppointmentStatus.CANCELLED })], {}, clinic));
+    await until(() => block("a1") !== null && q("[data-testid=stranded]") !== null, "flag");
+    expect(block("a1")!.dataset.stranded).toBe("true");
+    expect(block("a1")!.getAttribute("aria-label")).toContain("휴진일 예약");
+    const alert = q("[data-testid=stranded]")!;
+    expect(alert.textContent).toContain("휴진일에 남은 예약 1건");
+    await until(() => alert.querySelector("[data-testid=call-phone] a") !== null, "phone");
+    expect(alert.querySelector("[data-testid=call-phone] a")!.textContent).toBe("010-1234-5678");
+  });
+
+  it("spreads free-time offers over half-days and shows more on request", async () => {
+    const asked: FindFreeSlotsRequest[] = [];
+    await mountSchedule(
+      server([], {
+        free: (req) => {
+          asked.push(req);
+          return Array.from({ length: req.limit }, (_, i) => ({
+            startTime: timestampFromDate(seoul(`2030-03-${String(5 + Math.floor(i / 2)).padStart(2, "0")}`, i % 2 ? "14:00" : "09:00")),
+            chairId: "chair-1",
+          }));
+        },
+      }),
+    );
+    await until(() => cell("dr-kim", "10:00") !== null, "grid");
+    cell("dr-kim", "10:00")!.click();
+    await until(() => shown("booking-dialog"), "booking dialog");
+    buttonByText("다음 빈 시간 찾기").click();
+    await until(() => q("[data-testid=free-slots]")?.querySelectorAll(".v-chip").length === 6, "six offers");
+    expect(asked[0]).toMatchObject({ providerId: "dr-kim", limit: 6, spread: true });
+    q<HTMLElement>("[data-testid=more-slots]")!.click();
+    await until(() => q("[data-testid=free-slots]")?.querySelectorAll(".v-chip").length === 12, "twelve offers");
+    expect(asked[1]).toMatchObject({ limit: 12, spread: true });
   });
 });
 

@@ -2059,7 +2059,11 @@ type FindFreeSlotsRequest struct {
 	// Last day, inclusive; at most 62 days after the first.
 	EndDate string `protobuf:"bytes,4,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	// At most this many; 20 when unset.
-	Limit         int32 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit int32 `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	// Offer at most one start per half-day (the first free start of each
+	// morning and afternoon, split at the lunch break or else at 13:00), so the
+	// offers reach over several days instead of one morning.
+	Spread        bool `protobuf:"varint,6,opt,name=spread,proto3" json:"spread,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2127,6 +2131,13 @@ func (x *FindFreeSlotsRequest) GetLimit() int32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *FindFreeSlotsRequest) GetSpread() bool {
+	if x != nil {
+		return x.Spread
+	}
+	return false
 }
 
 // FreeSlot is a free time with a chair that is free too.
@@ -2597,7 +2608,7 @@ const file_molar_v1_schedule_proto_rawDesc = "" +
 	"patient_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tpatientId\"\x7f\n" +
 	"\x1fListPatientAppointmentsResponse\x121\n" +
 	"\bupcoming\x18\x01 \x03(\v2\x15.molar.v1.AppointmentR\bupcoming\x12)\n" +
-	"\x04past\x18\x02 \x03(\v2\x15.molar.v1.AppointmentR\x04past\"\x8b\x02\n" +
+	"\x04past\x18\x02 \x03(\v2\x15.molar.v1.AppointmentR\x04past\"\xa3\x02\n" +
 	"\x14FindFreeSlotsRequest\x12(\n" +
 	"\vprovider_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\n" +
 	"providerId\x12$\n" +
@@ -2606,7 +2617,8 @@ const file_molar_v1_schedule_proto_rawDesc = "" +
 	"\n" +
 	"start_date\x18\x03 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12>\n" +
 	"\bend_date\x18\x04 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\aendDate\x12\x1f\n" +
-	"\x05limit\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x05limit\"`\n" +
+	"\x05limit\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x05limit\x12\x16\n" +
+	"\x06spread\x18\x06 \x01(\bR\x06spread\"`\n" +
 	"\bFreeSlot\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x12\x19\n" +

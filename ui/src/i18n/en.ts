@@ -72,6 +72,12 @@ const en: typeof ko = {
     date: "Date",
     reason: "Reason",
     addClosedDay: "Add closed day",
+    closing: {
+      title: "There are appointments on the days being closed",
+      text: "{n} appointment(s) remain. Saving keeps them and marks them on the book until they are moved or cancelled. Call the patients.",
+      unchecked: "The appointments on those days could not be checked ({reason}). If you save, any left will be marked on the book.",
+      confirm: "Close these days",
+    },
     loadFailed: "Could not load the clinic profile",
     lastSaved: "Last saved {time}",
     neverSaved: "Not saved yet; showing defaults.",

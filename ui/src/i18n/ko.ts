@@ -71,6 +71,12 @@ export default {
     date: "날짜",
     reason: "사유",
     addClosedDay: "휴진일 추가",
+    closing: {
+      title: "휴진일로 정하는 날에 예약이 있습니다",
+      text: "예약 {n}건이 남아 있습니다. 저장해도 예약은 지워지지 않고, 옮기거나 취소할 때까지 예약표에 표시됩니다. 환자에게 연락하세요.",
+      unchecked: "그날의 예약을 확인하지 못했습니다({reason}). 저장하면 남은 예약은 예약표에 표시됩니다.",
+      confirm: "휴진일로 저장",
+    },
     loadFailed: "의원 정보를 불러오지 못했습니다",
     lastSaved: "마지막 저장 {time}",
     neverSaved: "아직 저장한 적이 없습니다. 기본값이 표시됩니다.",

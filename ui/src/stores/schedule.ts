@@ -19,7 +19,7 @@ import {
   type Provider,
   type WatchScheduleResponse,
 } from "../gen/molar/v1/schedule_pb";
-import { releasesTime } from "../components/schedule/status";
+import { isFinal, releasesTime } from "../components/schedule/status";
 import { addDays, overlaps, zoned } from "../components/schedule/time";
 import { useAuthStore } from "./auth";
 import { useOnline } from "../composables/useOnline";
@@ -451,17 +451,33 @@ export const useScheduleStore = defineStore("schedule", () => {
     actionProblem.value = null;
   }
 
+  /**
+   * The appointments still to be kept on the given dates (not completed,
+   * cancelled or missed): what closing those days leaves stranded.
+   */
+  async function heldOn(dates: readonly string[]): Promise<Appointment[]> {
+    const out: Appointment[] = [];
+    for (const d of new Set(dates)) {
+      const res = await client.listSchedule({ startDate: d, endDate: d });
+      out.push(...res.appointments.filter((a) => !isFinal(a.status)));
+    }
+    return out;
+  }
+
   // Free slots, for the booking dialog.
   const freeSlots = shallowRef<FreeSlot[]>([]);
   const findingSlots = ref(false);
   const slotsProblem = ref<Problem | null>(null);
 
-  /** Finds the earliest free starts for a provider in the two weeks from fromDate. */
-  async function findFreeSlots(providerId: string, minutes: number, fromDate: string, limit = 6): Promise<FreeSlot[]> {
+  /**
+   * Finds free starts for a provider in the two weeks from fromDate: the
+   * first of each morning and afternoon, or with spread false every one.
+   */
+  async function findFreeSlots(providerId: string, minutes: number, fromDate: string, limit = 6, spread = true): Promise<FreeSlot[]> {
     findingSlots.value = true;
     slotsProblem.value = null;
     try {
-      const res = await client.findFreeSlots({ providerId, minutes, startDate: fromDate, endDate: addDays(fromDate, 13), limit });
+      const res = await client.findFreeSlots({ providerId, minutes, startDate: fromDate, endDate: addDays(fromDate, 13), limit, spread });
       freeSlots.value = res.slots;
     } catch (err) {
       freeSlots.value = [];
@@ -545,6 +561,7 @@ export const useScheduleStore = defineStore("schedule", () => {
     createBlockout,
     deleteBlockout,
     clearActionProblem,
+    heldOn,
     freeSlots,
     findingSlots,
     slotsProblem,

@@ -157,3 +157,45 @@ export function textOn(hex: string): string {
   const lum = 0.2126 * r + 0.7152 * g + 0.0722 * b;
   return lum > 0.55 ? "#000000de" : "#ffffff";
 }
+
+/** Where a lifted appointment would land: its column, start and length in minutes. */
+export interface Landing {
+  key: string;
+  start: number;
+  minutes: number;
+}
+
+/**
+ * The landing after one key press while an appointment is moved from the
+ * keyboard: ↑/↓ move it five minutes, ←/→ to the neighbouring column, and
+ * with Shift ↑/↓ shorten or lengthen it. The appointment stays inside the
+ * grid; null for any other key.
+ */
+export function nudged(
+  at: Landing,
+  key: string,
+  shift: boolean,
+  columnKeys: readonly string[],
+  gridStart: number,
+  gridEnd: number,
+): Landing | null {
+  const step = gridMinutes;
+  switch (key) {
+    case "ArrowUp":
+      if (shift) return { ...at, minutes: Math.max(step, at.minutes - step) };
+      return { ...at, start: Math.max(gridStart, at.start - step) };
+    case "ArrowDown":
+      if (shift) return { ...at, minutes: Math.min(480, gridEnd - at.start, at.minutes + step) };
+      return { ...at, start: Math.min(gridEnd - at.minutes, at.start + step) };
+    case "ArrowLeft":
+    case "ArrowRight": {
+      if (shift) return null;
+      const i = columnKeys.indexOf(at.key);
+      const j = i + (key === "ArrowLeft" ? -1 : 1);
+      if (i < 0 || j < 0 || j >= columnKeys.length) return at;
+      return { ...at, key: columnKeys[j] ?? at.key };
+    }
+    default:
+      return null;
+  }
+}
