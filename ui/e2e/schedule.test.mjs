@@ -135,3 +135,78 @@ test("offline, the screen says the connection is lost and the book is not live; 
   await page.locator('[data-testid="live-status"][data-state="live"]').waitFor();
   await context.close();
 });
+
+test("keyboard only: the front desk moves a visit with Space and the arrows; closing its day lists it with the phone and flags it; cancelled, it waits on the call list", async () => {
+  const next = new Date(`${nextMonday()}T00:00:00Z`);
+  next.setUTCDate(next.getUTCDate() + 7);
+  const day = next.toISOString().slice(0, 10);
+  const deskPage = await (await browser.newContext({ baseURL: desk.baseURL })).newPage();
+  await signIn(deskPage, demo.frontDesk, `/schedule?date=${day}&view=day&by=provider`);
+
+  const slot = deskPage.locator('.cell[data-column="dr-park"][data-time="10:00"]');
+  await slot.scrollIntoViewIfNeeded();
+  await slot.click();
+  const dialog = deskPage.getByTestId("booking-dialog");
+  const patient = dialog.getByRole("combobox", { name: "환자" });
+  await patient.fill("ㄱㅁ");
+  await deskPage.getByRole("option").first().waitFor();
+  await patient.press("Enter");
+  // The choice hands the focus on to the next field.
+  await deskPage.waitForFunction(() => document.activeElement?.closest(".v-select") !== null);
+  await dialog.getByRole("button", { name: "예약", exact: true }).click();
+  const booked = deskPage.locator('.appt[data-provider="dr-park"][data-start="10:00"]');
+  await booked.waitFor();
+  const id = await booked.getAttribute("data-appointment-id");
+  const name = (await booked.locator(".appt-name").textContent()).trim();
+
+  // Move it half an hour later and into 김하늘's column, then make it 10 minutes longer, without the mouse.
+  await booked.focus();
+  await deskPage.keyboard.press("Space");
+  for (let i = 0; i < 6; i++) await deskPage.keyboard.press("ArrowDown");
+  await deskPage.keyboard.press("ArrowLeft");
+  await deskPage.keyboard.press("Shift+ArrowDown");
+  await deskPage.keyboard.press("Shift+ArrowDown");
+  const ghost = deskPage.getByTestId("drag-ghost");
+  assert.equal(await ghost.getAttribute("data-start"), "10:30");
+  assert.equal(await ghost.getAttribute("data-minutes"), "40");
+  await deskPage.keyboard.press("Enter");
+  const moved = deskPage.locator(`.appt[data-appointment-id="${id}"][data-start="10:30"][data-minutes="40"]`);
+  await moved.waitFor();
+  assert.notEqual(await moved.getAttribute("data-provider"), "dr-park");
+  await deskPage.waitForFunction((x) => document.activeElement?.getAttribute("data-appointment-id") === x, id);
+
+  // The owner closes that day: the visit is listed with the patient's phone before saving.
+  const owner = await (await browser.newContext({ baseURL: desk.baseURL })).newPage();
+  await signIn(owner, demo.admin, "/settings/clinic");
+  await owner.getByRole("button", { name: "휴진일 추가" }).click();
+  await owner.locator('input[type="date"]').last().fill(day);
+  await owner.getByLabel("사유").last().fill("원장님 학회");
+  await owner.getByRole("button", { name: "저장", exact: true }).click();
+  const closing = owner.getByTestId("closing-dialog");
+  await closing.getByText("예약 1건이 남아 있습니다", { exact: false }).waitFor();
+  await closing.getByText(name).waitFor();
+  const tel = closing.locator('[data-testid="call-phone"] a');
+  await tel.waitFor();
+  assert.match(await tel.getAttribute("href"), /^tel:01\d-\d{3,4}-\d{4}$/);
+  await closing.getByRole("button", { name: "휴진일로 저장" }).click();
+  await closing.waitFor({ state: "hidden" });
+
+  // The book flags it until it is moved or cancelled.
+  await deskPage.reload();
+  const flagged = deskPage.locator(`.appt[data-appointment-id="${id}"][data-stranded="true"]`);
+  await flagged.waitFor();
+  await deskPage.getByTestId("stranded").getByText(name).waitFor();
+
+  // Cancelled from the keyboard, it leaves the flag and waits on the call list.
+  await flagged.focus();
+  await deskPage.keyboard.press("Enter");
+  await deskPage.getByTestId("appointment-detail").getByRole("button", { name: "취소", exact: true }).click();
+  const cancel = deskPage.getByTestId("cancel-dialog");
+  await cancel.getByLabel("취소 사유").fill("휴진으로 다음 주로 연락");
+  await cancel.getByRole("button", { name: "예약 취소" }).click();
+  await deskPage.getByTestId("stranded").waitFor({ state: "detached" });
+  await deskPage.getByTestId("follow-ups-toggle").click();
+  const calls = deskPage.getByTestId("follow-ups");
+  await calls.locator(`[data-appointment-id="${id}"]`).getByText("사유: 휴진으로 다음 주로 연락").waitFor();
+  await calls.locator(`[data-appointment-id="${id}"] [data-testid="call-phone"] a`).waitFor();
+});

@@ -129,8 +129,10 @@ describe("closing a day", () => {
       service(ClinicService, {
         getClinic: () => ({ clinic: savedClinic() }),
         updateClinic: (req) => {
-          saved.push(req.clinic!.closedDays.map((d) => d.date));
-          return { clinic: { ...req.clinic, version: 4n } };
+          const clinic = req.clinic!;
+          saved.push(clinic.closedDays.map((d) => d.date));
+          clinic.version = 4n;
+          return { clinic };
         },
       });
       service(ScheduleService, {
