@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,6 +51,7 @@ func TestChart(t *testing.T, open ChartEngine) {
 		"record round trip":               chartRoundTrip,
 		"insert race has one winner":      chartInsertRace,
 		"bulk load":                       chartBulkLoad,
+		"note versions name authors":      noteVersionsNameAuthors,
 		"catalog last change wins":        catalogLastChangeWins,
 		"change stands when trail fails":  func(t *testing.T, open ChartEngine) { carriedStandsWhenTrailFails(t, chartWorlds(open)) },
 		"change projected once":           func(t *testing.T, open ChartEngine) { carriedProjectedOnce(t, chartWorlds(open)) },
@@ -169,6 +171,59 @@ func chartRoundTrip(t *testing.T, open ChartEngine) {
 	if n != 5 || len(entries) != 1 || entries[0].Status != molarv1.EntryStatus_ENTRY_STATUS_COMPLETED {
 		t.Errorf("chart replayed from the stored record: %d changes, %+v", n, entries)
 	}
+}
+
+// noteVersionsNameAuthors: a note written by one person and amended
+// by another, then by the first again, keeps with each earlier version who
+// wrote that text and when (not the note's first author and creation
+// time), and names the last author and time on the current text, as
+// stored and as listed.
+func noteVersionsNameAuthors(t *testing.T, open ChartEngine) {
+	e := open(t)
+	start := time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC)
+	var tick atomic.Int64
+	now := func() time.Time { return start.Add(time.Duration(tick.Add(1)) * time.Minute) }
+	logger := slog.New(slog.DiscardHandler)
+	svc := chart.NewService(chart.Deps{Store: e.Store, Catalog: e.Store, Patients: chartPatients{}, Changes: e.Changes,
+		Audit: audit.NewRecorder(e.Audit, now, newTestID, logger), Now: now, NewID: newTestID, Logger: logger})
+	as := func(id, name string) context.Context {
+		return services.WithPrincipal(context.Background(), &services.Principal{StaffID: id, Name: name, Roles: []molarv1.Role{molarv1.Role_ROLE_DENTIST}})
+	}
+	kim, park := as("s1", "김원장"), as("s2", "박위생사")
+	written, err := svc.AddNote(kim, "p1", "초진", "#16 우식", []string{"초진"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := svc.AmendNote(park, written.ID, "초진", "#16 우식, 레진 충전", []string{"초진", "보존"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := svc.AmendNote(kim, written.ID, "초진 완료", "#16 우식, 레진 충전 완료", []string{"보존"}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !written.Created.Before(first.Updated) || !first.Updated.Before(second.Updated) {
+		t.Fatalf("times: written %v, amended %v then %v", written.Created, first.Updated, second.Updated)
+	}
+	want := chart.Note{ID: written.ID, Title: "초진 완료", Content: "#16 우식, 레진 충전 완료", Tags: []string{"보존"}, AuthorID: "s1", AuthorName: "김원장",
+		Created: written.Created, Version: 3, Updated: second.Updated, UpdatedBy: "김원장",
+		Revisions: []chart.NoteRevision{
+			{Title: "초진", Content: "#16 우식", Tags: []string{"초진"}, AuthorName: "김원장", Time: written.Created},
+			{Title: "초진", Content: "#16 우식, 레진 충전", Tags: []string{"초진", "보존"}, AuthorName: "박위생사", Time: first.Updated},
+		}}
+	stored, err := e.Store.Latest(context.Background(), "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, _, err := svc.Notes(kim, "p1", "", false, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored.Notes) != 1 || len(listed) != 1 {
+		t.Fatalf("%d notes stored, %d listed, want 1", len(stored.Notes), len(listed))
+	}
+	SameChart(t, "note as stored", chart.Record{Notes: stored.Notes}, chart.Record{Notes: []chart.Note{want}})
+	SameChart(t, "note as listed", chart.Record{Notes: listed}, chart.Record{Notes: []chart.Note{want}})
 }
 
 // chartInsertRace races writers that each add events to one patient's
