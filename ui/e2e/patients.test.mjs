@@ -1,6 +1,6 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { demo, launchBrowser, signIn, startServer } from "./harness.mjs";
+import { demo, launchBrowser, registerPatient, signIn, startServer } from "./harness.mjs";
 
 let server;
 let browser;
@@ -14,6 +14,15 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
+
+/** Writes a note on the open notes tab and waits until it is listed. */
+async function writeNote(page, title, content) {
+  await page.getByRole("button", { name: "기록 작성" }).click();
+  await page.getByLabel("제목").fill(title);
+  await page.getByLabel("내용").fill(content);
+  await page.getByRole("button", { name: "저장" }).click();
+  await page.getByText(content).waitFor();
+}
 
 test("a dentist finds a patient, charts a filling on 36 MO, completes it and writes a note", async () => {
   const page = await browser.newPage({ baseURL: server.baseURL });
@@ -60,11 +69,7 @@ test("a dentist finds a patient, charts a filling on 36 MO, completes it and wri
   assert.match(await history.locator('[data-change="2"]').textContent(), /\d{1,2}:\d{2}.* · \S+/);
 
   await page.getByRole("tab", { name: "진료 기록" }).click();
-  await page.getByRole("button", { name: "기록 작성" }).click();
-  await page.getByLabel("제목").fill("36 레진 충전");
-  await page.getByLabel("내용").fill("36 MO 레진 충전 완료. 교합 조정함.");
-  await page.getByRole("button", { name: "저장" }).click();
-  await page.getByText("36 MO 레진 충전 완료. 교합 조정함.").waitFor();
+  await writeNote(page, "36 레진 충전", "36 MO 레진 충전 완료. 교합 조정함.");
 
   // Everything is still there after a reload, and the procedure catalog
   // comes from the browser's cache: the server answers 304.
@@ -126,4 +131,55 @@ test("a half-filled registration asks before it is left, and comes back after a 
   assert.equal(await page.getByLabel("이름").inputValue(), "반쯤입력");
   assert.equal(await page.getByLabel("생년월일").inputValue(), "1979-07-07");
   await page.close();
+});
+
+test("a note amended by a colleague shows each version's author, time and what changed", async () => {
+  const desk = await browser.newPage({ baseURL: server.baseURL });
+  await signIn(desk, demo.frontDesk);
+  const patientPath = await registerPatient(desk, { name: "정정기록", birthDate: "1985-05-05" });
+  await desk.close();
+
+  // The dentist (박서준) writes the note.
+  const dr = await browser.newPage({ baseURL: server.baseURL });
+  await signIn(dr, demo.dentist, patientPath);
+  await dr.getByRole("tab", { name: "진료 기록" }).click();
+  await writeNote(dr, "초진", "36 교합면 우식 의심. 경과 관찰.");
+
+  // The hygienist (이지은) amends the text and tags it.
+  const hyg = await browser.newPage({ baseURL: server.baseURL });
+  await signIn(hyg, demo.hygienist, patientPath);
+  await hyg.getByRole("tab", { name: "진료 기록" }).click();
+  const card = hyg.locator("[data-note-id]", { hasText: "초진" });
+  await card.getByRole("button", { name: "정정" }).click();
+  await hyg.getByLabel("내용").fill("36 교합면 우식 확진. 레진 충전 계획.");
+  const tags = hyg.getByRole("combobox", { name: "태그" });
+  await tags.fill("치료");
+  await tags.press("Enter");
+  await hyg.getByRole("button", { name: "저장" }).click();
+  await card.getByText("36 교합면 우식 확진. 레진 충전 계획.").waitFor();
+  await hyg.close();
+
+  // The dentist, after a reload, sees both authors and what the amendment changed.
+  await dr.reload();
+  await dr.getByRole("tab", { name: "진료 기록" }).click();
+  const note = dr.locator("[data-note-id]", { hasText: "초진" });
+  await note.getByText("36 교합면 우식 확진. 레진 충전 계획.").waitFor();
+  assert.match(await note.getByTestId("note-written").textContent(), /^작성 박서준 · /);
+  assert.match(await note.getByTestId("note-amended").textContent(), /^최종 정정 이지은 · /);
+  await note.getByRole("button", { name: "버전 기록 (2개)" }).click();
+  const v2 = note.locator('[data-testid="version"][data-version="2"]');
+  const v1 = note.locator('[data-testid="version"][data-version="1"]');
+  await v2.getByTestId("version-change").waitFor();
+  const time = String.raw`\d{4}\. \d{2}\. \d{2}\. \d{2}:\d{2}:\d{2}`;
+  const l2 = await v2.getByTestId("version-label").textContent();
+  const l1 = await v1.getByTestId("version-label").textContent();
+  assert.match(l2, new RegExp(`^v2 · 이지은 · ${time}$`));
+  assert.match(l1, new RegExp(`^v1 · 박서준 · ${time}$`));
+  assert.notEqual(l2, l1);
+  const added = (await v2.locator("ins").allTextContents()).join("|");
+  const removed = (await v2.locator("del").allTextContents()).join("|");
+  for (const word of ["확진", "레진", "충전 계획", "+치료"]) assert.ok(added.includes(word), `${word} is marked added in ${added}`);
+  for (const word of ["의심", "경과", "관찰"]) assert.ok(removed.includes(word), `${word} is marked removed in ${removed}`);
+  assert.doesNotMatch(added + removed, /36 교합면 우식/, "the words both versions share are not marked");
+  await dr.close();
 });

@@ -64,6 +64,8 @@ class FakeChart {
   adds: AddChartEntryRequest[] = [];
   statuses: SetChartEntryStatusRequest[] = [];
   amends: AmendNoteRequest[] = [];
+  /** Who is signed in: notes are written and amended in their name. */
+  author = "김원장";
   private clock = Date.UTC(2025, 2, 4, 1, 0, 0);
 
   tick(): Timestamp {
@@ -108,14 +110,17 @@ class FakeChart {
         },
         listNotes: (req) => ({ notes: [...this.notes].reverse().filter((n) => !req.tag || n.tags.includes(req.tag)) }),
         addNote: (req) => {
+          const at = this.tick();
           const n = create(NoteSchema, {
             id: `p-1.n${this.notes.length + 1}`,
             patientId: req.patientId,
             title: req.title,
             content: req.content,
             tags: req.tags,
-            authorName: "김원장",
-            createTime: this.tick(),
+            authorName: this.author,
+            createTime: at,
+            updatedBy: this.author,
+            updateTime: at,
             version: 1n,
           });
           this.notes.push(n);
@@ -132,9 +137,11 @@ class FakeChart {
             content: req.content,
             tags: req.tags,
             version: n.version + 1n,
+            updatedBy: this.author,
+            updateTime: this.tick(),
             revisions: [
               ...n.revisions,
-              create(NoteRevisionSchema, { title: n.title, content: n.content, tags: n.tags, authorName: n.authorName, time: n.createTime }),
+              create(NoteRevisionSchema, { title: n.title, content: n.content, tags: n.tags, authorName: n.updatedBy, time: n.updateTime }),
             ],
           });
           this.notes[i] = amended;
@@ -283,8 +290,9 @@ describe("chart store", () => {
 });
 
 describe("NotesPanel", () => {
-  it("amends a note and keeps the earlier version readable", async () => {
+  it("shows who wrote each version of an amended note, when, and what changed", async () => {
     const server = new FakeChart();
+    const written = timestampFromMs(Date.UTC(2025, 2, 4, 1, 0, 0));
     server.notes.push(
       create(NoteSchema, {
         id: "p-1.n1",
@@ -293,31 +301,73 @@ describe("NotesPanel", () => {
         content: "36 교합면 우식 의심",
         tags: ["진단"],
         authorName: "김원장",
-        createTime: timestampFromMs(Date.UTC(2025, 2, 4, 1, 0, 0)),
+        createTime: written,
+        updatedBy: "김원장",
+        updateTime: written,
         version: 1n,
       }),
     );
     const w = await mountClinical(NotesPanel, server.transport(), { patientId: "p-1", canWrite: true });
     await until(() => w.find("[data-note-id='p-1.n1']").exists(), "note");
     expect(w.text()).toContain("36 교합면 우식 의심");
-    expect(w.find("[data-testid=revisions]").exists()).toBe(false);
+    expect(w.find("[data-testid=note-versions]").exists()).toBe(false);
 
+    // Someone else amends it: the title, the text and the tags.
+    server.author = "이지은";
     buttonByText("정정", w.find("[data-note-id='p-1.n1']").element as HTMLElement).click();
     await until(() => document.body.textContent!.includes("진료 기록 정정"), "editor");
     const content = inputByLabel("내용") as unknown as HTMLTextAreaElement;
     expect(content.value).toBe("36 교합면 우식 의심");
+    type(inputByLabel("제목"), "초진 진단");
     type(content as unknown as HTMLInputElement, "36 교합면 우식 확진, 레진 충전 계획");
     buttonByText("저장").click();
     await until(() => server.amends.length === 1 && w.text().includes("레진 충전 계획"), "amended");
-    expect(server.amends[0]).toMatchObject({ noteId: "p-1.n1", version: 1n, title: "초진" });
+    expect(server.amends[0]).toMatchObject({ noteId: "p-1.n1", version: 1n, title: "초진 진단" });
 
+    // The card names the first author and the one who amended it, each with their own time (Asia/Seoul).
     const note = w.find("[data-note-id='p-1.n1']");
     expect(note.text()).toContain("정정 1회");
-    const revisions = note.find("[data-testid=revisions]");
-    expect(revisions.text()).toContain("이전 버전 1개");
-    await revisions.find("button").trigger("click");
-    await until(() => note.findAll("[data-testid=revision]").length === 1, "revision list");
-    expect(note.find("[data-testid=revision]").text()).toContain("36 교합면 우식 의심");
+    expect(note.find("[data-testid=note-written]").text()).toMatch(/^작성 김원장 · 2025\. 03\. 04\. 10:00:00$/);
+    expect(note.find("[data-testid=note-amended]").text()).toMatch(/^최종 정정 이지은 · 2025\. 03\. 04\. 10:00:01$/);
+
+    const versions = note.find("[data-testid=note-versions]");
+    expect(versions.text()).toContain("버전 기록 (2개)");
+    await versions.find("button").trigger("click");
+    await until(() => note.findAll("[data-testid=version]").length === 2, "version list");
+    const [v2, v1] = note.findAll("[data-testid=version]");
+    const labels = note.findAll("[data-testid=version-label]").map((l) => l.text());
+    expect(labels).toEqual(["v2 · 이지은 · 2025. 03. 04. 10:00:01", "v1 · 김원장 · 2025. 03. 04. 10:00:00"]);
+    expect(v2!.text()).toContain("현재");
+    expect(v1!.text()).toContain("36 교합면 우식 의심");
+
+    // What v2 changed, word by word: marked up as insertions and deletions, and announced as such.
+    const added = v2!.findAll("ins").map((e) => e.text());
+    const removed = v2!.findAll("del").map((e) => e.text());
+    expect(added).toEqual(["[추가 시작] 진단[추가 끝]", "[추가 시작]확진, 레진 충전 계획[추가 끝]"]);
+    expect(removed).toEqual(["[삭제 시작]의심[삭제 끝]"]);
+    expect(v2!.find("[data-testid=version-change]").text()).toContain("36 교합면 우식");
+    expect(v2!.text()).not.toContain("태그");
+    w.unmount();
+  });
+
+  it("shows tags put on and taken off, and a version that changed nothing", async () => {
+    const server = new FakeChart();
+    const w = await mountClinical(NotesPanel, server.transport(), { patientId: "p-1", canWrite: true });
+    await until(() => w.text().includes("진료 기록이 없습니다"), "empty state");
+    const note = await useChartStore().addNote("상담", "임플란트 상담", ["상담"]);
+    server.author = "박서준";
+    const once = await useChartStore().amendNote(note!, "상담", "임플란트 상담", ["상담", "임플란트"]);
+    const twice = await useChartStore().amendNote(once!, "상담", "임플란트 상담", ["임플란트"]);
+    await useChartStore().amendNote(twice!, "상담", "임플란트 상담", ["임플란트"]);
+    await until(() => w.findAll("[data-note-id]").length === 1, "note");
+    await w.find("[data-testid=note-versions] button").trigger("click");
+    await until(() => w.findAll("[data-testid=version]").length === 4, "version list");
+    const [v4, v3, v2] = w.findAll("[data-testid=version]");
+    expect(v4!.text()).toContain("바뀐 내용이 없습니다");
+    expect(v3!.find("del").text()).toBe("[삭제 시작]\u2212상담[삭제 끝]");
+    expect(v3!.find("ins").exists()).toBe(false);
+    expect(v2!.find("ins").text()).toBe("[추가 시작]+임플란트[추가 끝]");
+    expect(new Set(w.findAll("[data-testid=version-label]").map((l) => l.text())).size).toBe(4);
     w.unmount();
   });
 
