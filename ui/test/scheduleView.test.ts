@@ -424,7 +424,13 @@ describe("ScheduleView", () => {
     await until(() => block("a1") !== null, "grid");
     buttonByText("주").click();
     await until(() => router.currentRoute.value.query.view === "week", "week");
+    // The week shows each day as one column, everyone's visits side by side.
+    await until(() => block("a1")?.closest("[data-column-body]")?.getAttribute("data-column-body") === `${day}|`, "day column");
+    expect(document.querySelectorAll(".res-head").length).toBe(0);
+    expect(block("a1")!.style.borderLeft).toContain("4px solid");
     buttonByText("체어별").click();
+    await until(() => router.currentRoute.value.query.by === "chair", "by chair");
+    await router.replace({ query: { ...router.currentRoute.value.query, only: "chair-2" } });
     await until(() => block("a1")?.closest("[data-column-body]")?.getAttribute("data-column-body") === `${day}|chair-2`, "chair column");
     // The fixture clinic opens Mondays and Saturdays.
     const days = [...document.querySelectorAll(".day-head")].map((d) => d.getAttribute("data-date"));

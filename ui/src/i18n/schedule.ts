@@ -10,6 +10,7 @@ export const scheduleKo = {
   date: "날짜",
   view: { label: "보기", day: "일", week: "주" },
   by: { label: "열 기준", provider: "원장별", chair: "체어별" },
+  only: { label: "보기 대상", allProviders: "모든 원장", allChairs: "모든 체어" },
   live: {
     live: "실시간",
     connecting: "연결 중…",
@@ -220,6 +221,7 @@ export const scheduleEn: typeof scheduleKo = {
   date: "Date",
   view: { label: "View", day: "Day", week: "Week" },
   by: { label: "Columns", provider: "By provider", chair: "By chair" },
+  only: { label: "Showing", allProviders: "All providers", allChairs: "All chairs" },
   live: {
     live: "Live",
     connecting: "Connecting…",

@@ -32,6 +32,17 @@ export function buildColumns(days: string[], by: ColumnsBy, providers: Provider[
   return out;
 }
 
+/**
+ * Builds the week's columns: one per day holding every provider's (or
+ * chair's) appointments side by side, or, with only set, that one
+ * provider's or chair's day.
+ */
+export function weekColumns(days: string[], by: ColumnsBy, providers: Provider[], chairs: Chair[], only: string): BookColumn[] {
+  const one = only ? buildColumns(days, by, providers.filter((p) => p.id === only), chairs.filter((c) => c.id === only)) : [];
+  if (one.length > 0) return one;
+  return days.map((date) => ({ key: `${date}|`, date, resourceId: "", name: "", color: "", firstOfDay: true }));
+}
+
 /** A day's hours in minutes since midnight. */
 export interface DayHours {
   /** Closed all day (no hours that weekday, or a closed day). */
