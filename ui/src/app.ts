@@ -2,7 +2,7 @@ import { createApp } from "vue";
 import { createPinia } from "pinia";
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import App from "./App.vue";
-import { createAppI18n, type Locale } from "./i18n";
+import { createAppI18n, loadMessages, type Locale } from "./i18n";
 import { createAppRouter, installGuards, loginLocation } from "./router";
 import { createAppVuetify } from "./plugins/vuetify";
 import { transportKey } from "./api/transport";
@@ -43,6 +43,10 @@ export function createMolar(opts: MolarOptions) {
   ]);
 
   installGuards(router, auth);
+  // The screens behind the sign-in bring their words with them.
+  router.beforeEach(async (to) => {
+    if (!to.meta.public) await loadMessages(i18n.global, i18n.global.locale.value, true);
+  });
   const app = createApp(App)
     .provide(transportKey, transport)
     .use(pinia)

@@ -1,7 +1,8 @@
-import { saveLocale } from "./i18n";
+import { loadMessages, saveLocale } from "./i18n";
 import { apiBaseUrl, createTransport } from "./api/transport";
 import { createMolar } from "./app";
 
 const { app, i18n } = createMolar({ transport: (interceptors) => createTransport(apiBaseUrl(), interceptors) });
-saveLocale(i18n.global.locale.value);
-app.mount("#app");
+const locale = i18n.global.locale.value;
+saveLocale(locale);
+void loadMessages(i18n.global, locale).then(() => app.mount("#app"));

@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import ko from "../src/i18n/ko";
-import en from "../src/i18n/en";
+import koBase from "../src/i18n/ko";
+import enBase from "../src/i18n/en";
+import { screensEn, screensKo } from "../src/i18n/screens";
+
+const ko = { ...koBase, ...screensKo };
+const en = { ...enBase, ...screensEn };
 
 /** Every file under dir. */
 function files(dir: string): string[] {

@@ -13,6 +13,13 @@ if (!("visualViewport" in globalThis) || !globalThis.visualViewport) {
   });
 }
 
+// Views are mounted with every message of both languages, as the app has
+// them once signed in and switched.
+import { createAppI18n, loadMessages } from "../src/i18n";
+const i18n = createAppI18n("ko");
+await loadMessages(i18n.global, "en", true);
+await loadMessages(i18n.global, "ko", true);
+
 // What one test leaves in the tab's session storage (a registration draft)
 // must not reach the next.
 import { afterEach } from "vitest";

@@ -1,15 +1,7 @@
 import type ko from "./ko";
-import { patientsEn } from "./patients";
-import { billingEn } from "./billing";
-import { scheduleEn } from "./schedule";
-import { setupEn } from "./setup";
 
 /** English; the type keeps its keys in step with Korean. */
 const en: typeof ko = {
-  patients: patientsEn,
-  billing: billingEn,
-  schedule: scheduleEn,
-  setup: setupEn,
   app: {
     name: "Molar",
     language: "Language",

@@ -1,14 +1,9 @@
-import { patientsKo } from "./patients";
-import { billingKo } from "./billing";
-import { scheduleKo } from "./schedule";
-import { setupKo } from "./setup";
-
-/** Korean, the default language. en.ts must have the same keys. */
+/**
+ * Korean, the default language: the messages the sign-in page loads; those of
+ * the patients, billing, schedule and setup screens are in screens.ts. en.ts
+ * must have the same keys.
+ */
 export default {
-  patients: patientsKo,
-  billing: billingKo,
-  schedule: scheduleKo,
-  setup: setupKo,
   app: {
     name: "Molar",
     language: "언어",

@@ -1,7 +1,10 @@
-// The three weights the screens use, each split by Unicode range.
+// The weights the screens use, each split by Unicode range; bold comes with
+// the signed-in frame (AppShell.vue), the sign-in page has none.
 import "pretendard/dist/web/static/Pretendard-Regular.css";
 import "pretendard/dist/web/static/Pretendard-Medium.css";
-import "pretendard/dist/web/static/Pretendard-Bold.css";
+// Declared after the subsets so that it wins for the letters it holds: the
+// sign-in page needs no other font file (scripts/signin-font.mjs).
+import "./signin-font/signin-font.css";
 import "vuetify/styles";
 import "./fonts.css";
 import { createVuetify } from "vuetify";

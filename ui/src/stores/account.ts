@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createValidator } from "@bufbuild/protovalidate";
 import { defineStore } from "pinia";
 import { inject, ref, shallowRef, watch } from "vue";
 import { AuthService, ChangePasswordRequestSchema, type Session } from "../gen/molar/v1/auth_pb";
-import { problemFromViolations, toProblem, type Problem } from "../api/errors";
+import { toProblem, type Problem } from "../api/errors";
+import { schemaProblem } from "../api/validate";
 import { transportKey } from "../api/transport";
 import { useAuthStore } from "./auth";
 
@@ -13,7 +13,6 @@ export const useAccountStore = defineStore("account", () => {
   const transport = inject(transportKey);
   if (!transport) throw new Error("no transport provided");
   const client = createClient(AuthService, transport);
-  const validator = createValidator();
   const auth = useAuthStore();
 
   const sessions = shallowRef<Session[]>([]);
@@ -73,9 +72,9 @@ export const useAccountStore = defineStore("account", () => {
    */
   async function changePassword(currentPassword: string, newPassword: string): Promise<boolean> {
     const req = create(ChangePasswordRequestSchema, { currentPassword, newPassword });
-    const checked = validator.validate(ChangePasswordRequestSchema, req);
-    if (checked.kind === "invalid") {
-      passwordProblem.value = problemFromViolations(checked.violations);
+    const invalid = await schemaProblem(ChangePasswordRequestSchema, req);
+    if (invalid) {
+      passwordProblem.value = invalid;
       return false;
     }
     changingPassword.value = true;

@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createValidator } from "@bufbuild/protovalidate";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { defineStore } from "pinia";
 import { inject, ref, shallowRef, watch } from "vue";
@@ -20,7 +19,8 @@ import {
   type CashReceiptPurpose,
   type PaymentMethod,
 } from "../gen/molar/v1/billing_pb";
-import { problemFromViolations, toProblem, type Problem } from "../api/errors";
+import { toProblem, type Problem } from "../api/errors";
+import { schemaProblem } from "../api/validate";
 import { transportKey } from "../api/transport";
 import { useAuthStore } from "./auth";
 
@@ -46,14 +46,7 @@ export const useBillingStore = defineStore("billing", () => {
   const transport = inject(transportKey);
   if (!transport) throw new Error("no transport provided");
   const client = createClient(BillingService, transport);
-  const validator = createValidator();
   const auth = useAuthStore();
-
-  /** The problem of invalid input, or null when req keeps the schema's rules. */
-  function invalid<D extends DescMessage>(schema: D, req: MessageShape<D>): Problem | null {
-    const checked = validator.validate(schema, req);
-    return checked.kind === "invalid" ? problemFromViolations(checked.violations) : null;
-  }
 
   // The invoice open on screen.
   const invoice = shallowRef<Invoice | null>(null);
@@ -96,7 +89,7 @@ export const useBillingStore = defineStore("billing", () => {
     req: MessageShape<D>,
     call: (req: MessageShape<D>) => Promise<{ invoice?: Invoice }>,
   ): Promise<boolean> {
-    saveProblem.value = invalid(schema, req);
+    saveProblem.value = await schemaProblem(schema, req);
     if (saveProblem.value) return false;
     saving.value = true;
     try {
@@ -222,7 +215,7 @@ export const useBillingStore = defineStore("billing", () => {
   async function loadClosing(start: string, end: string): Promise<void> {
     const mine = ++closingGeneration;
     const req = create(GetDailyClosingRequestSchema, { startDate: start, endDate: end });
-    closingProblem.value = invalid(GetDailyClosingRequestSchema, req);
+    closingProblem.value = await schemaProblem(GetDailyClosingRequestSchema, req);
     if (closingProblem.value) return;
     closingLoading.value = true;
     try {

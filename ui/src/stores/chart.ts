@@ -1,7 +1,6 @@
 import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { createClient } from "@connectrpc/connect";
-import { createValidator } from "@bufbuild/protovalidate";
 import { defineStore } from "pinia";
 import { computed, inject, ref, shallowRef, watch } from "vue";
 import {
@@ -22,7 +21,8 @@ import {
   type Procedure,
   type Surface,
 } from "../gen/molar/v1/chart_pb";
-import { problemFromViolations, toProblem, type Problem } from "../api/errors";
+import { toProblem, type Problem } from "../api/errors";
+import { schemaProblem } from "../api/validate";
 import { transportKey } from "../api/transport";
 import { useAuthStore } from "./auth";
 
@@ -43,14 +43,13 @@ export const useChartStore = defineStore("chart", () => {
   if (!transport) throw new Error("no transport provided");
   const client = createClient(ChartService, transport);
   const catalogClient = createClient(CatalogService, transport);
-  const validator = createValidator();
   const auth = useAuthStore();
 
   /** Checks req against the schema; on failure records the violations in target and says so. */
-  function invalid<Desc extends DescMessage>(schema: Desc, req: MessageShape<Desc>, target: { value: Problem | null }): boolean {
-    const checked = validator.validate(schema, req);
-    if (checked.kind !== "invalid") return false;
-    target.value = problemFromViolations(checked.violations);
+  async function invalid<Desc extends DescMessage>(schema: Desc, req: MessageShape<Desc>, target: { value: Problem | null }): Promise<boolean> {
+    const problem = await schemaProblem(schema, req);
+    if (!problem) return false;
+    target.value = problem;
     return true;
   }
 
@@ -165,7 +164,7 @@ export const useChartStore = defineStore("chart", () => {
       surfaces: [...e.surfaces],
       ...("condition" in e ? { condition: e.condition } : { procedureCode: e.procedureCode, status: e.status }),
     });
-    if (invalid(AddChartEntryRequestSchema, req, saveProblem)) return null;
+    if (await invalid(AddChartEntryRequestSchema, req, saveProblem)) return null;
     const res = await change(id, () => client.addChartEntry(req));
     return res?.entry ?? null;
   }
@@ -176,7 +175,7 @@ export const useChartStore = defineStore("chart", () => {
     if (!id) return false;
     clearSaveProblem();
     const req = create(SetChartEntryStatusRequestSchema, { patientId: id, entryId, status });
-    if (invalid(SetChartEntryStatusRequestSchema, req, saveProblem)) return false;
+    if (await invalid(SetChartEntryStatusRequestSchema, req, saveProblem)) return false;
     return (await change(id, () => client.setChartEntryStatus(req))) !== null;
   }
 
@@ -186,7 +185,7 @@ export const useChartStore = defineStore("chart", () => {
     if (!id) return false;
     clearSaveProblem();
     const req = create(RemoveChartEntryRequestSchema, { patientId: id, entryId, reason: reason.trim() });
-    if (invalid(RemoveChartEntryRequestSchema, req, saveProblem)) return false;
+    if (await invalid(RemoveChartEntryRequestSchema, req, saveProblem)) return false;
     return (await change(id, () => client.removeChartEntry(req))) !== null;
   }
 
@@ -299,7 +298,7 @@ export const useChartStore = defineStore("chart", () => {
     if (!id) return null;
     clearNoteProblem();
     const req = create(AddNoteRequestSchema, { patientId: id, title: title.trim(), content: content.trim(), tags: cleanTags(tags) });
-    if (invalid(AddNoteRequestSchema, req, noteProblem)) return null;
+    if (await invalid(AddNoteRequestSchema, req, noteProblem)) return null;
     const res = await saveNote(() => client.addNote(req));
     const note = res?.note;
     if (!note) return null;
@@ -321,7 +320,7 @@ export const useChartStore = defineStore("chart", () => {
       tags: cleanTags(tags),
       version: note.version,
     });
-    if (invalid(AmendNoteRequestSchema, req, noteProblem)) return null;
+    if (await invalid(AmendNoteRequestSchema, req, noteProblem)) return null;
     const res = await saveNote(() => client.amendNote(req));
     const amended = res?.note;
     if (!amended) return null;
@@ -334,7 +333,7 @@ export const useChartStore = defineStore("chart", () => {
   async function removeNote(note: Note, reason: string): Promise<boolean> {
     clearNoteProblem();
     const req = create(RemoveNoteRequestSchema, { noteId: note.id, reason: reason.trim() });
-    if (invalid(RemoveNoteRequestSchema, req, noteProblem)) return false;
+    if (await invalid(RemoveNoteRequestSchema, req, noteProblem)) return false;
     const res = await saveNote(() => client.removeNote(req));
     if (res === null) return false;
     notes.value = includeRemoved.value

@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createValidator } from "@bufbuild/protovalidate";
 import { defineStore } from "pinia";
 import { inject, ref } from "vue";
 import { ClinicService, UpdateClinicRequestSchema, type Clinic } from "../gen/molar/v1/clinic_pb";
-import { problemFromViolations, toProblem, type Problem } from "../api/errors";
+import { toProblem, type Problem } from "../api/errors";
+import { schemaProblem } from "../api/validate";
 import { transportKey } from "../api/transport";
 
 /** The clinic profile: loaded once, shown in the app bar, edited in Settings. */
@@ -12,7 +12,6 @@ export const useClinicStore = defineStore("clinic", () => {
   const transport = inject(transportKey);
   if (!transport) throw new Error("no transport provided");
   const client = createClient(ClinicService, transport);
-  const validator = createValidator();
 
   const clinic = ref<Clinic | null>(null);
   const loading = ref(false);
@@ -39,9 +38,9 @@ export const useClinicStore = defineStore("clinic", () => {
    */
   async function save(next: Clinic): Promise<boolean> {
     const req = create(UpdateClinicRequestSchema, { clinic: next });
-    const checked = validator.validate(UpdateClinicRequestSchema, req);
-    if (checked.kind === "invalid") {
-      saveProblem.value = problemFromViolations(checked.violations);
+    const invalid = await schemaProblem(UpdateClinicRequestSchema, req);
+    if (invalid) {
+      saveProblem.value = invalid;
       return false;
     }
     saving.value = true;

@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
-import { createValidator } from "@bufbuild/protovalidate";
 import { defineStore } from "pinia";
 import { inject, ref, shallowRef, watch } from "vue";
 import {
@@ -13,7 +12,8 @@ import {
   type PatientInput,
   type PatientSummary,
 } from "../gen/molar/v1/patient_pb";
-import { problemFromViolations, toProblem, type Problem } from "../api/errors";
+import { toProblem, type Problem } from "../api/errors";
+import { schemaProblem } from "../api/validate";
 import { transportKey } from "../api/transport";
 import { useAuthStore } from "./auth";
 
@@ -29,7 +29,6 @@ export const usePatientsStore = defineStore("patients", () => {
   const transport = inject(transportKey);
   if (!transport) throw new Error("no transport provided");
   const client = createClient(PatientService, transport);
-  const validator = createValidator();
   const auth = useAuthStore();
 
   // Search. Typing fires a search per pause; answers can come back in any
@@ -175,10 +174,10 @@ export const usePatientsStore = defineStore("patients", () => {
    */
   async function createPatient(details: PatientInput, allowDuplicate = false): Promise<Patient | null> {
     const req = create(CreatePatientRequestSchema, { details, allowDuplicate });
-    const checked = validator.validate(CreatePatientRequestSchema, req);
+    const invalid = await schemaProblem(CreatePatientRequestSchema, req);
     clearSaveProblem();
-    if (checked.kind === "invalid") {
-      saveProblem.value = problemFromViolations(checked.violations);
+    if (invalid) {
+      saveProblem.value = invalid;
       return null;
     }
     saving.value = true;
@@ -221,10 +220,10 @@ export const usePatientsStore = defineStore("patients", () => {
    */
   async function updatePatient(id: string, details: PatientInput, version: bigint): Promise<Patient | null> {
     const req = create(UpdatePatientRequestSchema, { id, details, version });
-    const checked = validator.validate(UpdatePatientRequestSchema, req);
+    const invalid = await schemaProblem(UpdatePatientRequestSchema, req);
     clearSaveProblem();
-    if (checked.kind === "invalid") {
-      saveProblem.value = problemFromViolations(checked.violations);
+    if (invalid) {
+      saveProblem.value = invalid;
       return null;
     }
     saving.value = true;
@@ -245,10 +244,10 @@ export const usePatientsStore = defineStore("patients", () => {
     const p = patient.value;
     if (!p) return false;
     const req = create(SetPatientActiveRequestSchema, { id: p.id, active, reason: active ? "" : reason.trim() });
-    const checked = validator.validate(SetPatientActiveRequestSchema, req);
+    const invalid = await schemaProblem(SetPatientActiveRequestSchema, req);
     clearSaveProblem();
-    if (checked.kind === "invalid") {
-      saveProblem.value = problemFromViolations(checked.violations);
+    if (invalid) {
+      saveProblem.value = invalid;
       return false;
     }
     saving.value = true;

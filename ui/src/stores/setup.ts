@@ -1,6 +1,5 @@
 import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createValidator } from "@bufbuild/protovalidate";
 import { defineStore } from "pinia";
 import { inject, ref } from "vue";
 import {
@@ -13,7 +12,8 @@ import {
   type Provider,
 } from "../gen/molar/v1/schedule_pb";
 import { CatalogService, SaveProcedureRequestSchema, type Procedure } from "../gen/molar/v1/chart_pb";
-import { problemFromViolations, toProblem, type Problem } from "../api/errors";
+import { toProblem, type Problem } from "../api/errors";
+import { schemaProblem } from "../api/validate";
 import { transportKey } from "../api/transport";
 import { useScheduleStore } from "./schedule";
 import { useChartStore } from "./chart";
@@ -29,7 +29,6 @@ export const useSetupStore = defineStore("setup", () => {
   if (!transport) throw new Error("no transport provided");
   const schedule = createClient(ScheduleService, transport);
   const catalog = createClient(CatalogService, transport);
-  const validator = createValidator();
   const scheduleStore = useScheduleStore();
   const chartStore = useChartStore();
 
@@ -45,9 +44,9 @@ export const useSetupStore = defineStore("setup", () => {
     call: (req: MessageShape<D>) => Promise<R>,
     reload: () => Promise<void>,
   ): Promise<R | null> {
-    const checked = validator.validate(schema, req);
-    if (checked.kind === "invalid") {
-      saveProblem.value = problemFromViolations(checked.violations);
+    const invalid = await schemaProblem(schema, req);
+    if (invalid) {
+      saveProblem.value = invalid;
       return null;
     }
     saving.value = true;

@@ -1,6 +1,5 @@
 import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createValidator } from "@bufbuild/protovalidate";
 import { defineStore } from "pinia";
 import { inject, ref, shallowRef, watch } from "vue";
 import {
@@ -11,7 +10,8 @@ import {
   type StaffMember,
 } from "../gen/molar/v1/staff_pb";
 import type { Role } from "../gen/molar/v1/access_pb";
-import { problemFromViolations, toProblem, type Problem } from "../api/errors";
+import { toProblem, type Problem } from "../api/errors";
+import { schemaProblem } from "../api/validate";
 import { transportKey } from "../api/transport";
 import { useAuthStore } from "./auth";
 
@@ -28,7 +28,6 @@ export const useStaffStore = defineStore("staff", () => {
   const transport = inject(transportKey);
   if (!transport) throw new Error("no transport provided");
   const client = createClient(StaffService, transport);
-  const validator = createValidator();
   const auth = useAuthStore();
 
   const staff = shallowRef<StaffMember[]>([]);
@@ -81,9 +80,9 @@ export const useStaffStore = defineStore("staff", () => {
     req: MessageShape<D>,
     call: (req: MessageShape<D>) => Promise<{ staff?: StaffMember }>,
   ): Promise<StaffMember | null> {
-    const checked = validator.validate(schema, req);
-    if (checked.kind === "invalid") {
-      saveProblem.value = problemFromViolations(checked.violations);
+    const invalid = await schemaProblem(schema, req);
+    if (invalid) {
+      saveProblem.value = invalid;
       return null;
     }
     saving.value = true;

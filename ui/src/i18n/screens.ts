@@ -1,0 +1,20 @@
+import { patientsEn, patientsKo } from "./patients";
+import { billingEn, billingKo } from "./billing";
+import { scheduleEn, scheduleKo } from "./schedule";
+import { setupEn, setupKo } from "./setup";
+
+/** The messages of the screens behind the sign-in, fetched once signed in. */
+export const screensKo = {
+  patients: patientsKo,
+  billing: billingKo,
+  schedule: scheduleKo,
+  setup: setupKo,
+};
+
+/** English; the type keeps its keys in step with Korean. */
+export const screensEn: typeof screensKo = {
+  patients: patientsEn,
+  billing: billingEn,
+  schedule: scheduleEn,
+  setup: setupEn,
+};
