@@ -329,7 +329,11 @@ describe("invoice view", () => {
 
     buttonByText("결제", dialog()).click();
     await until(() => fake.payRequests.length === 1 && document.querySelector('[data-testid="payment-retry-hint"]') !== null, "network failure");
-    buttonByText("결제", dialog()).click();
+    // Sent again by itself, with the same key, when the connection is back.
+    expect(dialog().querySelector('[data-testid="retry-waiting"]')?.textContent).toContain("연결이 돌아오면 자동으로 다시 보냅니다");
+    window.dispatchEvent(new Event("offline"));
+    await new Promise((r) => setTimeout(r, 0)); // let the app see the network go before it returns
+    window.dispatchEvent(new Event("online"));
     await until(() => text(page, "invoice-balance") === "₩0", "paid in full");
 
     expect(fake.payRequests).toHaveLength(2);

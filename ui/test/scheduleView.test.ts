@@ -561,6 +561,39 @@ describe("keyboard, call lists and closed days", () => {
   });
 });
 
+describe("when the connection comes back", () => {
+  it("sends a booking that could not reach the server again, once, and closes the dialog", async () => {
+    let calls = 0;
+    await mountSchedule(
+      server([], {
+        book: (req) => {
+          calls++;
+          if (calls === 1) throw new ConnectError("Failed to fetch", Code.Unavailable);
+          return appt("new-1", "10:00", { patientId: req.patientId, patientName: "김민수", revision: 6n });
+        },
+      }),
+    );
+    await until(() => cell("dr-kim", "10:00") !== null, "grid");
+    cell("dr-kim", "10:00")!.click();
+    await until(() => shown("booking-dialog"), "booking dialog");
+    const search = inputByLabel("환자");
+    type(search, "김");
+    await until(() => document.querySelectorAll("[role=option]").length === 2, "patient results");
+    keydown(search, "Enter");
+    await until(() => q("[data-testid=picked-patient]") !== null, "patient picked");
+    window.dispatchEvent(new Event("offline"));
+    buttonByText("예약").click();
+    await until(() => q("[data-testid=retry-waiting]") !== null, "waiting to retry");
+    expect(q("[data-testid=retry-waiting]")!.textContent).toContain("연결이 돌아오면 자동으로 다시 보냅니다");
+    expect(calls).toBe(1);
+    window.dispatchEvent(new Event("online"));
+    // (The fake server's stream restarts from its fixed snapshot, so the book itself is not checked here.)
+    await until(() => !shown("booking-dialog"), "dialog closed once back");
+    await until(() => q("[data-testid=schedule-notice]")?.textContent?.includes("김민수") ?? false, "booked notice");
+    expect(calls).toBe(2);
+  });
+});
+
 describe("PatientVisits", () => {
   it("lists upcoming and past visits", async () => {
     const up = appt("u1", "10:00", { typeId: "checkup", status: AppointmentStatus.CONFIRMED }, "2099-01-05");

@@ -14,6 +14,7 @@ const en: typeof ko = {
   },
   common: {
     save: "Save",
+    retryWhenBack: "It will be sent again as soon as the connection is back.",
     saving: "Saving…",
     saved: "Saved",
     cancel: "Cancel",

@@ -16,6 +16,7 @@ export default {
   },
   common: {
     save: "저장",
+    retryWhenBack: "연결이 돌아오면 자동으로 다시 보냅니다.",
     saving: "저장 중…",
     saved: "저장했습니다",
     cancel: "취소",
