@@ -110,29 +110,34 @@ test("a booking in the past is refused for the front desk and needs the override
   await owner.locator('.appt[data-provider="dr-park"][data-start="17:00"]').waitFor();
 });
 
-test("offline, the screen says the connection is lost and the book is not live; back online it picks up again", async () => {
+test("offline, the screen says the connection is lost and the book is not live; back online it picks up again and sends the booking tried meanwhile", async () => {
   const context = await browser.newContext({ baseURL: desk.baseURL });
   const page = await context.newPage();
   await signIn(page, demo.frontDesk, `/schedule?date=${nextMonday()}&view=day&by=provider`);
   const status = page.getByTestId("live-status");
   await status.getByText("실시간").waitFor();
-
-  await context.setOffline(true);
-  await page.getByTestId("offline").getByText("인터넷 연결이 끊겼습니다").waitFor();
-  await page.locator('[data-testid="live-status"][data-state="offline"]').waitFor();
-  // A booking tried meanwhile says the server cannot be reached, in words.
   const slot = page.locator('.cell[data-column="dr-lee"][data-time="15:00"]');
   await slot.scrollIntoViewIfNeeded();
   await slot.click();
   const dialog = page.getByTestId("booking-dialog");
   const patient = dialog.getByRole("combobox", { name: "환자" });
   await patient.fill("ㄱㅁ");
+  await page.getByRole("option").first().waitFor();
+  await patient.press("Enter");
+
+  await context.setOffline(true);
+  await page.getByTestId("offline").getByText("인터넷 연결이 끊겼습니다").waitFor();
+  await page.locator('[data-testid="live-status"][data-state="offline"]').waitFor();
+  // The booking tried meanwhile says the server cannot be reached, in words, and that it will be sent again.
+  await dialog.getByRole("button", { name: "예약", exact: true }).click();
   await dialog.getByText(/서버에 연결할 수 없습니다/).waitFor();
-  await page.keyboard.press("Escape");
+  await dialog.getByTestId("retry-waiting").waitFor();
 
   await context.setOffline(false);
   await page.getByTestId("offline").waitFor({ state: "detached" });
   await page.locator('[data-testid="live-status"][data-state="live"]').waitFor();
+  await page.locator('.appt[data-provider="dr-lee"][data-start="15:00"]').waitFor();
+  await dialog.waitFor({ state: "hidden" });
   await context.close();
 });
 
