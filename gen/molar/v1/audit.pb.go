@@ -64,6 +64,14 @@ const (
 	AuditAction_AUDIT_ACTION_INVOICE_CHANGED            AuditAction = 33
 	AuditAction_AUDIT_ACTION_PAYMENT_RECORDED           AuditAction = 34
 	AuditAction_AUDIT_ACTION_PAYMENT_REFUNDED           AuditAction = 35
+	AuditAction_AUDIT_ACTION_IMAGE_UPLOADED             AuditAction = 36
+	// A patient's list of images (with their thumbnails) was shown.
+	AuditAction_AUDIT_ACTION_IMAGES_VIEWED AuditAction = 37
+	// One image was opened (links to its original and preview given out).
+	AuditAction_AUDIT_ACTION_IMAGE_VIEWED  AuditAction = 38
+	AuditAction_AUDIT_ACTION_IMAGE_CHANGED AuditAction = 39
+	AuditAction_AUDIT_ACTION_IMAGE_REMOVED AuditAction = 40
+	AuditAction_AUDIT_ACTION_JOB_RETRIED   AuditAction = 41
 )
 
 // Enum value maps for AuditAction.
@@ -105,6 +113,12 @@ var (
 		33: "AUDIT_ACTION_INVOICE_CHANGED",
 		34: "AUDIT_ACTION_PAYMENT_RECORDED",
 		35: "AUDIT_ACTION_PAYMENT_REFUNDED",
+		36: "AUDIT_ACTION_IMAGE_UPLOADED",
+		37: "AUDIT_ACTION_IMAGES_VIEWED",
+		38: "AUDIT_ACTION_IMAGE_VIEWED",
+		39: "AUDIT_ACTION_IMAGE_CHANGED",
+		40: "AUDIT_ACTION_IMAGE_REMOVED",
+		41: "AUDIT_ACTION_JOB_RETRIED",
 	}
 	AuditAction_value = map[string]int32{
 		"AUDIT_ACTION_UNSPECIFIED":                0,
@@ -143,6 +157,12 @@ var (
 		"AUDIT_ACTION_INVOICE_CHANGED":            33,
 		"AUDIT_ACTION_PAYMENT_RECORDED":           34,
 		"AUDIT_ACTION_PAYMENT_REFUNDED":           35,
+		"AUDIT_ACTION_IMAGE_UPLOADED":             36,
+		"AUDIT_ACTION_IMAGES_VIEWED":              37,
+		"AUDIT_ACTION_IMAGE_VIEWED":               38,
+		"AUDIT_ACTION_IMAGE_CHANGED":              39,
+		"AUDIT_ACTION_IMAGE_REMOVED":              40,
+		"AUDIT_ACTION_JOB_RETRIED":                41,
 	}
 )
 
@@ -523,7 +543,8 @@ const file_molar_v1_audit_proto_rawDesc = "" +
 	"page_token\x18\a \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\tpageToken\"o\n" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.molar.v1.AuditEventR\x06events\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xbc\t\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xfa\n" +
+	"\n" +
 	"\vAuditAction\x12\x1c\n" +
 	"\x18AUDIT_ACTION_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cAUDIT_ACTION_LOGIN_SUCCEEDED\x10\x01\x12\x1d\n" +
@@ -561,7 +582,13 @@ const file_molar_v1_audit_proto_rawDesc = "" +
 	"\x1cAUDIT_ACTION_INVOICE_CREATED\x10 \x12 \n" +
 	"\x1cAUDIT_ACTION_INVOICE_CHANGED\x10!\x12!\n" +
 	"\x1dAUDIT_ACTION_PAYMENT_RECORDED\x10\"\x12!\n" +
-	"\x1dAUDIT_ACTION_PAYMENT_REFUNDED\x10#2q\n" +
+	"\x1dAUDIT_ACTION_PAYMENT_REFUNDED\x10#\x12\x1f\n" +
+	"\x1bAUDIT_ACTION_IMAGE_UPLOADED\x10$\x12\x1e\n" +
+	"\x1aAUDIT_ACTION_IMAGES_VIEWED\x10%\x12\x1d\n" +
+	"\x19AUDIT_ACTION_IMAGE_VIEWED\x10&\x12\x1e\n" +
+	"\x1aAUDIT_ACTION_IMAGE_CHANGED\x10'\x12\x1e\n" +
+	"\x1aAUDIT_ACTION_IMAGE_REMOVED\x10(\x12\x1c\n" +
+	"\x18AUDIT_ACTION_JOB_RETRIED\x10)2q\n" +
 	"\fAuditService\x12a\n" +
 	"\x0fListAuditEvents\x12 .molar.v1.ListAuditEventsRequest\x1a!.molar.v1.ListAuditEventsResponse\"\t\xc2\xf3\x18\x02\x18\x03\x90\x02\x01B4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
 

@@ -130,6 +130,9 @@ const (
 	ProblemReason_PROBLEM_REASON_STATUS_TRANSITION ProblemReason = 41
 	// The time is in the past.
 	ProblemReason_PROBLEM_REASON_IN_THE_PAST ProblemReason = 42
+	// A radiograph is kept five years from the day it was taken (의료법 시행규칙
+	// §15); date says from when it may be removed.
+	ProblemReason_PROBLEM_REASON_RADIOGRAPH_RETENTION ProblemReason = 43
 )
 
 // Enum value maps for ProblemReason.
@@ -162,6 +165,7 @@ var (
 		40: "PROBLEM_REASON_APPOINTMENT_FINAL",
 		41: "PROBLEM_REASON_STATUS_TRANSITION",
 		42: "PROBLEM_REASON_IN_THE_PAST",
+		43: "PROBLEM_REASON_RADIOGRAPH_RETENTION",
 	}
 	ProblemReason_value = map[string]int32{
 		"PROBLEM_REASON_UNSPECIFIED":              0,
@@ -191,6 +195,7 @@ var (
 		"PROBLEM_REASON_APPOINTMENT_FINAL":        40,
 		"PROBLEM_REASON_STATUS_TRANSITION":        41,
 		"PROBLEM_REASON_IN_THE_PAST":              42,
+		"PROBLEM_REASON_RADIOGRAPH_RETENTION":     43,
 	}
 )
 
@@ -436,7 +441,7 @@ const file_molar_v1_problem_proto_rawDesc = "" +
 	"\fResourceKind\x12\x1d\n" +
 	"\x19RESOURCE_KIND_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16RESOURCE_KIND_PROVIDER\x10\x01\x12\x17\n" +
-	"\x13RESOURCE_KIND_CHAIR\x10\x02*\xed\a\n" +
+	"\x13RESOURCE_KIND_CHAIR\x10\x02*\x96\b\n" +
 	"\rProblemReason\x12\x1e\n" +
 	"\x1aPROBLEM_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cPROBLEM_REASON_STALE_VERSION\x10\x01\x12\x17\n" +
@@ -465,7 +470,8 @@ const file_molar_v1_problem_proto_rawDesc = "" +
 	"\x1fPROBLEM_REASON_CROSSES_MIDNIGHT\x10'\x12$\n" +
 	" PROBLEM_REASON_APPOINTMENT_FINAL\x10(\x12$\n" +
 	" PROBLEM_REASON_STATUS_TRANSITION\x10)\x12\x1e\n" +
-	"\x1aPROBLEM_REASON_IN_THE_PAST\x10*B4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
+	"\x1aPROBLEM_REASON_IN_THE_PAST\x10*\x12'\n" +
+	"#PROBLEM_REASON_RADIOGRAPH_RETENTION\x10+B4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
 
 var (
 	file_molar_v1_problem_proto_rawDescOnce sync.Once

@@ -233,6 +233,12 @@ const en: typeof ko = {
       INVOICE_CHANGED: "Invoice changed",
       PAYMENT_RECORDED: "Payment recorded",
       PAYMENT_REFUNDED: "Payment refunded",
+      IMAGE_UPLOADED: "Image uploaded",
+      IMAGES_VIEWED: "Images listed",
+      IMAGE_VIEWED: "Image viewed",
+      IMAGE_CHANGED: "Image details changed",
+      IMAGE_REMOVED: "Image removed",
+      JOB_RETRIED: "Job retried",
     },
     targets: {
       invoice: "Invoice",
@@ -245,6 +251,8 @@ const en: typeof ko = {
       appointment: "Appointment",
       note: "Clinical note",
       chart: "Chart",
+      image: "Image",
+      job: "Job",
     },
   },
   weekday: {

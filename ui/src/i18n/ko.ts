@@ -235,6 +235,12 @@ export default {
       INVOICE_CHANGED: "청구서 변경",
       PAYMENT_RECORDED: "수납",
       PAYMENT_REFUNDED: "환불",
+      IMAGE_UPLOADED: "영상 올림",
+      IMAGES_VIEWED: "영상 목록 열람",
+      IMAGE_VIEWED: "영상 열람",
+      IMAGE_CHANGED: "영상 정보 수정",
+      IMAGE_REMOVED: "영상 삭제",
+      JOB_RETRIED: "작업 다시 실행",
     },
     targets: {
       invoice: "청구서",
@@ -247,6 +253,8 @@ export default {
       appointment: "예약",
       note: "진료 기록",
       chart: "차트",
+      image: "영상",
+      job: "작업",
     },
   },
   weekday: {
