@@ -68,54 +68,14 @@ func pngHeader(w, h uint32) []byte {
 // write it: the meta group, a sequence of undefined length (with an item of
 // undefined length) before the image group, Rows and Columns, and pixel data.
 func dicomFile(syntax string, rows, cols uint16) []byte {
-	var b bytes.Buffer
-	b.Write(make([]byte, 128))
-	b.WriteString("DICM")
-	le := binary.LittleEndian
-	uid := syntax
-	if len(uid)%2 == 1 {
-		uid += "\x00"
-	}
-	_ = binary.Write(&b, le, [2]uint16{0x0002, 0x0010})
-	b.WriteString("UI")
-	_ = binary.Write(&b, le, uint16(len(uid)))
-	b.WriteString(uid)
-	explicit := syntax != implicitLittle
-	elem := func(group, el uint16, vr string, value []byte) {
-		_ = binary.Write(&b, le, [2]uint16{group, el})
-		if explicit {
-			b.WriteString(vr)
-			if longVR[vr] {
-				b.Write([]byte{0, 0})
-				_ = binary.Write(&b, le, uint32(len(value)))
-			} else {
-				_ = binary.Write(&b, le, uint16(len(value)))
-			}
-		} else {
-			_ = binary.Write(&b, le, uint32(len(value)))
-		}
-		b.Write(value)
-	}
-	elem(0x0008, 0x0060, "CS", []byte("IO"))
-	// (0008,1140) Referenced Image Sequence, undefined length.
-	_ = binary.Write(&b, le, [2]uint16{0x0008, 0x1140})
-	if explicit {
-		b.WriteString("SQ\x00\x00")
-	}
-	_ = binary.Write(&b, le, uint32(undefinedLength))
-	_ = binary.Write(&b, le, [2]uint16{0xFFFE, 0xE000})
-	_ = binary.Write(&b, le, uint32(undefinedLength))
-	elem(0x0008, 0x1150, "UI", []byte("1.2.3.4\x00"))
-	_ = binary.Write(&b, le, [2]uint16{0xFFFE, 0xE00D})
-	_ = binary.Write(&b, le, uint32(0))
-	_ = binary.Write(&b, le, [2]uint16{0xFFFE, 0xE0DD})
-	_ = binary.Write(&b, le, uint32(0))
-	elem(0x0010, 0x0010, "PN", []byte("HONG^GILDONG"))
-	u16 := func(v uint16) []byte { return binary.LittleEndian.AppendUint16(nil, v) }
-	elem(0x0028, 0x0010, "US", u16(rows))
-	elem(0x0028, 0x0011, "US", u16(cols))
-	elem(0x7FE0, 0x0010, "OW", make([]byte, 2*int(rows)*int(cols)))
-	return b.Bytes()
+	w := newDICOM(syntax)
+	w.str(0x0008, 0x0060, "CS", "IO")
+	w.sequence(0x0008, 0x1140)
+	w.str(0x0010, 0x0010, "PN", "HONG^GILDONG")
+	w.us(0x0028, 0x0010, rows)
+	w.us(0x0028, 0x0011, cols)
+	w.words(make([]uint16, int(rows)*int(cols)))
+	return w.b.Bytes()
 }
 
 func TestInspectAcceptsByContent(t *testing.T) {
