@@ -56,13 +56,7 @@ func NewScheduleRepo(db *DB) *ScheduleRepo {
 
 // ScheduleIndexes are the indexes ScheduleRepo's queries need.
 func ScheduleIndexes() []Index {
-	ix := func(coll, name string, keys ...string) Index {
-		var d bson.D
-		for _, k := range keys {
-			d = append(d, bson.E{Key: k, Value: 1})
-		}
-		return Index{Collection: coll, Model: driver.IndexModel{Keys: d, Options: options.Index().SetName(name)}}
-	}
+	ix := ascendingIndex
 	return []Index{
 		// The book of a range of days (the window a process holds, a day
 		// view of long ago), a column's or a patient's appointments.

@@ -349,6 +349,27 @@ var schema = []string{
 	// 8: a registration takes its chart number in its own transaction, so
 	// numbers are no longer claimed ahead of it.
 	`DROP TABLE IF EXISTS chart_numbers;`,
+
+	// 9: the queue of background jobs (mongo/sqlite/jobs.go). due is when
+	// a job can next be claimed (its run_at while queued, the end of its
+	// lease while running), NULL once it is done or dead.
+	`CREATE TABLE jobs (
+		id TEXT PRIMARY KEY,
+		kind TEXT NOT NULL,
+		payload BLOB,
+		state TEXT NOT NULL,
+		attempts INTEGER NOT NULL,
+		max_attempts INTEGER NOT NULL,
+		run_at INTEGER NOT NULL,
+		last_error TEXT NOT NULL DEFAULT '',
+		worker TEXT NOT NULL DEFAULT '',
+		lease_until INTEGER NOT NULL DEFAULT 0,
+		created INTEGER NOT NULL,
+		updated INTEGER NOT NULL,
+		due INTEGER
+	) WITHOUT ROWID;
+	CREATE INDEX jobs_due ON jobs (due, id) WHERE due IS NOT NULL;
+	CREATE INDEX jobs_state_run_at ON jobs (state, run_at, id);`,
 }
 
 // steps are what a version needs beyond its SQL, run in the same
