@@ -40,9 +40,18 @@ func NewFS(dir string) (*FS, error) {
 	return &FS{dir: dir}, nil
 }
 
-func (s *FS) path(key string) (string, error) {
+// checkKey refuses a key the images package would not make, so that no key
+// can leave the directory (or, in a bucket, reach the temporary objects).
+func checkKey(key string) error {
 	if len(key) > 200 || !validKey.MatchString(key) || strings.Contains(key, "..") {
-		return "", fmt.Errorf("blob: bad key %q", key)
+		return fmt.Errorf("blob: bad key %q", key)
+	}
+	return nil
+}
+
+func (s *FS) path(key string) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
 	}
 	return filepath.Join(s.dir, filepath.FromSlash(key)), nil
 }
