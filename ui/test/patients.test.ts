@@ -384,7 +384,7 @@ describe("PatientCardView", () => {
   it("reveals the registration number for those who may", async () => {
     const { wrapper } = await mountPatients(PatientCardView, cardServer(), "/patients/p-1?tab=info", [Role.ADMIN]);
     await until(() => wrapper.find("[data-testid=rrn]").exists(), "details");
-    expect(wrapper.findAll(".v-tab").map((x) => x.text())).toEqual(["치아 차트", "진료 기록", "환자 정보", "이력", "방문 기록", "수납", "열람 기록"]);
+    expect(wrapper.findAll(".v-tab").map((x) => x.text())).toEqual(["치아 차트", "진료 기록", "영상", "환자 정보", "이력", "방문 기록", "수납", "열람 기록"]);
     buttonByText("보기").click();
     await until(() => wrapper.find("[data-testid=rrn]").text().includes("900101-1234567"), "revealed");
     wrapper.unmount();

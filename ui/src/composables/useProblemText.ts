@@ -56,7 +56,7 @@ export function useProblemText() {
 
   /**
    * The typed refusal in words, by its reason: billing reasons under
-   * billing.problem, general ones under problems. Null when the error
+   * billing.problem, images' under images.problem, general ones under problems. Null when the error
    * carries none or its reason has no words here (the caller then shows
    * its own message or the summary).
    */
@@ -66,7 +66,7 @@ export function useProblemText() {
     const name = ProblemReason[r.reason];
     if (name === undefined) return null;
     const values = { amount: formatWon(r.amount), limit: formatWon(r.limit), label: r.label, date: r.date, from: r.windowStart, to: r.windowEnd };
-    for (const key of [`billing.problem.${name}`, `problems.${name}`]) {
+    for (const key of [`billing.problem.${name}`, `images.problem.${name}`, `problems.${name}`]) {
       if (te(key)) return t(key, values);
     }
     return null;

@@ -2,6 +2,7 @@ import { patientsEn, patientsKo } from "./patients";
 import { billingEn, billingKo } from "./billing";
 import { scheduleEn, scheduleKo } from "./schedule";
 import { setupEn, setupKo } from "./setup";
+import { imagesEn, imagesKo } from "./images";
 
 /** The messages of the screens behind the sign-in, fetched once signed in. */
 export const screensKo = {
@@ -9,6 +10,7 @@ export const screensKo = {
   billing: billingKo,
   schedule: scheduleKo,
   setup: setupKo,
+  images: imagesKo,
 };
 
 /** English; the type keeps its keys in step with Korean. */
@@ -17,4 +19,5 @@ export const screensEn: typeof screensKo = {
   billing: billingEn,
   schedule: scheduleEn,
   setup: setupEn,
+  images: imagesEn,
 };

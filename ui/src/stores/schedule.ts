@@ -1,10 +1,11 @@
 import { clone } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
-import { Code, createClient } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
 import { defineStore } from "pinia";
 import { computed, inject, reactive, ref, shallowReactive, shallowRef, watch } from "vue";
 import { toProblem, type Problem } from "../api/errors";
 import { transportKey } from "../api/transport";
+import { keepLive, type LiveState } from "../api/liveStream";
 import { defaultTimeZone } from "../composables/useDateTime";
 import { PatientService, type PatientSummary } from "../gen/molar/v1/patient_pb";
 import {
@@ -25,11 +26,7 @@ import { useAuthStore } from "./auth";
 import { useOnline } from "../composables/useOnline";
 import { useClinicStore } from "./clinic";
 
-/** How the live stream stands: receiving, (re)connecting, or down and waiting to retry. */
-export type LiveState = "live" | "connecting" | "offline";
-
-/** Reconnection delays of the live stream: the first wait, doubling up to the last. */
-export const reconnectDelay = { first: 500, max: 10_000 } as const;
+export { reconnectDelay, type LiveState } from "../api/liveStream";
 
 /** A date range of the book, both ends inclusive, "YYYY-MM-DD" in the clinic's zone. */
 export interface DateRange {
@@ -70,19 +67,6 @@ export interface BlockoutInput {
   start: Date;
   minutes: number;
   reason: string;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
 }
 
 /** The start of an appointment or blockout as a Date (the epoch when unset). */
@@ -206,43 +190,18 @@ export const useScheduleStore = defineStore("schedule", () => {
     revision.value = msg.revision;
   }
 
-  async function watchLoop(r: DateRange, signal: AbortSignal): Promise<void> {
-    let delay: number = reconnectDelay.first;
-    while (!signal.aborted) {
-      live.value = "connecting";
-      let authFailed = false;
-      try {
-        const stream = client.watchSchedule({ startDate: r.start, endDate: r.end, sinceRevision: revision.value }, { signal });
-        for await (const msg of stream) {
-          if (signal.aborted) return;
-          apply(msg);
-          live.value = "live";
-          streamProblem.value = null;
-          retryDelay.value = 0;
-          delay = reconnectDelay.first;
-        }
-      } catch (err) {
-        if (signal.aborted) return;
-        const problem = toProblem(err);
-        streamProblem.value = problem;
-        authFailed = problem.code === Code.Unauthenticated;
-      }
-      if (signal.aborted) return;
-      live.value = "offline";
-      if (authFailed) {
-        // Streams are not retried by the auth interceptor: get a new access
-        // token here, and stop when the session is over.
-        try {
-          if ((await auth.refreshOnce()) === null) return;
-          continue;
-        } catch {
-          // The server could not be reached; wait as for any failure.
-        }
-      }
-      retryDelay.value = delay;
-      await sleep(delay, signal);
-      delay = Math.min(delay * 2, reconnectDelay.max);
-    }
+  function watchLoop(r: DateRange, signal: AbortSignal): Promise<void> {
+    return keepLive(
+      {
+        open: () => client.watchSchedule({ startDate: r.start, endDate: r.end, sinceRevision: revision.value }, { signal }),
+        receive: apply,
+        live,
+        problem: streamProblem,
+        retryDelay,
+        refresh: auth.refreshOnce,
+      },
+      signal,
+    );
   }
 
   /**
