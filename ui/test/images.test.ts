@@ -9,6 +9,8 @@ import {
   ImageLinksSchema,
   ImageSchema,
   ImageService,
+  JobSchema,
+  JobState,
   ThumbnailStatus,
   WatchImagesResponseSchema,
   type Image,
@@ -24,8 +26,9 @@ import { createAppVuetify } from "../src/plugins/vuetify";
 import { useAuthStore } from "../src/stores/auth";
 import PatientImages from "../src/components/images/PatientImages.vue";
 import UploadPanel from "../src/components/images/UploadPanel.vue";
+import JobsView from "../src/views/settings/JobsView.vue";
 import { uploadEnvKey, type UploadEnv } from "../src/components/images/useImageUpload";
-import { buttonByText, inputByLabel, piniaWith, type, until } from "./helpers";
+import { buttonByText, inputByLabel, mountView, piniaWith, type, until } from "./helpers";
 import { meFor } from "./authServer";
 
 // The browser build of tus-js-client, as the app ships it (Vitest would take its Node build).
@@ -474,5 +477,33 @@ describe("upload panel", () => {
     expect(tus2.patches.slice(before).map((p) => p.offset)[0]).toBeGreaterThan(0);
     expect(storage2.entries.size).toBe(0);
     again.unmount();
+  });
+});
+
+describe("failed jobs (settings)", () => {
+  it("lists dead jobs with the queue's depth and puts one back in the queue", async () => {
+    const retried: string[] = [];
+    const transport = createRouterTransport(({ service }) => {
+      service(ImageService, {
+        listJobs: () => ({
+          jobs: [create(JobSchema, { id: "thumbnail:i9", kind: "thumbnail", subjectId: "i9", state: JobState.DEAD, attempts: 5, lastError: "decode: unexpected EOF" })],
+          depth: { JOB_STATE_QUEUED: 2, JOB_STATE_RUNNING: 1, JOB_STATE_DEAD: 1 },
+        }),
+        retryJob: (req) => {
+          retried.push(req.id);
+          return {};
+        },
+      });
+    });
+    const pinia = piniaWith(transport);
+    useAuthStore().me = meFor([Role.ADMIN]);
+    const w = await mountView(JobsView, transport, "ko", "/", pinia);
+    await until(() => w.find('[data-job-id="thumbnail:i9"]').exists(), "jobs");
+    expect(w.find("[data-testid=job-depth]").text()).toBe("대기 2 · 진행 1 · 실패 1");
+    expect(w.find('[data-job-id="thumbnail:i9"]').text()).toContain("미리보기 만들기");
+    buttonByText("다시 시도").click();
+    await until(() => retried.length === 1 && w.text().includes("실패한 작업이 없습니다"), "retried");
+    expect(retried).toEqual(["thumbnail:i9"]);
+    w.unmount();
   });
 });

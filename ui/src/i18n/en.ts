@@ -39,6 +39,7 @@ const en: typeof ko = {
     catalog: "Fee schedule",
     staff: "Staff",
     audit: "Audit log",
+    jobs: "Background jobs",
   },
   clinic: {
     profile: "Profile",

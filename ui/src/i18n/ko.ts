@@ -41,6 +41,7 @@ export default {
     catalog: "수가표",
     staff: "직원 관리",
     audit: "감사 기록",
+    jobs: "백그라운드 작업",
   },
   clinic: {
     profile: "기본 정보",

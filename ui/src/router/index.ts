@@ -31,6 +31,7 @@ export const settingsPages = [
   { name: "settings-catalog", path: "/settings/catalog", key: "catalog", icon: "mdi-cash-register", permission: Permission.CATALOG_MANAGE },
   { name: "settings-staff", path: "/settings/staff", key: "staff", icon: "mdi-account-multiple-outline", permission: Permission.STAFF_MANAGE },
   { name: "settings-audit", path: "/settings/audit", key: "audit", icon: "mdi-text-box-search-outline", permission: Permission.AUDIT_READ },
+  { name: "settings-jobs", path: "/settings/jobs", key: "jobs", icon: "mdi-cog-outline", permission: Permission.CLINIC_MANAGE },
 ] as const;
 
 /** Every screen of the app; the server answers any of these paths with the app. */
@@ -78,6 +79,12 @@ export const routes: RouteRecordRaw[] = [
         name: "settings-audit",
         component: () => import("../views/settings/AuditView.vue"),
         meta: { permission: Permission.AUDIT_READ },
+      },
+      {
+        path: "jobs",
+        name: "settings-jobs",
+        component: () => import("../views/settings/JobsView.vue"),
+        meta: { permission: Permission.CLINIC_MANAGE },
       },
     ],
   },
