@@ -158,6 +158,8 @@ func AllIndexes() []Index {
 	all = append(all, ClinicalIndexes()...)
 	all = append(all, InvoiceIndexes()...)
 	all = append(all, ScheduleIndexes()...)
+	all = append(all, JobIndexes()...)
+	all = append(all, ImageIndexes()...)
 	return all
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -41,6 +43,14 @@ type Config struct {
 	// RRNKeys encrypt registration numbers ("kid:key,..."); in dev, empty
 	// means a key kept in DataDir.
 	RRNKeys string
+	// MaxUploadBytes bounds one uploaded image.
+	MaxUploadBytes int64
+	// BlobURL is where image bytes are kept: s3://bucket?endpoint=...; empty
+	// means files under DataDir/blobs.
+	BlobURL string
+	// MediaKey signs the short-lived links to image bytes (base64 of 32 or
+	// more bytes); in dev, empty means a key kept in DataDir.
+	MediaKey string
 }
 
 // configVar documents one environment variable for the README and errors.
@@ -62,6 +72,9 @@ var configVars = []configVar{
 	{"MOLAR_RRN_KEYS", "(dev: generated into MOLAR_DATA_DIR/rrn-keys)", "AES-256 keys for resident registration numbers, kid:key,kid:key (newest first; `molar keygen` prints one). Required outside dev."},
 	{"MOLAR_CHANGE_RETENTION", "24h", "How long the embedded database keeps its change log; a process that could not read it for longer reloads what it keeps in memory."},
 	{"MOLAR_TRUST_PROXY", "false", "true behind a reverse proxy (nginx) that sets X-Real-IP / X-Forwarded-For."},
+	{"MOLAR_MAX_UPLOAD_BYTES", "104857600", "Largest image file accepted, in bytes (100 MiB)."},
+	{"MOLAR_BLOB_URL", "(unset)", "Where image files are kept: s3://bucket?endpoint=host:port&region=...&secure=false (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). Unset: files under MOLAR_DATA_DIR/blobs."},
+	{"MOLAR_MEDIA_KEY", "(dev: generated into MOLAR_DATA_DIR/media-key)", "Base64 key (32 bytes or more) signing the short-lived links to image files; the same on every replica (`molar keygen` prints one). Required outside dev."},
 }
 
 // LoadConfig reads and checks the configuration. An error names the variable
@@ -125,6 +138,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("MOLAR_RRN_KEYS: %v", err)
 		}
 	}
+	c.MaxUploadBytes, err = strconv.ParseInt(get("MOLAR_MAX_UPLOAD_BYTES", "104857600"), 10, 64)
+	if err != nil || c.MaxUploadBytes < 1024 || c.MaxUploadBytes > 10<<30 {
+		return c, fmt.Errorf("MOLAR_MAX_UPLOAD_BYTES: must be a number of bytes from 1024 to 10737418240")
+	}
+	c.BlobURL = get("MOLAR_BLOB_URL", "")
+	if c.BlobURL != "" && !strings.HasPrefix(c.BlobURL, "s3://") && !strings.HasPrefix(c.BlobURL, "file://") {
+		return c, fmt.Errorf("MOLAR_BLOB_URL: must be an s3:// or file:// URL")
+	}
+	c.MediaKey = get("MOLAR_MEDIA_KEY", "")
+	if c.MediaKey == "" && c.Profile != "dev" {
+		return c, fmt.Errorf("MOLAR_MEDIA_KEY: required in the %s profile (make one with `molar keygen`)", c.Profile)
+	}
+	if c.MediaKey != "" {
+		if _, err := parseMediaKey(c.MediaKey); err != nil {
+			return c, fmt.Errorf("MOLAR_MEDIA_KEY: %v", err)
+		}
+	}
 	c.ChangeRetention, err = time.ParseDuration(get("MOLAR_CHANGE_RETENTION", "24h"))
 	if err != nil || c.ChangeRetention < time.Second {
 		return c, fmt.Errorf("MOLAR_CHANGE_RETENTION: must be a duration of at least 1s, like 24h")
@@ -172,4 +202,23 @@ func checkOrigin(o, profile string) error {
 		return fmt.Errorf("%q: scheme must be http or https", o)
 	}
 	return nil
+}
+
+// parseMediaKey decodes the key of the links to image files.
+func parseMediaKey(spec string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(strings.TrimSpace(spec))
+	if err != nil {
+		return nil, fmt.Errorf("not base64: %v", err)
+	}
+	if len(k) < 32 {
+		return nil, fmt.Errorf("%d bytes; at least 32 are needed", len(k))
+	}
+	return k, nil
+}
+
+// newMediaKey makes a key for MOLAR_MEDIA_KEY.
+func newMediaKey() string {
+	k := make([]byte, 32)
+	_, _ = rand.Read(k)
+	return base64.StdEncoding.EncodeToString(k)
 }

@@ -62,6 +62,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 		LogLevel:        slog.LevelInfo,
 		MaxRequestBytes: 8 << 20,
 		ChangeRetention: 24 * time.Hour,
+		MaxUploadBytes:  100 << 20,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)

@@ -18,6 +18,8 @@ import (
 	"github.com/molar-dental/molar/services/billing"
 	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
+	"github.com/molar-dental/molar/services/images"
+	"github.com/molar-dental/molar/services/jobs"
 	"github.com/molar-dental/molar/services/patient"
 	"github.com/molar-dental/molar/services/schedule"
 )
@@ -105,6 +107,8 @@ type database struct {
 	clinic   clinic.Store
 	schedule scheduleStore
 	billing  billing.Store
+	images   images.Store
+	jobs     jobs.Store
 	// recover lists the stores whose committed changes may carry audit
 	// records not yet in the trail.
 	recover []reprojector
@@ -167,11 +171,13 @@ func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
 	}
 	changes := mongo.NewChangeLog(db, time.Now, logger)
 	book := mongo.NewScheduleRepo(db)
+	imageRepo := mongo.NewImageRepo(db)
 	return &database{
 		engine: engine, accounts: staff, sessions: sessions, audit: mongo.NewAuditRepo(db),
 		changes:  mongoChanges{changes},
 		patients: patients, clinical: clinical, clinic: clinicRepo, schedule: book, billing: invoices,
-		recover: []reprojector{patients, clinical, clinicRepo, staff, sessions, book},
+		images: imageRepo, jobs: mongo.NewJobRepo(db),
+		recover: []reprojector{patients, clinical, clinicRepo, staff, sessions, book, imageRepo},
 		ping:    db.Ping, close: db.Close, mongo: db,
 		commits: func(context.Context) (commits, error) { return mongoCommits(db, logger), nil },
 		reap: func(ctx context.Context) error {
@@ -284,6 +290,7 @@ func sqliteDatabase(db *sqlite.DB, retention time.Duration) *database {
 		engine: "sqlite", accounts: staff, sessions: sessions, audit: sqlite.NewAuditStore(db),
 		changes:  sqliteChanges{log, cmp.Or(retention, defaultChangeRetention)},
 		patients: patients, clinical: clinical, clinic: clinicStore, schedule: sqlite.NewScheduleStore(db), billing: sqlite.NewBillingStore(db),
+		images: sqlite.NewImageStore(db), jobs: sqlite.NewJobStore(db),
 		ping:    db.Ping,
 		close:   func(context.Context) { _ = db.Close() },
 		prepare: func(context.Context, *app) error { return nil },

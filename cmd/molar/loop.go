@@ -6,6 +6,7 @@ import (
 
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/chart"
+	"github.com/molar-dental/molar/services/images"
 	"github.com/molar-dental/molar/services/patient"
 )
 
@@ -75,7 +76,7 @@ func (a *app) catchUp(ctx context.Context, log logReader) {
 			a.logger.Warn("session revocations not loaded", "error", err.Error())
 		}
 	case len(cs) > 0:
-		var patients []string
+		var patients, imaged []string
 		catalog := false
 		for _, c := range cs {
 			switch c.Kind {
@@ -85,8 +86,11 @@ func (a *app) catchUp(ctx context.Context, log logReader) {
 				catalog = true
 			case auth.ChangeKindSession:
 				a.revocations.Add(c.Key)
+			case images.ChangeKind:
+				imaged = append(imaged, c.Key)
 			}
 		}
+		a.images.Refresh(ctx, imaged)
 		a.patients.Refresh(ctx, patients)
 		if catalog {
 			_, _, _ = a.chart.ReloadCatalog(ctx)
@@ -112,6 +116,9 @@ func (a *app) sweep(ctx context.Context) {
 		}
 	}
 	a.schedule.Sweep(ctx)
+	if err := a.images.Sweep(ctx); err != nil && ctx.Err() == nil {
+		a.logger.Warn("thumbnail jobs not all queued", "error", err.Error())
+	}
 	if err := a.revocations.Sync(ctx); err != nil && ctx.Err() == nil {
 		a.logger.Warn("session revocations not synced", "error", err.Error())
 	}

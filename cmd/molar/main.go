@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		kid := time.Now().UTC().Format("k20060102")
 		fmt.Fprintln(stdout, "MOLAR_JWT_KEYS="+auth.NewKeySpec(kid))
 		fmt.Fprintln(stdout, "MOLAR_RRN_KEYS="+patient.NewSealerSpec(kid))
+		fmt.Fprintln(stdout, "MOLAR_MEDIA_KEY="+newMediaKey())
 	case "config":
 		for _, v := range configVars {
 			fmt.Fprintf(stdout, "%-24s default %s\n    %s\n", v.Name, v.Default, v.Help)

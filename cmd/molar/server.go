@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/molar-dental/molar/services/billing"
 	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
+	"github.com/molar-dental/molar/services/images"
 	"github.com/molar-dental/molar/services/patient"
 	"github.com/molar-dental/molar/services/schedule"
 	"github.com/molar-dental/molar/ui"
@@ -93,6 +95,10 @@ func (s *Server) start(ctx context.Context) error {
 		defer c.close()
 		a.run(s.base, log, c)
 	})
+	if err := a.images.Sweep(ctx); err != nil {
+		s.logger.Warn("thumbnail jobs not all queued; the sweep tries again", "error", err.Error())
+	}
+	a.jobs.Start()
 	return nil
 }
 
@@ -121,12 +127,20 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 	base := s.base
+	handler, err := s.routes()
+	if err != nil {
+		s.stop()
+		s.wg.Wait()
+		ln.Close()
+		db.close(context.Background())
+		return nil, err
+	}
 
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	s.http = &http.Server{
-		Handler:           s.routes(),
+		Handler:           handler,
 		Protocols:         &protocols,
 		ReadHeaderTimeout: 10 * time.Second,
 		// No ReadTimeout or WriteTimeout: they would cut server streams and
@@ -141,11 +155,12 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 
 // routes wires every handler; the order of middleware matters: the request id
 // comes first so that everything after it can log it.
-func (s *Server) routes() http.Handler {
+func (s *Server) routes() (http.Handler, error) {
+	access := auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.TrustProxy)
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(
 			services.NewRPCInterceptor(s.logger),
-			auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.TrustProxy),
+			access,
 			validate.NewInterceptor(),
 		),
 		connect.WithReadMaxBytes(s.cfg.MaxRequestBytes),
@@ -165,6 +180,17 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(molarv1connect.NewChartServiceHandler(chartHandler, opts...))
 	catalogPath, catalogHandler := molarv1connect.NewCatalogServiceHandler(chartHandler, opts...)
 	mux.Handle(catalogPath, s.notModified(molarv1connect.CatalogServiceListProceduresProcedure, s.app.chart.CatalogETag, catalogHandler))
+
+	mux.Handle(molarv1connect.NewImageServiceHandler(images.NewHandler(s.app.images, s.db.jobs), opts...))
+	// Uploads are checked as UpdateImage is: the same sign-in and permission.
+	uploads, err := images.UploadHandler(s.app.images, func(r *http.Request) (context.Context, error) {
+		return access.AuthorizeHTTP(r, molarv1connect.ImageServiceUpdateImageProcedure)
+	}, filepath.Join(s.cfg.DataDir, "uploads"), s.logger)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(images.UploadPath, uploads)
+	mux.Handle(images.MediaPath, images.MediaHandler(s.app.images))
 
 	reflector := grpcreflect.NewStaticReflector(append(serviceNames(), grpchealth.HealthV1ServiceName)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))
@@ -188,14 +214,16 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/", ui.Handler())
 
 	c := cors.New(cors.Options{
-		AllowedOrigins:   s.cfg.AllowedOrigins,
-		AllowedMethods:   connectcors.AllowedMethods(),
-		AllowedHeaders:   append(connectcors.AllowedHeaders(), "Authorization", services.RequestIDHeader),
-		ExposedHeaders:   append(connectcors.ExposedHeaders(), services.RequestIDHeader),
+		AllowedOrigins: s.cfg.AllowedOrigins,
+		AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPatch, http.MethodHead, http.MethodDelete),
+		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization", services.RequestIDHeader,
+			"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat"),
+		ExposedHeaders: append(connectcors.ExposedHeaders(), services.RequestIDHeader,
+			"Location", "Tus-Resumable", "Tus-Version", "Tus-Max-Size", "Tus-Extension", "Upload-Offset", "Upload-Length", "Molar-Image-Id"),
 		AllowCredentials: true,
 		MaxAge:           7200,
 	})
-	return services.WithRequestID(c.Handler(mux))
+	return services.WithRequestID(c.Handler(mux)), nil
 }
 
 // serviceNames lists the Molar services this server answers, for reflection.
@@ -210,6 +238,7 @@ func serviceNames() []string {
 		molarv1connect.CatalogServiceName,
 		molarv1connect.ScheduleServiceName,
 		molarv1connect.BillingServiceName,
+		molarv1connect.ImageServiceName,
 	}
 }
 
@@ -236,6 +265,9 @@ func (s *Server) Serve() error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	err := s.http.Shutdown(ctx)
+	if cerr := s.app.jobs.Close(); cerr != nil {
+		s.logger.Warn("background jobs not stopped cleanly", "error", cerr.Error())
+	}
 	s.wg.Wait()
 	s.db.close(ctx)
 	return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -10,11 +11,15 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/molar-dental/molar/mongo/blob"
+	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/billing"
 	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
+	"github.com/molar-dental/molar/services/images"
+	"github.com/molar-dental/molar/services/jobs"
 	"github.com/molar-dental/molar/services/patient"
 	"github.com/molar-dental/molar/services/schedule"
 )
@@ -33,6 +38,9 @@ type app struct {
 	schedule    *schedule.Service
 	clinic      *clinic.Service
 	billing     *billing.Service
+	images      *images.Service
+	// jobs runs the background jobs (thumbnails) in a serving process.
+	jobs *jobs.Runner
 
 	db     *database
 	logger *slog.Logger
@@ -84,7 +92,37 @@ func newApp(cfg Config, db *database, logger *slog.Logger, now func() time.Time)
 		Now: now, NewID: newID, Logger: logger})
 	a.billing = billing.NewService(billing.Deps{Store: db.billing, Chart: billingChart{a.chart}, Patients: a.patients, Clinic: a.clinic,
 		Changes: a.changes, Audit: a.audit, Now: now, NewID: newID, Logger: logger})
+	if err := a.startImages(cfg, db, logger, now); err != nil {
+		return nil, err
+	}
 	return a, nil
+}
+
+// startImages builds the image service over the blob store MOLAR_BLOB_URL
+// names, and the runner of its background jobs (started by the server).
+func (a *app) startImages(cfg Config, db *database, logger *slog.Logger, now func() time.Time) error {
+	key := cfg.MediaKey
+	if key == "" {
+		var err error
+		key, err = services.LoadOrCreateSecretFile(filepath.Join(cfg.DataDir, "media-key"), newMediaKey)
+		if err != nil {
+			return err
+		}
+	}
+	mediaKey, err := parseMediaKey(key)
+	if err != nil {
+		return fmt.Errorf("media key: %w", err)
+	}
+	blobs, err := blob.Open(context.Background(), cfg.BlobURL, cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	a.jobs = jobs.NewRunner(db.jobs, jobs.Config{Logger: logger})
+	a.images = images.NewService(images.Deps{Store: db.images, Blobs: blobs, Queue: a.jobs, Patients: a.patients, Changes: a.changes,
+		Audit: a.audit, Signer: images.NewURLSigner(mediaKey, now), Limits: images.Limits{MaxBytes: cfg.MaxUploadBytes, MaxPixels: images.DefaultLimits.MaxPixels},
+		Location: a.schedule.Location, Now: now, Logger: logger})
+	a.jobs.Handle(images.JobKind, a.images.MakeThumbnails)
+	return nil
 }
 
 // billingChart tells billing what was completed, priced from the catalog.

@@ -353,7 +353,7 @@ var schema = []string{
 	// 9: the queue of background jobs (mongo/sqlite/jobs.go). due is when
 	// a job can next be claimed (its run_at while queued, the end of its
 	// lease while running), NULL once it is done or dead.
-	`CREATE TABLE jobs (
+	`CREATE TABLE IF NOT EXISTS jobs (
 		id TEXT PRIMARY KEY,
 		kind TEXT NOT NULL,
 		payload BLOB,
@@ -368,8 +368,35 @@ var schema = []string{
 		updated INTEGER NOT NULL,
 		due INTEGER
 	) WITHOUT ROWID;
-	CREATE INDEX jobs_due ON jobs (due, id) WHERE due IS NOT NULL;
-	CREATE INDEX jobs_state_run_at ON jobs (state, run_at, id);`,
+	CREATE INDEX IF NOT EXISTS jobs_due ON jobs (due, id) WHERE due IS NOT NULL;
+	CREATE INDEX IF NOT EXISTS jobs_state_run_at ON jobs (state, run_at, id);`,
+
+	// 10: patients' images (mongo/sqlite/images.go): every version whole,
+	// the newest, and where each image's thumbnails stand.
+	`CREATE TABLE IF NOT EXISTS image_versions (
+		image_id TEXT NOT NULL,
+		version INTEGER NOT NULL,
+		patient_id TEXT NOT NULL,
+		at INTEGER NOT NULL,
+		doc TEXT NOT NULL,
+		audit_id TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (image_id, version)
+	) WITHOUT ROWID;
+	CREATE TABLE IF NOT EXISTS images (
+		id TEXT PRIMARY KEY,
+		patient_id TEXT NOT NULL,
+		version INTEGER NOT NULL,
+		uploaded INTEGER NOT NULL,
+		doc TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX IF NOT EXISTS images_patient_uploaded ON images (patient_id, uploaded DESC, id DESC);
+	CREATE TABLE IF NOT EXISTS image_thumbnails (
+		image_id TEXT PRIMARY KEY,
+		status INTEGER NOT NULL,
+		error TEXT NOT NULL DEFAULT '',
+		at INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX IF NOT EXISTS image_thumbnails_status ON image_thumbnails (status);`,
 }
 
 // steps are what a version needs beyond its SQL, run in the same

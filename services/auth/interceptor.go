@@ -101,6 +101,13 @@ func (i *Interceptor) Authenticate(ctx context.Context, procedure, addr string, 
 	return err
 }
 
+// AuthorizeHTTP checks a request served outside Connect (the resumable
+// uploads) against the rule of procedure, recording a refusal as for an
+// RPC, and returns the context carrying who made it.
+func (i *Interceptor) AuthorizeHTTP(r *http.Request, procedure string) (context.Context, error) {
+	return i.authorize(r.Context(), procedure, r.RemoteAddr, r.Header)
+}
+
 // authorize checks the caller against the method's rule and returns the
 // context carrying who they are and where they came from.
 func (i *Interceptor) authorize(ctx context.Context, procedure, addr string, h http.Header) (context.Context, error) {

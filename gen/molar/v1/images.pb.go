@@ -1059,7 +1059,8 @@ func (x *WatchImagesRequest) GetPatientId() string {
 	return ""
 }
 
-// WatchImagesResponse is one changed image.
+// WatchImagesResponse is one changed image. The first message of a stream
+// carries none: it says the stream is open, and changes after it are sent.
 type WatchImagesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The image as it now is (grid_url set when its thumbnail is made).

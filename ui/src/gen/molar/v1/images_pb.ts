@@ -508,7 +508,8 @@ export const WatchImagesRequestSchema: GenMessage<WatchImagesRequest> = /*@__PUR
   messageDesc(file_molar_v1_images, 10);
 
 /**
- * WatchImagesResponse is one changed image.
+ * WatchImagesResponse is one changed image. The first message of a stream
+ * carries none: it says the stream is open, and changes after it are sent.
  *
  * @generated from message molar.v1.WatchImagesResponse
  */

@@ -1,0 +1,235 @@
+package images
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tusd "github.com/tus/tusd/v2/pkg/handler"
+	xslog "golang.org/x/exp/slog"
+
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
+	"github.com/molar-dental/molar/services"
+)
+
+// UploadPath is where the resumable uploads (tus 1.0) are served.
+const UploadPath = "/uploads/"
+
+// MediaPath is where an image's bytes are served to holders of a link.
+const MediaPath = "/media/"
+
+// Authorizer checks a request's sign-in and permission, returning the
+// context that carries who made it; the error is a services error.
+type Authorizer func(r *http.Request) (context.Context, error)
+
+// UploadHandler serves resumable uploads of images with tusd: partial
+// uploads are kept under dir until they complete or expire. Every request
+// but the protocol's OPTIONS must be signed in with the permission to
+// change images. The metadata is checked when an upload is created; the
+// content when it completes (Accept), and a refused file is deleted, so
+// nothing is half-stored. The final PATCH answers with the header
+// Molar-Image-Id, or with a JSON error the browser shows by rule.
+func UploadHandler(svc *Service, authorize Authorizer, dir string, logger *slog.Logger) (http.Handler, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	store := filestore.New(dir)
+	composer := tusd.NewStoreComposer()
+	store.UseIn(composer)
+	h, err := tusd.NewHandler(tusd.Config{
+		BasePath:      UploadPath,
+		StoreComposer: composer,
+		MaxSize:       svc.limits.MaxBytes,
+		// tusd logs through golang.org/x/exp/slog: only its warnings and
+		// errors are kept, as JSON, and they name uploads by id, never by
+		// their metadata.
+		Logger: xslog.New(xslog.NewJSONHandler(os.Stderr, &xslog.HandlerOptions{Level: xslog.LevelWarn})).With("component", "uploads"),
+		// Uploads are never read back through tus, nor deleted by a client
+		// other than by completing or abandoning them.
+		DisableDownload: true,
+		PreUploadCreateCallback: func(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
+			if _, err := svc.CheckUpload(hook.Context, hook.Upload.MetaData, hook.Upload.Size); err != nil {
+				return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, uploadError(err)
+			}
+			meta := hook.Upload.MetaData
+			if p := services.PrincipalFrom(hook.Context); p != nil {
+				meta["uploaded_by"] = p.StaffID
+			}
+			return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: meta}, nil
+		},
+		PreFinishResponseCallback: func(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
+			img, err := finish(hook.Context, svc, hook.Upload)
+			if term, terr := composer.Core.GetUpload(context.WithoutCancel(hook.Context), hook.Upload.ID); terr == nil {
+				if t := store.AsTerminatableUpload(term); t != nil {
+					if err := t.Terminate(context.WithoutCancel(hook.Context)); err != nil {
+						logger.Warn("finished upload not deleted", "upload_id", hook.Upload.ID, "error", err.Error())
+					}
+				}
+			}
+			if err != nil {
+				return tusd.HTTPResponse{}, uploadError(err)
+			}
+			return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Molar-Image-Id": img.GetId(), "Access-Control-Expose-Headers": "Molar-Image-Id"}}, nil
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return http.StripPrefix(UploadPath, authorized(authorize, h)), nil
+}
+
+// finish makes an image of a completed upload, whose uploader must be the
+// one finishing it.
+func finish(ctx context.Context, svc *Service, up tusd.FileInfo) (*molarv1.Image, error) {
+	if p := services.PrincipalFrom(ctx); p == nil || p.StaffID != up.MetaData["uploaded_by"] {
+		return nil, services.Errorf(services.PermissionDenied, "the upload was started by someone else")
+	}
+	meta, err := svc.ParseMeta(up.MetaData)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(up.Storage["Path"])
+	if err != nil {
+		return nil, fmt.Errorf("images: open upload: %w", err)
+	}
+	defer f.Close()
+	return svc.Accept(ctx, uploadImageID(up.ID), meta, f, up.Size)
+}
+
+// uploadImageID is the id of the image an upload becomes: the upload's id,
+// which tusd makes random, kept to the characters of blob keys.
+func uploadImageID(id string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return -1
+	}, id)
+}
+
+// authorized lets through the protocol's discovery (OPTIONS) and requests
+// that authorize accepts, carrying who made them.
+func authorized(authorize Authorizer, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, err := authorize(r)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// errorBody is the JSON of an error a person can meet, shaped like a
+// Connect error with the field violations beside it.
+type errorBody struct {
+	Code       string          `json:"code"`
+	Message    string          `json:"message"`
+	Violations []violationBody `json:"violations,omitempty"`
+}
+
+type violationBody struct {
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+var statusOf = map[services.Code]struct {
+	status int
+	code   string
+}{
+	services.Invalid:            {http.StatusUnprocessableEntity, "invalid_argument"},
+	services.NotFound:           {http.StatusNotFound, "not_found"},
+	services.AlreadyExists:      {http.StatusConflict, "already_exists"},
+	services.FailedPrecondition: {http.StatusUnprocessableEntity, "failed_precondition"},
+	services.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated"},
+	services.PermissionDenied:   {http.StatusForbidden, "permission_denied"},
+	services.ResourceExhausted:  {http.StatusTooManyRequests, "resource_exhausted"},
+	services.Unavailable:        {http.StatusServiceUnavailable, "unavailable"},
+}
+
+func errorOf(err error) (int, errorBody) {
+	var e *services.Error
+	if !errors.As(err, &e) {
+		return http.StatusInternalServerError, errorBody{Code: "internal", Message: "internal error"}
+	}
+	s, ok := statusOf[e.Code]
+	if !ok {
+		s.status, s.code = http.StatusInternalServerError, "internal"
+	}
+	body := errorBody{Code: s.code, Message: e.Message}
+	for _, v := range e.Violations {
+		body.Violations = append(body.Violations, violationBody{Field: v.Field, Rule: v.Rule, Message: v.Message})
+	}
+	if len(body.Violations) == 1 && body.Violations[0].Rule == RuleTooLarge {
+		s.status = http.StatusRequestEntityTooLarge
+	}
+	return s.status, body
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status, body := errorOf(err)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// uploadError is err as tusd sends it: the status and JSON body above.
+func uploadError(err error) error {
+	status, body := errorOf(err)
+	b, _ := json.Marshal(body)
+	return tusd.Error{ErrorCode: body.Code, Message: body.Message, HTTPResponse: tusd.HTTPResponse{
+		StatusCode: status, Body: string(b), Header: tusd.HTTPHeader{"Content-Type": "application/json"},
+	}}
+}
+
+// MediaHandler serves an image's bytes to the holder of a link that
+// GetImage or ListImages gave out: /media/{id}/{rendition}?u=&t=. Links
+// expire within minutes and are bound to the image, the rendition and the
+// user they were given to; the giving was recorded in the audit trail.
+func MediaHandler(svc *Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		id, rendition, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, MediaPath), "/")
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		q := r.URL.Query()
+		body, media, img, err := svc.Open(r.Context(), id, rendition, q.Get("u"), q.Get("t"))
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		defer body.Close()
+		h := w.Header()
+		h.Set("Content-Type", media)
+		h.Set("Cache-Control", "private, max-age="+strconv.Itoa(int(LinkTTL/time.Second)))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+		h.Set("ETag", strconv.Quote(img.GetSha256()+"-"+rendition))
+		if rendition == RenditionOriginal && media == string(DICOM) {
+			h.Set("Content-Disposition", "attachment")
+		}
+		http.ServeContent(w, r, "", img.GetUploadTime().AsTime(), body)
+	})
+}
