@@ -117,7 +117,34 @@ func (a *app) startImages(cfg Config, db *database, logger *slog.Logger, now fun
 	if err != nil {
 		return err
 	}
-	a.jobs = jobs.NewRunner(db.jobs, jobs.Config{Logger: logger})
+	switch b := blobs.(type) {
+	case *blob.FS:
+		if n, err := b.Sweep(); err != nil {
+			logger.Warn("partial image files of stopped writes not all removed", "error", err.Error())
+		} else if n > 0 {
+			logger.Info("partial image files of stopped writes removed", "files", n)
+		}
+	case *blob.S3:
+		// Only what is older than any write still under way.
+		if n, err := b.Sweep(context.Background(), now().Add(-time.Hour)); err != nil {
+			logger.Warn("staged image uploads of stopped writes not all removed", "error", err.Error())
+		} else if n > 0 {
+			logger.Info("staged image uploads of stopped writes removed", "objects", n)
+		}
+	}
+	a.jobs = jobs.NewRunner(db.jobs, jobs.Config{Logger: logger, Observe: func(o jobs.Outcome) {
+		// Each attempt of a background job, with its duration; the queue's
+		// depth is on the owner's screen (ListJobs).
+		level := slog.LevelInfo
+		if o.Result != jobs.Succeeded {
+			level = slog.LevelWarn
+		}
+		attrs := []any{"job_id", o.Job.ID, "kind", o.Job.Kind, "result", o.Result.String(), "attempt", o.Job.Attempts, "duration_ms", o.Duration.Milliseconds()}
+		if o.Err != nil {
+			attrs = append(attrs, "error", o.Err.Error())
+		}
+		logger.Log(context.Background(), level, "job", attrs...)
+	}})
 	a.images = images.NewService(images.Deps{Store: db.images, Blobs: blobs, Queue: a.jobs, Patients: a.patients, Changes: a.changes,
 		Audit: a.audit, Signer: images.NewURLSigner(mediaKey, now), Limits: images.Limits{MaxBytes: cfg.MaxUploadBytes, MaxPixels: images.DefaultLimits.MaxPixels},
 		Location: a.schedule.Location, Now: now, Logger: logger})

@@ -135,6 +135,23 @@ const (
 	Stopped
 )
 
+// String names the result for logs.
+func (r Result) String() string {
+	switch r {
+	case Succeeded:
+		return "succeeded"
+	case Retrying:
+		return "retrying"
+	case Died:
+		return "died"
+	case LeaseLost:
+		return "lease_lost"
+	case Stopped:
+		return "stopped"
+	}
+	return "unknown"
+}
+
 // Outcome is the end of one attempt.
 type Outcome struct {
 	Job    Job
