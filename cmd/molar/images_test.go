@@ -32,7 +32,7 @@ type tusClient struct {
 	base, token string
 }
 
-func (c tusClient) do(t *testing.T, method, url string, body []byte, header map[string]string) *http.Response {
+func (c tusClient) do(t testing.TB, method, url string, body []byte, header map[string]string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, url, bytes.NewReader(body))
 	if err != nil {
@@ -55,7 +55,7 @@ func (c tusClient) do(t *testing.T, method, url string, body []byte, header map[
 
 // create starts an upload of size bytes with meta and returns its URL, or
 // the refusal.
-func (c tusClient) create(t *testing.T, size int, meta map[string]string) (string, *http.Response) {
+func (c tusClient) create(t testing.TB, size int, meta map[string]string) (string, *http.Response) {
 	t.Helper()
 	var pairs []string
 	for k, v := range meta {
@@ -74,14 +74,14 @@ func (c tusClient) create(t *testing.T, size int, meta map[string]string) (strin
 	return c.base + loc.Path, res
 }
 
-func (c tusClient) patch(t *testing.T, upload string, offset int, chunk []byte) *http.Response {
+func (c tusClient) patch(t testing.TB, upload string, offset int, chunk []byte) *http.Response {
 	t.Helper()
 	return c.do(t, http.MethodPatch, upload, chunk, map[string]string{
 		"Upload-Offset": strconv.Itoa(offset), "Content-Type": "application/offset+octet-stream",
 	})
 }
 
-func (c tusClient) offset(t *testing.T, upload string) int {
+func (c tusClient) offset(t testing.TB, upload string) int {
 	t.Helper()
 	res := c.do(t, http.MethodHead, upload, nil, nil)
 	n, err := strconv.Atoi(res.Header.Get("Upload-Offset"))
