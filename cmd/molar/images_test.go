@@ -360,3 +360,74 @@ func problemIn(ce *connect.Error) *molarv1.Problem {
 	}
 	return nil
 }
+
+// TestThumbnailJobOutlivesItsProcess stops a process in the middle of an
+// image's thumbnail job: the job is claimed and marked running, and nothing
+// more happens (as after kill -9). Another process on the same database
+// takes the job once the claim's lease has passed and makes the
+// thumbnails; the image is never left RUNNING.
+func TestThumbnailJobOutlivesItsProcess(t *testing.T) {
+	t.Parallel()
+	for name, engine := range map[string][]func(*Config){"sqlite": nil, "mongodb": {onMongo(t)}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			jobOutlivesProcess(t, startServer(t, engine...))
+		})
+	}
+}
+
+func jobOutlivesProcess(t *testing.T, first *testServer) {
+	ctx := context.Background()
+	// The first process runs no jobs: it stops before it can.
+	if err := first.app.jobs.Close(); err != nil {
+		t.Fatal(err)
+	}
+	staff := clinicStaff(t, first)
+	desk := molarv1connect.NewPatientServiceClient(http.DefaultClient, first.URL, bearer(staff[molarv1.Role_ROLE_FRONT_DESK]))
+	created, err := desk.CreatePatient(ctx, connect.NewRequest(&molarv1.CreatePatientRequest{Details: &molarv1.PatientInput{
+		Name: "조영상", Sex: molarv1.Sex_SEX_FEMALE, BirthDate: "1991-04-05"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := panoramic(t)
+	up := tusClient{base: first.URL, token: staff[molarv1.Role_ROLE_DENTIST]}
+	loc, res := up.create(t, len(data), map[string]string{"patient_id": created.Msg.GetPatient().GetId(), "kind": "IMAGE_KIND_PANORAMIC",
+		"taken_on": time.Now().In(first.app.schedule.Location()).Format(time.DateOnly)})
+	if loc == "" {
+		t.Fatalf("create: %d", res.StatusCode)
+	}
+	res = up.patch(t, loc, 0, data)
+	id := res.Header.Get("Molar-Image-Id")
+	if id == "" {
+		t.Fatalf("upload: %d", res.StatusCode)
+	}
+	// The job is claimed for a short lease by a worker that then dies, with
+	// the thumbnail marked running as the handler does first.
+	job, err := first.db.jobs.Claim(ctx, "killed-process/1", []string{images.JobKind}, time.Now(), 2*time.Second)
+	if err != nil || job == nil || string(job.Payload) != id {
+		t.Fatalf("claim: %v %v", job, err)
+	}
+	if err := first.db.images.SetThumbnail(ctx, id, images.Thumbnail{Status: molarv1.ThumbnailStatus_THUMBNAIL_STATUS_RUNNING, UpdateTime: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
+	second := startServer(t, first.same())
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		img, err := second.db.images.Get(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img.GetThumbnailStatus() == molarv1.ThumbnailStatus_THUMBNAIL_STATUS_DONE {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the thumbnail is still %s", img.GetThumbnailStatus())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	done, err := second.db.jobs.List(ctx, jobs.Done, 10)
+	if err != nil || len(done) != 1 || done[0].Attempts != 2 {
+		t.Errorf("the job after the restart: %+v %v", done, err)
+	}
+}
