@@ -86,25 +86,9 @@ func versionID(id string, version int64) string { return fmt.Sprintf("%s/%012d",
 
 // Save implements images.Store.
 func (r *ImageRepo) Save(ctx context.Context, img *molarv1.Image, ev audit.Event) error {
-	doc, err := imageJSON.Marshal(images.Storable(img))
+	v, err := r.commit(ctx, img, ev)
 	if err != nil {
 		return err
-	}
-	if img.GetVersion() > 1 {
-		// The version before must exist: a writer cannot skip one.
-		n, err := r.versions.CountDocuments(ctx, bson.D{{Key: "_id", Value: versionID(img.GetId(), img.GetVersion()-1)}})
-		if err != nil {
-			return storeError(err, "image")
-		}
-		if n == 0 {
-			return services.Errorf(services.AlreadyExists, "image %s is not at version %d", img.GetId(), img.GetVersion()-1)
-		}
-	}
-	v := imageVersionDoc{ID: versionID(img.GetId(), img.GetVersion()), ImageID: img.GetId(), PatientID: img.GetPatientId(), Version: img.GetVersion(),
-		Uploaded: ms(img.GetUploadTime().AsTime()), Doc: string(doc)}
-	v.Audit, v.AuditPending = carriedAudit(ev)
-	if _, err := r.versions.InsertOne(ctx, v); err != nil {
-		return storeError(err, "image")
 	}
 	// Committed: what follows is derived, and recovery redoes it while the
 	// version is pending.
@@ -112,16 +96,53 @@ func (r *ImageRepo) Save(ctx context.Context, img *molarv1.Image, ev audit.Event
 	return nil
 }
 
+// commit inserts the version with its pending event: the commit point of a
+// save, and all of it that is not derived.
+func (r *ImageRepo) commit(ctx context.Context, img *molarv1.Image, ev audit.Event) (imageVersionDoc, error) {
+	doc, err := imageJSON.Marshal(images.Storable(img))
+	if err != nil {
+		return imageVersionDoc{}, err
+	}
+	if img.GetVersion() > 1 {
+		// The version before must exist: a writer cannot skip one.
+		n, err := r.versions.CountDocuments(ctx, bson.D{{Key: "_id", Value: versionID(img.GetId(), img.GetVersion()-1)}})
+		if err != nil {
+			return imageVersionDoc{}, storeError(err, "image")
+		}
+		if n == 0 {
+			return imageVersionDoc{}, services.Errorf(services.AlreadyExists, "image %s is not at version %d", img.GetId(), img.GetVersion()-1)
+		}
+	}
+	v := imageVersionDoc{ID: versionID(img.GetId(), img.GetVersion()), ImageID: img.GetId(), PatientID: img.GetPatientId(), Version: img.GetVersion(),
+		Uploaded: ms(img.GetUploadTime().AsTime()), Doc: string(doc)}
+	v.Audit, v.AuditPending = carriedAudit(ev)
+	if _, err := r.versions.InsertOne(ctx, v); err != nil {
+		return imageVersionDoc{}, storeError(err, "image")
+	}
+	return v, nil
+}
+
+// newestVersion reads the newest committed version of an image.
+func (r *ImageRepo) newestVersion(ctx context.Context, id string) (imageVersionDoc, error) {
+	var newest imageVersionDoc
+	err := r.versions.FindOne(ctx, bson.D{{Key: "image_id", Value: id}}, options.FindOne().SetSort(bson.D{{Key: "version", Value: -1}})).Decode(&newest)
+	return newest, storeError(err, "image")
+}
+
 // finish brings the derived documents of a committed version up to date:
 // the image's newest version, and a thumbnail entry for a new image.
 func (r *ImageRepo) finish(ctx context.Context, v imageVersionDoc) error {
-	var newest imageVersionDoc
-	err := r.versions.FindOne(ctx, bson.D{{Key: "image_id", Value: v.ImageID}}, options.FindOne().SetSort(bson.D{{Key: "version", Value: -1}})).Decode(&newest)
+	newest, err := r.newestVersion(ctx, v.ImageID)
 	if err != nil {
-		return storeError(err, "image")
+		return err
 	}
+	// Only an older copy is replaced: a finish that read its newest version
+	// before a later one was saved and finished must not put it back. With
+	// a copy at this version or newer, nothing matches, the upsert's insert
+	// meets the _id, and that duplicate is the answer "already newer".
 	d := imageDoc{ID: newest.ImageID, PatientID: newest.PatientID, Version: newest.Version, Uploaded: newest.Uploaded, Doc: newest.Doc}
-	if _, err := r.images.ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, d, options.Replace().SetUpsert(true)); err != nil && !driver.IsDuplicateKeyError(err) {
+	older := bson.D{{Key: "_id", Value: d.ID}, {Key: "version", Value: bson.D{{Key: "$lt", Value: d.Version}}}}
+	if _, err := r.images.ReplaceOne(ctx, older, d, options.Replace().SetUpsert(true)); err != nil && !driver.IsDuplicateKeyError(err) {
 		return storeError(err, "image")
 	}
 	_, err = r.thumbs.InsertOne(ctx, thumbDoc{ID: v.ImageID, Status: int32(molarv1.ThumbnailStatus_THUMBNAIL_STATUS_QUEUED), At: v.Uploaded})
@@ -191,12 +212,16 @@ func (r *ImageRepo) decorate(ctx context.Context, docs []imageDoc) ([]*molarv1.I
 	return out, nil
 }
 
-// Get implements images.Store.
+// Get implements images.Store. It reads the newest committed version, not
+// the derived copy in images: a version whose derived documents are not
+// finished yet (the process stopped right after the commit) is still the
+// image, so that a retry of its upload, told the version exists, finds it.
 func (r *ImageRepo) Get(ctx context.Context, id string) (*molarv1.Image, error) {
-	var d imageDoc
-	if err := r.images.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
-		return nil, storeError(err, "image")
+	v, err := r.newestVersion(ctx, id)
+	if err != nil {
+		return nil, err
 	}
+	d := imageDoc{ID: v.ImageID, PatientID: v.PatientID, Version: v.Version, Uploaded: v.Uploaded, Doc: v.Doc}
 	out, err := r.decorate(ctx, []imageDoc{d})
 	if err != nil {
 		return nil, err

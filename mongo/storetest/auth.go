@@ -135,38 +135,18 @@ func accountUpdateIsOneWinner(t *testing.T, open AuthEngine) {
 	if err := repo.SetLastLogin(ctx, "s1", now); err != nil {
 		t.Fatal(err)
 	}
-	const writers = 20
-	var wins, aborted atomic.Int32
-	var winner atomic.Value
-	var wg sync.WaitGroup
-	for i := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			a := base
-			a.DisplayName = fmt.Sprintf("writer %d", i)
-			_, err := repo.Update(ctx, a, audit.Event{})
-			switch {
-			case err == nil:
-				wins.Add(1)
-				winner.Store(a.DisplayName)
-			case services.ErrorCode(err) == services.Aborted:
-				aborted.Add(1)
-			default:
-				t.Errorf("update: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	if wins.Load() != 1 || aborted.Load() != writers-1 {
-		t.Fatalf("%d wins and %d aborted, want 1 and %d", wins.Load(), aborted.Load(), writers-1)
-	}
+	winner := oneWinner(t, 20, services.Aborted, func(i int) (string, error) {
+		a := base
+		a.DisplayName = fmt.Sprintf("writer %d", i)
+		_, err := repo.Update(ctx, a, audit.Event{})
+		return a.DisplayName, err
+	})
 	got, err := repo.Get(ctx, "s1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Version != 2 || got.DisplayName != winner.Load() {
-		t.Fatalf("account %q at version %d, want %q at 2", got.DisplayName, got.Version, winner.Load())
+	if got.Version != 2 || got.DisplayName != winner {
+		t.Fatalf("account %q at version %d, want %q at 2", got.DisplayName, got.Version, winner)
 	}
 	if !got.LastLogin.Equal(now.UTC().Truncate(time.Millisecond)) {
 		t.Errorf("last sign-in %v lost by the update, want %v", got.LastLogin, now)
@@ -174,6 +154,37 @@ func accountUpdateIsOneWinner(t *testing.T, open AuthEngine) {
 	if _, err := repo.Update(ctx, auth.Account{ID: "nobody", Version: 1}, audit.Event{}); services.ErrorCode(err) != services.NotFound {
 		t.Errorf("update of an unknown account: %v, want NotFound", err)
 	}
+}
+
+// oneWinner races n writers (write(i) returns what writer i wrote):
+// exactly one must succeed and every other fail with lose. It returns what
+// the winner wrote.
+func oneWinner(t *testing.T, n int, lose services.Code, write func(i int) (string, error)) string {
+	t.Helper()
+	var wins, lost atomic.Int32
+	var winner atomic.Value
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wrote, err := write(i)
+			switch {
+			case err == nil:
+				wins.Add(1)
+				winner.Store(wrote)
+			case services.ErrorCode(err) == lose:
+				lost.Add(1)
+			default:
+				t.Errorf("writer %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wins.Load() != 1 || lost.Load() != int32(n-1) {
+		t.Fatalf("%d wins and %d lost (%v), want 1 and %d", wins.Load(), lost.Load(), lose, n-1)
+	}
+	return winner.Load().(string)
 }
 
 // refreshTokenIsUsedOnce races uses of one refresh token: exactly one
@@ -716,6 +727,30 @@ type trailCase[W any] struct {
 	action  molarv1.AuditAction
 	prepare func(t *testing.T, w W) (do func() (string, error))
 	check   func(t *testing.T, w W, target string)
+}
+
+// withTrailFaults adds to a suite's tests the three audit fault cases
+// (changeStandsWhenTrailFails, changeProjectedOnce, crashAfterCommit) of
+// the changes cases names, each in a world opened over the engine.
+func withTrailFaults[E any, W trailWorld[W]](tests map[string]func(*testing.T, E), world func(*testing.T, E) W, cases func() []trailCase[W]) map[string]func(*testing.T, E) {
+	for name, run := range map[string]func(*testing.T, func(*testing.T) W, []trailCase[W]){
+		"change stands when trail fails": changeStandsWhenTrailFails[W],
+		"change projected once":          changeProjectedOnce[W],
+		"crash after commit":             crashAfterCommit[W],
+	} {
+		tests[name] = func(t *testing.T, open E) { run(t, func(t *testing.T) W { return world(t, open) }, cases()) }
+	}
+	return tests
+}
+
+// runSuite runs a suite's named tests against an engine, in parallel.
+func runSuite[E any](t *testing.T, open E, tests map[string]func(*testing.T, E)) {
+	for name, test := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, open)
+		})
+	}
 }
 
 // changeStandsWhenTrailFails makes every kind of data change while the
