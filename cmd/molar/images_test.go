@@ -12,12 +12,15 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect"
+	"github.com/tus/tusd/v2/pkg/filestore"
+	tusd "github.com/tus/tusd/v2/pkg/handler"
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
@@ -429,5 +432,77 @@ func jobOutlivesProcess(t *testing.T, first *testServer) {
 	done, err := second.db.jobs.List(ctx, jobs.Done, 10)
 	if err != nil || len(done) != 1 || done[0].Attempts != 2 {
 		t.Errorf("the job after the restart: %+v %v", done, err)
+	}
+}
+
+// TestUploadLeftByAStoppedProcess leaves in the uploads directory what a
+// process killed between an upload's last byte and the save of its image
+// leaves: a complete upload and no image. The sweep saves the image, as
+// its uploader, once; a partial upload is kept for its client to resume
+// until it is a week old.
+func TestUploadLeftByAStoppedProcess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	staff := clinicStaff(t, ts)
+	desk := molarv1connect.NewPatientServiceClient(http.DefaultClient, ts.URL, bearer(staff[molarv1.Role_ROLE_FRONT_DESK]))
+	created, err := desk.CreatePatient(ctx, connect.NewRequest(&molarv1.CreatePatientRequest{Details: &molarv1.PatientInput{
+		Name: "한사진", Sex: molarv1.Sex_SEX_MALE, BirthDate: "1979-09-09"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	patientID := created.Msg.GetPatient().GetId()
+	dentistID := ""
+	if me, err := molarv1connect.NewAuthServiceClient(http.DefaultClient, ts.URL, bearer(staff[molarv1.Role_ROLE_DENTIST])).GetMe(ctx, connect.NewRequest(&molarv1.GetMeRequest{})); err == nil {
+		dentistID = me.Msg.GetMe().GetStaff().GetId()
+	} else {
+		t.Fatal(err)
+	}
+	data := panoramic(t)
+	store := filestore.New(filepath.Join(ts.cfg.DataDir, "uploads"))
+	leave := func(id string, written []byte, size int) {
+		up, err := store.NewUpload(ctx, tusd.FileInfo{ID: id, Size: int64(size), MetaData: tusd.MetaData{
+			"patient_id": patientID, "kind": "IMAGE_KIND_PANORAMIC", "taken_on": "2026-01-02", "filename": id + ".jpg",
+			"uploaded_by": dentistID, "uploaded_by_name": "치과의사"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := up.WriteChunk(ctx, 0, bytes.NewReader(written)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leave("complete0001", data, len(data))
+	leave("partial00001", data[:1000], len(data))
+
+	now := time.Now()
+	for range 2 {
+		if _, err := ts.uploads.FinishAbandoned(ctx, now.Add(time.Minute), now.Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img, err := ts.db.images.Get(ctx, "complete0001")
+	if err != nil {
+		t.Fatalf("the completed upload has no image: %v", err)
+	}
+	if img.GetUploadedBy() != dentistID || img.GetSizeBytes() != int64(len(data)) || img.GetPatientId() != patientID {
+		t.Errorf("image %v", img)
+	}
+	if list, err := ts.db.images.List(ctx, patientID); err != nil || len(list) != 1 {
+		t.Errorf("images %d %v", len(list), err)
+	}
+	events, _, err := ts.db.audit.List(ctx, audit.Filter{TargetID: patientID, Actions: []molarv1.AuditAction{molarv1.AuditAction_AUDIT_ACTION_IMAGE_UPLOADED}}, "", 10)
+	if err != nil || len(events) != 1 || events[0].ActorID != dentistID {
+		t.Errorf("upload events %+v %v", events, err)
+	}
+	left, _ := filepath.Glob(filepath.Join(ts.cfg.DataDir, "uploads", "*"))
+	if len(left) != 2 || !strings.Contains(strings.Join(left, " "), "partial00001") {
+		t.Errorf("left in the uploads directory: %v", left)
+	}
+	// A week on, the partial one is gone.
+	if _, err := ts.uploads.FinishAbandoned(ctx, now, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(ts.cfg.DataDir, "uploads", "*")); len(left) != 0 {
+		t.Errorf("still left: %v", left)
 	}
 }

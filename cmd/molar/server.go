@@ -44,6 +44,8 @@ type Server struct {
 	base context.Context
 	stop context.CancelFunc
 	wg   sync.WaitGroup
+	// uploads serves the resumable uploads of images.
+	uploads *images.Uploads
 }
 
 // start brings the in-memory state up from the database and starts the
@@ -183,13 +185,15 @@ func (s *Server) routes() (http.Handler, error) {
 
 	mux.Handle(molarv1connect.NewImageServiceHandler(images.NewHandler(s.app.images, s.db.jobs), opts...))
 	// Uploads are checked as UpdateImage is: the same sign-in and permission.
-	uploads, err := images.UploadHandler(s.app.images, func(r *http.Request) (context.Context, error) {
+	uploads, err := images.NewUploads(s.app.images, func(r *http.Request) (context.Context, error) {
 		return access.AuthorizeHTTP(r, molarv1connect.ImageServiceUpdateImageProcedure)
 	}, filepath.Join(s.cfg.DataDir, "uploads"), s.logger)
 	if err != nil {
 		return nil, err
 	}
 	mux.Handle(images.UploadPath, uploads)
+	s.uploads = uploads
+	s.wg.Go(func() { s.finishUploads(uploads) })
 	mux.Handle(images.MediaPath, images.MediaHandler(s.app.images))
 
 	reflector := grpcreflect.NewStaticReflector(append(serviceNames(), grpchealth.HealthV1ServiceName)...)
@@ -271,6 +275,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.wg.Wait()
 	s.db.close(ctx)
 	return err
+}
+
+// finishUploads makes, at start and every sweep, the images of uploads
+// whose last byte arrived but whose image a stopped process never saved
+// (as their uploaders), and deletes partial uploads abandoned for a week.
+func (s *Server) finishUploads(u *images.Uploads) {
+	tick := time.NewTicker(sweepEvery)
+	defer tick.Stop()
+	for {
+		now := time.Now()
+		n, err := u.FinishAbandoned(s.base, now.Add(-time.Minute), now.Add(-7*24*time.Hour))
+		if n > 0 {
+			s.logger.Info("images of uploads a stopped process left unsaved saved", "images", n)
+		}
+		if err != nil && s.base.Err() == nil {
+			s.logger.Warn("uploads left by a stopped process not all finished", "error", err.Error())
+		}
+		select {
+		case <-s.base.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // dbChecker reports grpc.health.v1 status from a database ping.

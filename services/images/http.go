@@ -30,23 +30,36 @@ const MediaPath = "/media/"
 // context that carries who made it; the error is a services error.
 type Authorizer func(r *http.Request) (context.Context, error)
 
-// UploadHandler serves resumable uploads of images with tusd: partial
-// uploads are kept under dir until they complete or expire. Every request
-// but the protocol's OPTIONS must be signed in with the permission to
-// change images. The metadata is checked when an upload is created; the
-// content when it completes (Accept), and a refused file is deleted, so
-// nothing is half-stored. The final PATCH answers with the header
-// Molar-Image-Id, or with a JSON error the browser shows by rule.
-func UploadHandler(svc *Service, authorize Authorizer, dir string, logger *slog.Logger) (http.Handler, error) {
+// Uploads serves resumable uploads of images with tusd: partial uploads
+// are kept under a directory until they complete. Every request but the
+// protocol's OPTIONS must be signed in with the permission to change
+// images. The metadata is checked when an upload is created; the content
+// when it completes (Accept), and a refused file is deleted, so nothing is
+// half-stored. The final PATCH answers with the header Molar-Image-Id, or
+// with a JSON error the browser shows by rule.
+//
+// An upload whose last byte arrived but whose image was not saved (the
+// process stopped, the database did not answer) stays complete on disk;
+// FinishAbandoned makes its image later, as its uploader.
+type Uploads struct {
+	http.Handler
+	svc      *Service
+	dir      string
+	store    filestore.FileStore
+	composer *tusd.StoreComposer
+	logger   *slog.Logger
+}
+
+// NewUploads returns the upload handler, keeping partial uploads in dir.
+func NewUploads(svc *Service, authorize Authorizer, dir string, logger *slog.Logger) (*Uploads, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	store := filestore.New(dir)
-	composer := tusd.NewStoreComposer()
-	store.UseIn(composer)
+	u := &Uploads{svc: svc, dir: dir, store: filestore.New(dir), composer: tusd.NewStoreComposer(), logger: logger}
+	u.store.UseIn(u.composer)
 	h, err := tusd.NewHandler(tusd.Config{
 		BasePath:      UploadPath,
-		StoreComposer: composer,
+		StoreComposer: u.composer,
 		MaxSize:       svc.limits.MaxBytes,
 		// tusd logs through golang.org/x/exp/slog: only its warnings and
 		// errors are kept, as JSON, and they name uploads by id, never by
@@ -61,19 +74,15 @@ func UploadHandler(svc *Service, authorize Authorizer, dir string, logger *slog.
 			}
 			meta := hook.Upload.MetaData
 			if p := services.PrincipalFrom(hook.Context); p != nil {
-				meta["uploaded_by"] = p.StaffID
+				meta["uploaded_by"], meta["uploaded_by_name"], meta["uploaded_by_email"] = p.StaffID, p.Name, p.Email
 			}
 			return tusd.HTTPResponse{}, tusd.FileInfoChanges{MetaData: meta}, nil
 		},
 		PreFinishResponseCallback: func(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
-			img, err := finish(hook.Context, svc, hook.Upload)
-			if term, terr := composer.Core.GetUpload(context.WithoutCancel(hook.Context), hook.Upload.ID); terr == nil {
-				if t := store.AsTerminatableUpload(term); t != nil {
-					if err := t.Terminate(context.WithoutCancel(hook.Context)); err != nil {
-						logger.Warn("finished upload not deleted", "upload_id", hook.Upload.ID, "error", err.Error())
-					}
-				}
+			if p := services.PrincipalFrom(hook.Context); p == nil || p.StaffID != hook.Upload.MetaData["uploaded_by"] {
+				return tusd.HTTPResponse{}, uploadError(services.Errorf(services.PermissionDenied, "the upload was started by someone else"))
 			}
+			img, err := u.finish(hook.Context, hook.Upload)
 			if err != nil {
 				return tusd.HTTPResponse{}, uploadError(err)
 			}
@@ -83,16 +92,36 @@ func UploadHandler(svc *Service, authorize Authorizer, dir string, logger *slog.
 	if err != nil {
 		return nil, err
 	}
-	return http.StripPrefix(UploadPath, authorized(authorize, h)), nil
+	u.Handler = http.StripPrefix(UploadPath, authorized(authorize, h))
+	return u, nil
 }
 
-// finish makes an image of a completed upload, whose uploader must be the
-// one finishing it.
-func finish(ctx context.Context, svc *Service, up tusd.FileInfo) (*molarv1.Image, error) {
-	if p := services.PrincipalFrom(ctx); p == nil || p.StaffID != up.MetaData["uploaded_by"] {
-		return nil, services.Errorf(services.PermissionDenied, "the upload was started by someone else")
+// finish makes an image of a completed upload and deletes the upload once
+// that is settled: the image saved, or the file refused for good. Any
+// other failure keeps it for FinishAbandoned.
+func (u *Uploads) finish(ctx context.Context, up tusd.FileInfo) (*molarv1.Image, error) {
+	img, err := u.accept(ctx, up)
+	switch services.ErrorCode(err) {
+	case 0:
+		if err != nil {
+			return nil, err
+		}
+	case services.Invalid, services.NotFound, services.PermissionDenied:
+	default:
+		return nil, err
 	}
-	meta, err := svc.ParseMeta(up.MetaData)
+	if term, terr := u.composer.Core.GetUpload(context.WithoutCancel(ctx), up.ID); terr == nil {
+		if t := u.store.AsTerminatableUpload(term); t != nil {
+			if terr := t.Terminate(context.WithoutCancel(ctx)); terr != nil {
+				u.logger.Warn("finished upload not deleted", "upload_id", up.ID, "error", terr.Error())
+			}
+		}
+	}
+	return img, err
+}
+
+func (u *Uploads) accept(ctx context.Context, up tusd.FileInfo) (*molarv1.Image, error) {
+	meta, err := u.svc.ParseMeta(up.MetaData)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +130,55 @@ func finish(ctx context.Context, svc *Service, up tusd.FileInfo) (*molarv1.Image
 		return nil, fmt.Errorf("images: open upload: %w", err)
 	}
 	defer f.Close()
-	return svc.Accept(ctx, uploadImageID(up.ID), meta, f, up.Size)
+	return u.svc.Accept(ctx, uploadImageID(up.ID), meta, f, up.Size)
+}
+
+// FinishAbandoned makes the images of uploads that completed before
+// settledBefore but were never saved (their process stopped between the
+// last byte and the save), as their uploaders, and deletes partial uploads
+// untouched since staleBefore. It returns how many images it saved.
+func (u *Uploads) FinishAbandoned(ctx context.Context, settledBefore, staleBefore time.Time) (int, error) {
+	entries, err := os.ReadDir(u.dir)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".info")
+		if !ok {
+			continue
+		}
+		up, err := u.composer.Core.GetUpload(ctx, id)
+		if err != nil {
+			continue
+		}
+		info, err := up.GetInfo(ctx)
+		if err != nil {
+			continue
+		}
+		st, err := os.Stat(info.Storage["Path"])
+		if err != nil {
+			continue
+		}
+		switch {
+		case info.SizeIsDeferred || info.Offset < info.Size:
+			if st.ModTime().Before(staleBefore) {
+				if t := u.store.AsTerminatableUpload(up); t != nil {
+					errs = append(errs, t.Terminate(ctx))
+				}
+			}
+		case st.ModTime().Before(settledBefore):
+			m := info.MetaData
+			as := services.WithPrincipal(ctx, &services.Principal{StaffID: m["uploaded_by"], Name: m["uploaded_by_name"], Email: m["uploaded_by_email"]})
+			if _, err := u.finish(as, info); err == nil {
+				n++
+			} else if services.ErrorCode(err) != services.Invalid {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return n, errors.Join(errs...)
 }
 
 // uploadImageID is the id of the image an upload becomes: the upload's id,
