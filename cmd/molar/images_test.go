@@ -429,9 +429,23 @@ func jobOutlivesProcess(t *testing.T, first *testServer) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	done, err := second.db.jobs.List(ctx, jobs.Done, 10)
-	if err != nil || len(done) != 1 || done[0].Attempts != 2 {
-		t.Errorf("the job after the restart: %+v %v", done, err)
+	// The handler marks the thumbnail done before the runner completes the
+	// job: wait for that too.
+	for {
+		done, err := second.db.jobs.List(ctx, jobs.Done, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(done) == 1 {
+			if done[0].Attempts != 2 {
+				t.Errorf("the job after the restart: %+v", done[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job is not done: %+v", done)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
