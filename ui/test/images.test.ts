@@ -15,11 +15,15 @@ import {
   WatchImagesResponseSchema,
   type Image,
   type ListImagesRequest,
+  type UpdateImageRequest,
   type WatchImagesResponse,
 } from "../src/gen/molar/v1/images_pb";
-import { ChartService } from "../src/gen/molar/v1/chart_pb";
+import { ChartEntrySchema, ChartService, EntryStatus, type ChartEntry } from "../src/gen/molar/v1/chart_pb";
+import { AppointmentSchema, AppointmentStatus, ProviderSchema, ScheduleService, type Appointment } from "../src/gen/molar/v1/schedule_pb";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ProblemReason, ProblemSchema } from "../src/gen/molar/v1/problem_pb";
-import { Role } from "../src/gen/molar/v1/access_pb";
+import { Permission, Role } from "../src/gen/molar/v1/access_pb";
+import { MeSchema } from "../src/gen/molar/v1/auth_pb";
 import { transportKey } from "../src/api/transport";
 import { createAppI18n } from "../src/i18n";
 import { createAppVuetify } from "../src/plugins/vuetify";
@@ -85,6 +89,10 @@ class FakeImages {
   lists: ListImagesRequest[] = [];
   removeRefusal: string | null = null;
   feed = new Feed();
+  /** The patient's visits (all past, for simplicity) and chart. */
+  visits: Appointment[] = [];
+  entries: ChartEntry[] = [];
+  updates: UpdateImageRequest[] = [];
 
   transport(): Transport {
     return createRouterTransport(({ service }) => {
@@ -109,8 +117,20 @@ class FakeImages {
           return {};
         },
         watchImages: (_req, ctx) => this.feed.stream(ctx),
+        updateImage: (req) => {
+          this.updates.push(req);
+          const old = this.images.find((i) => i.id === req.id)!;
+          const { kind, takenOn, teeth, note, chartEntryId, appointmentId } = req;
+          const saved = create(ImageSchema, { ...old, kind, takenOn, teeth, note, chartEntryId, appointmentId, version: old.version + 1n });
+          this.images = this.images.map((i) => (i.id === req.id ? saved : i));
+          return { image: saved };
+        },
       });
-      service(ChartService, { getChart: () => ({ entries: [], revision: 0n, changeTimes: [] }) });
+      service(ChartService, { getChart: () => ({ entries: this.entries, revision: 0n, changeTimes: [] }) });
+      service(ScheduleService, {
+        listPatientAppointments: () => ({ upcoming: [], past: this.visits }),
+        listResources: () => ({ providers: [create(ProviderSchema, { id: "dr-1", name: "박치과" })], chairs: [], types: [] }),
+      });
     });
   }
 }
@@ -130,6 +150,24 @@ async function mountWith(component: Component, transport: Transport, props: Reco
 
 function click(el: Element): void {
   el.dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true }));
+}
+
+function visit(id: string, start: Date, status = AppointmentStatus.COMPLETED): Appointment {
+  return create(AppointmentSchema, { id, patientId: "p-1", providerId: "dr-1", startTime: timestampFromDate(start), minutes: 30, status });
+}
+
+function entry(id: string, tooth: number, name: string): ChartEntry {
+  return create(ChartEntrySchema, { id, tooth, kind: { case: "procedureCode", value: "RS-CR" }, procedureName: name, status: EntryStatus.PLANNED });
+}
+
+/** Opens a select from the keyboard and picks the option that says text. */
+async function pick(root: ParentNode, testId: string, text: string): Promise<void> {
+  const input = root.querySelector<HTMLInputElement>(`[data-testid=${testId}] input`)!;
+  input.focus();
+  input.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+  const option = () => [...document.querySelectorAll<HTMLElement>(".v-overlay--active .v-list-item")].find((x) => x.textContent?.includes(text));
+  await until(() => option() !== undefined, `${testId} option ${text}`);
+  click(option()!);
 }
 
 afterEach(() => {
@@ -234,6 +272,35 @@ describe("images tab", () => {
     expect(document.querySelector("[data-testid=info-teeth]")?.textContent).toContain("#36");
     await until(() => document.querySelectorAll("[data-highlighted]").length === 2, "odontogram");
     expect([...document.querySelectorAll("[data-highlighted]")].map((g) => g.getAttribute("data-tooth"))).toEqual(["36", "37"]);
+    w.unmount();
+  });
+
+  it("shows the visit and chart entry an image is linked to, and corrects the links", async () => {
+    const server = new FakeImages();
+    server.visits = [visit("a-1", new Date("2025-03-04T01:30:00Z")), visit("a-2", new Date("2025-05-20T05:00:00Z"))];
+    server.entries = [entry("e-36", 36, "레진 충전"), entry("e-46", 46, "발치")];
+    server.images = [image("i1", { appointmentId: "a-1", chartEntryId: "e-36" })];
+    const w = await mountWith(PatientImages, server.transport(), { patientId: "p-1", canWrite: true });
+    await until(() => w.find('[data-image-id="i1"] button').exists(), "grid");
+    click(w.find('[data-image-id="i1"] button').element);
+    const fact = (id: string) => document.querySelector(`[data-testid=${id}]`)?.textContent ?? "";
+    await until(() => fact("info-visit").includes("박치과"), "visit shown");
+    // The visit's day in Seoul, its time and its dentist; the entry by tooth, name and status.
+    expect(fact("info-visit")).toContain("2025");
+    expect(fact("info-visit")).toContain("3월 4일");
+    expect(fact("info-visit")).toContain("10:30–11:00");
+    await until(() => fact("info-entry").includes("#36 레진 충전 · 계획"), "entry shown");
+
+    buttonByText("고치기").click();
+    await until(() => document.querySelector("[data-testid=edit-visit]") !== null, "edit form");
+    await pick(document, "edit-visit", "5월 20일");
+    await pick(document, "edit-entry", "#46 발치");
+    await until(() => document.querySelector("[data-testid=edit-entry]")!.textContent!.includes("#46 발치"), "entry chosen");
+    buttonByText("저장").click();
+    await until(() => server.updates.length === 1, "saved");
+    expect(server.updates[0]).toMatchObject({ id: "i1", appointmentId: "a-2", chartEntryId: "e-46", version: 1n });
+    await until(() => fact("info-entry").includes("#46 발치"), "new entry shown");
+    expect(fact("info-visit")).toContain("5월 20일");
     w.unmount();
   });
 
@@ -392,6 +459,53 @@ function choose(w: ReturnType<typeof mount>, files: File[]): void {
 }
 
 describe("upload panel", () => {
+  it("links the files to today's visit by default and to the chart entry chosen", async () => {
+    const images = new FakeImages();
+    images.visits = [visit("a-today", new Date(), AppointmentStatus.IN_CHAIR), visit("a-old", new Date("2025-03-04T01:30:00Z"))];
+    images.entries = [entry("e-36", 36, "레진 충전"), entry("e-11", 11, "근관 치료")];
+    const tus = new FakeTus();
+    const env: UploadEnv = { httpStack: tus, urlStorage: new MemoryUrlStorage(), chunkSize: 1024, retryDelays: [0] };
+    const w = await mountWith(UploadPanel, images.transport(), { patientId: "p-1" }, env);
+    choose(w, [file("pa.jpg", "x".repeat(100))]);
+    await until(() => w.find("[data-testid=batch-form]").exists(), "batch form");
+    // Today's visit is chosen as it loads, named by day, time and dentist.
+    await until(() => w.find("[data-testid=upload-visit]").text().includes("박치과"), "today's visit");
+    const offered = () => [...document.querySelectorAll<HTMLElement>(".v-overlay--active .v-list-item")].map((x) => x.textContent ?? "");
+    await pick(document, "upload-entry", "#36 레진 충전");
+    expect(offered()).toEqual([expect.stringContaining("#11 근관 치료 · 계획"), expect.stringContaining("#36 레진 충전 · 계획")]);
+    await until(() => w.find("[data-testid=upload-entry]").text().includes("#36 레진 충전"), "entry chosen");
+    buttonByText("1개 올리기").click();
+    await until(() => w.find('[data-file="pa.jpg"]').attributes("data-state") === "done", "done");
+    const sent = [...tus.uploads.values()][0]!.metadata;
+    expect(sent).toMatchObject({ appointment_id: "a-today", chart_entry_id: "e-36" });
+
+    // A visit cleared is not sent.
+    choose(w, [file("pa2.jpg", "y".repeat(100))]);
+    await until(() => w.find("[data-testid=batch-form]").exists(), "batch form again");
+    click(w.find("[data-testid=upload-visit] .v-field__clearable .v-icon").element);
+    await until(() => !w.find("[data-testid=upload-visit]").text().includes("박치과"), "visit cleared");
+    buttonByText("1개 올리기").click();
+    await until(() => w.find('[data-file="pa2.jpg"]').attributes("data-state") === "done", "second done");
+    const second = [...tus.uploads.values()].find((u) => u.metadata.filename === "pa2.jpg")!.metadata;
+    expect(second.appointment_id).toBeUndefined();
+    expect(second.chart_entry_id).toBe("e-36");
+    w.unmount();
+  });
+
+  it("hides the visit select from a user who may not list visits", async () => {
+    const images = new FakeImages();
+    images.entries = [entry("e-36", 36, "레진 충전")];
+    const env: UploadEnv = { httpStack: new FakeTus(), urlStorage: new MemoryUrlStorage() };
+    const w = await mountWith(UploadPanel, images.transport(), { patientId: "p-1" }, env);
+    const auth = useAuthStore();
+    auth.me = create(MeSchema, { ...auth.me!, permissions: auth.me!.permissions.filter((p) => p !== Permission.PATIENTS_READ) });
+    choose(w, [file("pa.jpg", "x")]);
+    await until(() => w.find("[data-testid=batch-form]").exists(), "batch form");
+    expect(w.find("[data-testid=upload-visit]").exists()).toBe(false);
+    expect(w.find("[data-testid=upload-entry]").exists()).toBe(true);
+    w.unmount();
+  });
+
   it("uploads several files with a progress bar each, and says why the server refused one", async () => {
     const tus = new FakeTus();
     tus.verdict = (name) =>
@@ -463,6 +577,8 @@ describe("upload panel", () => {
     first.unmount(); // the page goes away mid-upload
     open();
     tus2.gate = null;
+    // The piece in flight lands before the page comes back (a real server holds a lock on the upload meanwhile).
+    await until(() => [...tus2.uploads.values()][0]!.data.length === 2000, "piece in flight stored");
     document.body.innerHTML = "";
 
     const again = await mountWith(UploadPanel, new FakeImages().transport(), { patientId: "p-1" }, env2);

@@ -25,8 +25,9 @@ export interface ImageFilter {
   includeRemoved: boolean;
 }
 
-/** What can be corrected of an image. */
-export type ImageCorrection = Pick<UpdateImageRequest, "kind" | "takenOn" | "teeth" | "note">;
+/** What can be corrected of an image; the links to a chart entry and a visit are optional. */
+export type ImageCorrection = Pick<UpdateImageRequest, "kind" | "takenOn" | "teeth" | "note"> &
+  Partial<Pick<UpdateImageRequest, "chartEntryId" | "appointmentId">>;
 
 /** An image opened in the viewer, with its short-lived links. */
 export interface OpenedImage {
@@ -230,8 +231,9 @@ export const useImagesStore = defineStore("images", () => {
       takenOn: c.takenOn,
       teeth: c.teeth,
       note: c.note,
-      chartEntryId: image.chartEntryId,
-      appointmentId: image.appointmentId,
+      // Links not named in the correction stay as they are.
+      chartEntryId: c.chartEntryId ?? image.chartEntryId,
+      appointmentId: c.appointmentId ?? image.appointmentId,
       version: image.version,
     };
     const invalid = await schemaProblem(UpdateImageRequestSchema, create(UpdateImageRequestSchema, req));

@@ -38,6 +38,10 @@ export interface UploadBatch {
   takenOn: string;
   teeth: number[];
   note: string;
+  /** The visit the files were taken at, or "". */
+  appointmentId?: string;
+  /** The chart entry they show, or "". */
+  chartEntryId?: string;
 }
 
 /**
@@ -91,6 +95,8 @@ export function metadataOf(patientId: string, batch: UploadBatch, file: File): R
     filename: file.name,
   };
   if (batch.note.trim()) m.note = batch.note.trim();
+  if (batch.appointmentId) m.appointment_id = batch.appointmentId;
+  if (batch.chartEntryId) m.chart_entry_id = batch.chartEntryId;
   return m;
 }
 
