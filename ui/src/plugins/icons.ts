@@ -1,163 +1,48 @@
-import { h, type FunctionalComponent } from "vue";
+import { h, shallowRef, type FunctionalComponent } from "vue";
 import type { IconProps, IconSet } from "vuetify";
 import { VSvgIcon } from "vuetify/components";
 import { aliases as svgAliases } from "vuetify/iconsets/mdi-svg";
-import {
-  mdiAccount,
-  mdiAccountCheckOutline,
-  mdiAccountCircle,
-  mdiAccountCogOutline,
-  mdiAccountGroupOutline,
-  mdiAccountMultipleOutline,
-  mdiAccountOffOutline,
-  mdiAccountPlus,
-  mdiAccountPlusOutline,
-  mdiAccountQuestionOutline,
-  mdiAccountSearch,
-  mdiAlert,
-  mdiAlertOctagon,
-  mdiArrowLeft,
-  mdiCalendarAccountOutline,
-  mdiCalendarClock,
-  mdiCalendarPlus,
-  mdiCalendarRemoveOutline,
-  mdiCalendarSearch,
-  mdiCardAccountDetailsOutline,
-  mdiCash,
-  mdiCashRegister,
-  mdiCellphone,
-  mdiCheck,
-  mdiCheckAll,
-  mdiChevronLeft,
-  mdiChevronRight,
-  mdiCircle,
-  mdiCircleOutline,
-  mdiClose,
-  mdiCloseCircleOutline,
-  mdiCloudAlertOutline,
-  mdiCogOutline,
-  mdiDeleteOutline,
-  mdiDoorOpen,
-  mdiDownload,
-  mdiEyeOffOutline,
-  mdiEyeOutline,
-  mdiFileCancelOutline,
-  mdiFileCheckOutline,
-  mdiFileDelimitedOutline,
-  mdiFileQuestionOutline,
-  mdiHospitalBuilding,
-  mdiInvertColors,
-  mdiLanDisconnect,
-  mdiLockOutline,
-  mdiLogout,
-  mdiMagnify,
-  mdiMagnifyMinusOutline,
-  mdiMagnifyPlusOutline,
-  mdiMapMarkerQuestionOutline,
-  mdiMenuDown,
-  mdiMonitor,
-  mdiNotePlusOutline,
-  mdiNoteTextOutline,
-  mdiPencilOutline,
-  mdiPhone,
-  mdiPhoneOutline,
-  mdiPlus,
-  mdiPrinterOutline,
-  mdiReceiptTextCheckOutline,
-  mdiReceiptTextOutline,
-  mdiReceiptTextPlusOutline,
-  mdiRestore,
-  mdiSaleOutline,
-  mdiSeatReclineNormal,
-  mdiSofaOutline,
-  mdiTextBoxSearchOutline,
-  mdiToothOutline,
-  mdiUpload,
-} from "@mdi/js";
+// One file per icon, so these few do not bring every path of @mdi/js along.
+import lockOutline from "@mdi/svg/svg/lock-outline.svg?raw";
+import mapMarkerQuestionOutline from "@mdi/svg/svg/map-marker-question-outline.svg?raw";
+import toothOutline from "@mdi/svg/svg/tooth-outline.svg?raw";
+
+/** The path of an icon's SVG file. */
+export function pathOf(svg: string): string {
+  return /\sd="([^"]+)"/.exec(svg)?.[1] ?? "";
+}
 
 /**
- * The Material Design icons the app uses, by the names the templates use
- * ("mdi-account"), as SVG paths: only these travel to the browser, not the
- * whole icon font. A name used in a template must be added here; a test
- * checks that every one is.
+ * The icons of the sign-in and not-found pages travel with the app; the
+ * rest of the icons the screens use (iconPaths.ts) come as one small file
+ * the first time a screen asks for an icon it does not have, and the icons
+ * waiting for it are drawn then.
  */
-export const icons: Record<string, string> = {
-  "mdi-account": mdiAccount,
-  "mdi-account-check-outline": mdiAccountCheckOutline,
-  "mdi-account-circle": mdiAccountCircle,
-  "mdi-account-cog-outline": mdiAccountCogOutline,
-  "mdi-account-group-outline": mdiAccountGroupOutline,
-  "mdi-account-multiple-outline": mdiAccountMultipleOutline,
-  "mdi-account-off-outline": mdiAccountOffOutline,
-  "mdi-account-plus": mdiAccountPlus,
-  "mdi-account-plus-outline": mdiAccountPlusOutline,
-  "mdi-account-question-outline": mdiAccountQuestionOutline,
-  "mdi-account-search": mdiAccountSearch,
-  "mdi-alert": mdiAlert,
-  "mdi-alert-octagon": mdiAlertOctagon,
-  "mdi-arrow-left": mdiArrowLeft,
-  "mdi-calendar-account-outline": mdiCalendarAccountOutline,
-  "mdi-calendar-clock": mdiCalendarClock,
-  "mdi-calendar-plus": mdiCalendarPlus,
-  "mdi-calendar-remove-outline": mdiCalendarRemoveOutline,
-  "mdi-calendar-search": mdiCalendarSearch,
-  "mdi-card-account-details-outline": mdiCardAccountDetailsOutline,
-  "mdi-cash": mdiCash,
-  "mdi-cash-register": mdiCashRegister,
-  "mdi-cellphone": mdiCellphone,
-  "mdi-check": mdiCheck,
-  "mdi-check-all": mdiCheckAll,
-  "mdi-chevron-left": mdiChevronLeft,
-  "mdi-chevron-right": mdiChevronRight,
-  "mdi-circle": mdiCircle,
-  "mdi-circle-outline": mdiCircleOutline,
-  "mdi-close": mdiClose,
-  "mdi-close-circle-outline": mdiCloseCircleOutline,
-  "mdi-cloud-alert-outline": mdiCloudAlertOutline,
-  "mdi-cog-outline": mdiCogOutline,
-  "mdi-delete-outline": mdiDeleteOutline,
-  "mdi-door-open": mdiDoorOpen,
-  "mdi-download": mdiDownload,
-  "mdi-eye-off-outline": mdiEyeOffOutline,
-  "mdi-eye-outline": mdiEyeOutline,
-  "mdi-file-cancel-outline": mdiFileCancelOutline,
-  "mdi-file-check-outline": mdiFileCheckOutline,
-  "mdi-file-delimited-outline": mdiFileDelimitedOutline,
-  "mdi-file-question-outline": mdiFileQuestionOutline,
-  "mdi-hospital-building": mdiHospitalBuilding,
-  "mdi-invert-colors": mdiInvertColors,
-  "mdi-lan-disconnect": mdiLanDisconnect,
-  "mdi-lock-outline": mdiLockOutline,
-  "mdi-logout": mdiLogout,
-  "mdi-magnify": mdiMagnify,
-  "mdi-magnify-minus-outline": mdiMagnifyMinusOutline,
-  "mdi-magnify-plus-outline": mdiMagnifyPlusOutline,
-  "mdi-map-marker-question-outline": mdiMapMarkerQuestionOutline,
-  "mdi-menu-down": mdiMenuDown,
-  "mdi-monitor": mdiMonitor,
-  "mdi-note-plus-outline": mdiNotePlusOutline,
-  "mdi-note-text-outline": mdiNoteTextOutline,
-  "mdi-pencil-outline": mdiPencilOutline,
-  "mdi-phone": mdiPhone,
-  "mdi-phone-outline": mdiPhoneOutline,
-  "mdi-plus": mdiPlus,
-  "mdi-printer-outline": mdiPrinterOutline,
-  "mdi-receipt-text-check-outline": mdiReceiptTextCheckOutline,
-  "mdi-receipt-text-outline": mdiReceiptTextOutline,
-  "mdi-receipt-text-plus-outline": mdiReceiptTextPlusOutline,
-  "mdi-restore": mdiRestore,
-  "mdi-sale-outline": mdiSaleOutline,
-  "mdi-seat-recline-normal": mdiSeatReclineNormal,
-  "mdi-sofa-outline": mdiSofaOutline,
-  "mdi-text-box-search-outline": mdiTextBoxSearchOutline,
-  "mdi-tooth-outline": mdiToothOutline,
-  "mdi-upload": mdiUpload,
-};
+const shown = shallowRef<Record<string, string>>({
+  "mdi-lock-outline": pathOf(lockOutline),
+  "mdi-map-marker-question-outline": pathOf(mapMarkerQuestionOutline),
+  "mdi-tooth-outline": pathOf(toothOutline),
+});
+let loading: Promise<void> | null = null;
 
-/** Renders "mdi-…" names from icons, and Vuetify's own SVG aliases as they are. */
+/** Loads every icon the screens use; resolves once they can be drawn. */
+export function loadIcons(): Promise<void> {
+  loading ??= import("./iconPaths").then((m) => {
+    shown.value = { ...m.icons, ...shown.value };
+  });
+  return loading;
+}
+
+/** Renders "mdi-…" names from the icons loaded, and Vuetify's own SVG aliases as they are. */
 const component: FunctionalComponent<IconProps> = (props) => {
   const name = typeof props.icon === "string" ? props.icon : "";
-  return h(VSvgIcon, { ...props, icon: icons[name] ?? props.icon });
+  const path = shown.value[name];
+  if (path === undefined && name.startsWith("mdi-")) {
+    void loadIcons();
+    // An empty drawing of the same size until the icon arrives.
+    return h(VSvgIcon, { ...props, icon: "M0 0" });
+  }
+  return h(VSvgIcon, { ...props, icon: path ?? props.icon });
 };
 
 /** The icon set and Vuetify's aliases (close, dropdown, …) as SVG. */
