@@ -480,3 +480,63 @@ func TestUserCreateCommand(t *testing.T) {
 		t.Fatalf("unknown role: exit %d", code)
 	}
 }
+
+// TestDemotedAdminLosesRightsAtOnce demotes an admin while he is signed in:
+// the token he holds, issued with the admin role, is refused on its next
+// call, his session cannot be refreshed, and signed in again he is front
+// desk: he cannot list staff nor put himself back.
+func TestDemotedAdminLosesRightsAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	owner := ts.adminToken(t)
+	ts.addStaff(t, "second@clinic.test", "Daejeon-admin-2026", molarv1.Role_ROLE_ADMIN)
+	hc, old := ts.login(t, "second@clinic.test", "Daejeon-admin-2026")
+	asOld := molarv1connect.NewStaffServiceClient(http.DefaultClient, ts.URL, bearer(old))
+	list, err := asOld.ListStaff(ctx, connect.NewRequest(&molarv1.ListStaffRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var second *molarv1.StaffMember
+	for _, m := range list.Msg.GetStaff() {
+		if m.GetEmail() == "second@clinic.test" {
+			second = m
+		}
+	}
+	if second == nil {
+		t.Fatal("not listed")
+	}
+	byOwner := molarv1connect.NewStaffServiceClient(http.DefaultClient, ts.URL, bearer(owner))
+	if _, err := byOwner.UpdateStaff(ctx, connect.NewRequest(&molarv1.UpdateStaffRequest{Id: second.GetId(), DisplayName: second.GetDisplayName(),
+		Roles: []molarv1.Role{molarv1.Role_ROLE_FRONT_DESK}, Version: second.GetVersion()})); err != nil {
+		t.Fatal(err)
+	}
+	// The old token, still within its fifteen minutes, is refused at once.
+	if _, err := asOld.ListStaff(ctx, connect.NewRequest(&molarv1.ListStaffRequest{})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Errorf("listing staff with the admin's old token: %v", err)
+	}
+	if _, err := asOld.UpdateStaff(ctx, connect.NewRequest(&molarv1.UpdateStaffRequest{Id: second.GetId(), DisplayName: second.GetDisplayName(),
+		Roles: []molarv1.Role{molarv1.Role_ROLE_ADMIN}, Version: second.GetVersion() + 1})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Errorf("re-promoting himself with the old token: %v", err)
+	}
+	if _, err := molarv1connect.NewAuthServiceClient(hc, ts.URL).Refresh(ctx, connect.NewRequest(&molarv1.RefreshRequest{})); codeOf(err) != connect.CodeUnauthenticated {
+		t.Errorf("refreshing the old session: %v", err)
+	}
+	_, fresh := ts.login(t, "second@clinic.test", "Daejeon-admin-2026")
+	asNew := molarv1connect.NewStaffServiceClient(http.DefaultClient, ts.URL, bearer(fresh))
+	if _, err := asNew.ListStaff(ctx, connect.NewRequest(&molarv1.ListStaffRequest{})); codeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("listing staff as front desk: %v", err)
+	}
+	// A change of name only ends nothing.
+	me, err := molarv1connect.NewAuthServiceClient(http.DefaultClient, ts.URL, bearer(fresh)).GetMe(ctx, connect.NewRequest(&molarv1.GetMeRequest{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := byOwner.UpdateStaff(ctx, connect.NewRequest(&molarv1.UpdateStaffRequest{Id: second.GetId(), DisplayName: "새 이름",
+		Roles: []molarv1.Role{molarv1.Role_ROLE_FRONT_DESK}, Version: me.Msg.GetMe().GetStaff().GetVersion()})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := molarv1connect.NewAuthServiceClient(http.DefaultClient, ts.URL, bearer(fresh)).GetMe(ctx, connect.NewRequest(&molarv1.GetMeRequest{})); err != nil {
+		t.Errorf("a rename ended the session: %v", err)
+	}
+}

@@ -420,3 +420,46 @@ func TestPatientReachesTheOtherServer(t *testing.T) {
 		})
 	}
 }
+
+// TestNotesAreChangedByTheirAuthorOrADentist: a hygienist cannot amend or
+// remove a dentist's note (its author answers for it, 의료법 §22), but can
+// amend her own; a dentist can amend the hygienist's.
+func TestNotesAreChangedByTheirAuthorOrADentist(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	staff := clinicStaff(t, ts)
+	ts.addStaff(t, "hygienist@clinic.test", "Busan-hygiene-2026", molarv1.Role_ROLE_HYGIENIST)
+	_, hygienistToken := ts.login(t, "hygienist@clinic.test", "Busan-hygiene-2026")
+	desk := molarv1connect.NewPatientServiceClient(http.DefaultClient, ts.URL, bearer(staff[molarv1.Role_ROLE_FRONT_DESK]))
+	p, err := desk.CreatePatient(ctx, connect.NewRequest(&molarv1.CreatePatientRequest{Details: &molarv1.PatientInput{
+		Name: "노트환자", Sex: molarv1.Sex_SEX_FEMALE, BirthDate: "1988-08-08"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	patientID := p.Msg.GetPatient().GetId()
+	dentist := molarv1connect.NewChartServiceClient(http.DefaultClient, ts.URL, bearer(staff[molarv1.Role_ROLE_DENTIST]))
+	hygienist := molarv1connect.NewChartServiceClient(http.DefaultClient, ts.URL, bearer(hygienistToken))
+	drNote, err := dentist.AddNote(ctx, connect.NewRequest(&molarv1.AddNoteRequest{PatientId: patientID, Title: "진단", Content: "36 우식"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := drNote.Msg.GetNote().GetId()
+	if _, err := hygienist.AmendNote(ctx, connect.NewRequest(&molarv1.AmendNoteRequest{NoteId: id, Title: "진단", Content: "바꿈", Version: 1})); codeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("a hygienist amending a dentist's note: %v", err)
+	}
+	if _, err := hygienist.RemoveNote(ctx, connect.NewRequest(&molarv1.RemoveNoteRequest{NoteId: id, Reason: "실수"})); codeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("a hygienist removing a dentist's note: %v", err)
+	}
+	own, err := hygienist.AddNote(ctx, connect.NewRequest(&molarv1.AddNoteRequest{PatientId: patientID, Title: "스케일링", Content: "치석 제거"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownID := own.Msg.GetNote().GetId()
+	if _, err := hygienist.AmendNote(ctx, connect.NewRequest(&molarv1.AmendNoteRequest{NoteId: ownID, Title: "스케일링", Content: "치석 제거, 출혈 있음", Version: 1})); err != nil {
+		t.Errorf("a hygienist amending her own note: %v", err)
+	}
+	if _, err := dentist.AmendNote(ctx, connect.NewRequest(&molarv1.AmendNoteRequest{NoteId: ownID, Title: "스케일링", Content: "치석 제거, 출혈 있음. 확인함", Version: 2})); err != nil {
+		t.Errorf("a dentist amending the hygienist's note: %v", err)
+	}
+}

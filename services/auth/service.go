@@ -509,6 +509,17 @@ func (s *Service) UpdateAccount(ctx context.Context, id, name string, roles []mo
 		return Account{}, services.InvalidFields(services.Violation{Field: "roles", Rule: "staff.roles.keep_own_admin", Message: "you cannot remove your own admin role"})
 	}
 	before := roleList(acct.Roles)
+	// Access tokens carry the roles they were issued with: a change of roles
+	// ends the account's sessions, so that its next call of every session
+	// is refused and the next sign-in carries the new roles. They end before
+	// the change commits (a failed change only costs a sign-in) and again
+	// after it, for a session begun in between.
+	rolesChanged := !slices.Equal(sortedRoles(acct.Roles), roles)
+	if rolesChanged {
+		if err := s.revokeAll(ctx, id, "", "roles changed"); err != nil {
+			return Account{}, err
+		}
+	}
 	acct.DisplayName, acct.Roles, acct.Updated = strings.TrimSpace(name), roles, s.now()
 	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_STAFF_UPDATED, TargetType: "staff", TargetID: id,
 		Detail: fmt.Sprintf("roles %s → %s", before, roleList(roles))})
@@ -516,7 +527,13 @@ func (s *Service) UpdateAccount(ctx context.Context, id, name string, roles []mo
 	if err != nil {
 		return Account{}, err
 	}
+	if rolesChanged {
+		err = s.revokeAll(ctx, id, "", "roles changed")
+	}
 	s.projectAccount(ctx, acct, ev)
+	if err != nil {
+		return Account{}, err
+	}
 	return acct, nil
 }
 

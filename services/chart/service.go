@@ -287,6 +287,9 @@ func (s *Service) AmendNote(ctx context.Context, noteID, title, content string, 
 		if n.Removed {
 			return services.Errorf(services.FailedPrecondition, "the note was removed")
 		}
+		if err := mayChangeNote(ctx, n); err != nil {
+			return err
+		}
 		_, name := actor(ctx)
 		n.Revisions = append(n.Revisions, NoteRevision{Title: n.Title, Content: n.Content, Tags: n.Tags, AuthorName: n.UpdatedBy, Time: n.Updated})
 		n.Title, n.Content, n.Tags, n.Version = strings.TrimSpace(title), content, tags, n.Version+1
@@ -298,10 +301,23 @@ func (s *Service) AmendNote(ctx context.Context, noteID, title, content string, 
 // RemoveNote hides a note with a reason.
 func (s *Service) RemoveNote(ctx context.Context, noteID, reason string) error {
 	_, err := s.changeNote(ctx, noteID, molarv1.AuditAction_AUDIT_ACTION_NOTE_REMOVED, func(n *Note) error {
+		if err := mayChangeNote(ctx, n); err != nil {
+			return err
+		}
 		n.Removed, n.RemovedReason = true, reason
 		return nil
 	})
 	return err
+}
+
+// mayChangeNote lets a note be amended or removed by its author or by a
+// dentist only: the record's author answers for it (의료법 §22).
+func mayChangeNote(ctx context.Context, n *Note) error {
+	p := services.PrincipalFrom(ctx)
+	if p == nil || p.StaffID == n.AuthorID || slices.Contains(p.Roles, molarv1.Role_ROLE_DENTIST) {
+		return nil
+	}
+	return services.Errorf(services.PermissionDenied, "only the note's author or a dentist may change it")
 }
 
 func (s *Service) changeNote(ctx context.Context, noteID string, action molarv1.AuditAction, change func(*Note) error) (Note, error) {

@@ -139,33 +139,33 @@ test("a note amended by a colleague shows each version's author, time and what c
   const patientPath = await registerPatient(desk, { name: "정정기록", birthDate: "1985-05-05" });
   await desk.close();
 
-  // The dentist (박서준) writes the note.
-  const dr = await browser.newPage({ baseURL: server.baseURL });
-  await signIn(dr, demo.dentist, patientPath);
-  await dr.getByRole("tab", { name: "진료 기록" }).click();
-  await writeNote(dr, "초진", "36 교합면 우식 의심. 경과 관찰.");
-
-  // The hygienist (이지은) amends the text and tags it.
+  // The hygienist (이지은) writes the note.
   const hyg = await browser.newPage({ baseURL: server.baseURL });
   await signIn(hyg, demo.hygienist, patientPath);
   await hyg.getByRole("tab", { name: "진료 기록" }).click();
-  const card = hyg.locator("[data-note-id]", { hasText: "초진" });
+  await writeNote(hyg, "초진", "36 교합면 우식 의심. 경과 관찰.");
+
+  // The dentist (박서준) amends the text and tags it.
+  const dr = await browser.newPage({ baseURL: server.baseURL });
+  await signIn(dr, demo.dentist, patientPath);
+  await dr.getByRole("tab", { name: "진료 기록" }).click();
+  const card = dr.locator("[data-note-id]", { hasText: "초진" });
   await card.getByRole("button", { name: "정정" }).click();
-  await hyg.getByLabel("내용").fill("36 교합면 우식 확진. 레진 충전 계획.");
-  const tags = hyg.getByRole("combobox", { name: "태그" });
+  await dr.getByLabel("내용").fill("36 교합면 우식 확진. 레진 충전 계획.");
+  const tags = dr.getByRole("combobox", { name: "태그" });
   await tags.fill("치료");
   await tags.press("Enter");
-  await hyg.getByRole("button", { name: "저장" }).click();
+  await dr.getByRole("button", { name: "저장" }).click();
   await card.getByText("36 교합면 우식 확진. 레진 충전 계획.").waitFor();
-  await hyg.close();
+  await dr.close();
 
-  // The dentist, after a reload, sees both authors and what the amendment changed.
-  await dr.reload();
-  await dr.getByRole("tab", { name: "진료 기록" }).click();
-  const note = dr.locator("[data-note-id]", { hasText: "초진" });
+  // The hygienist, after a reload, sees both authors and what the amendment changed.
+  await hyg.reload();
+  await hyg.getByRole("tab", { name: "진료 기록" }).click();
+  const note = hyg.locator("[data-note-id]", { hasText: "초진" });
   await note.getByText("36 교합면 우식 확진. 레진 충전 계획.").waitFor();
-  assert.match(await note.getByTestId("note-written").textContent(), /^작성 박서준 · /);
-  assert.match(await note.getByTestId("note-amended").textContent(), /^최종 정정 이지은 · /);
+  assert.match(await note.getByTestId("note-written").textContent(), /^작성 이지은 · /);
+  assert.match(await note.getByTestId("note-amended").textContent(), /^최종 정정 박서준 · /);
   await note.getByRole("button", { name: "버전 기록 (2개)" }).click();
   const v2 = note.locator('[data-testid="version"][data-version="2"]');
   const v1 = note.locator('[data-testid="version"][data-version="1"]');
@@ -173,13 +173,13 @@ test("a note amended by a colleague shows each version's author, time and what c
   const time = String.raw`\d{4}\. \d{2}\. \d{2}\. \d{2}:\d{2}:\d{2}`;
   const l2 = await v2.getByTestId("version-label").textContent();
   const l1 = await v1.getByTestId("version-label").textContent();
-  assert.match(l2, new RegExp(`^v2 · 이지은 · ${time}$`));
-  assert.match(l1, new RegExp(`^v1 · 박서준 · ${time}$`));
+  assert.match(l2, new RegExp(`^v2 · 박서준 · ${time}$`));
+  assert.match(l1, new RegExp(`^v1 · 이지은 · ${time}$`));
   assert.notEqual(l2, l1);
   const added = (await v2.locator("ins").allTextContents()).join("|");
   const removed = (await v2.locator("del").allTextContents()).join("|");
   for (const word of ["확진", "레진", "충전 계획", "+치료"]) assert.ok(added.includes(word), `${word} is marked added in ${added}`);
   for (const word of ["의심", "경과", "관찰"]) assert.ok(removed.includes(word), `${word} is marked removed in ${removed}`);
   assert.doesNotMatch(added + removed, /36 교합면 우식/, "the words both versions share are not marked");
-  await dr.close();
+  await hyg.close();
 });
