@@ -2,6 +2,8 @@ package mongo
 
 import (
 	"context"
+	"errors"
+	"math"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -78,20 +80,50 @@ func (r *ClinicRepo) Get(ctx context.Context) (*molarv1.Clinic, error) {
 }
 
 // Save implements clinic.Store. The insert of the revision is the commit,
-// and it carries ev.
+// and it carries ev. It is made only from the newest revision: the unique
+// _id alone would let a version below a gap (or a negative or future one)
+// insert a revision that is not the newest, a lost update answered ok. So
+// the versions stay 1, 2, 3...: an insert of n+1 follows a read that saw n
+// as the newest, and should another writer have gone on since, n+1 exists
+// already and the insert fails.
 func (r *ClinicRepo) Save(ctx context.Context, c *molarv1.Clinic, ev audit.Event) (*molarv1.Clinic, error) {
+	newest, err := r.newest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if newest != c.GetVersion() || newest == math.MaxInt64 {
+		return nil, errClinicChanged
+	}
 	d := clinicDocOf(c)
-	d.Version = c.GetVersion() + 1
+	d.Version = newest + 1
 	d.Audit, d.AuditPending = carriedAudit(ev)
-	_, err := r.coll.InsertOne(ctx, d)
+	_, err = r.coll.InsertOne(ctx, d)
 	if services.ErrorCode(storeError(err, "clinic")) == services.AlreadyExists {
-		return nil, services.Errorf(services.Aborted, "the clinic profile was changed by someone else; reload and try again")
+		return nil, errClinicChanged
 	}
 	if err != nil {
 		return nil, storeError(err, "clinic")
 	}
 	return d.proto(), nil
 }
+
+// newest returns the version of the newest revision, 0 if there is none.
+func (r *ClinicRepo) newest(ctx context.Context) (int64, error) {
+	var d struct {
+		Version int64 `bson:"_id"`
+	}
+	latest := options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}}).SetProjection(bson.D{{Key: "_id", Value: 1}})
+	err := r.coll.FindOne(ctx, bson.D{}, latest).Decode(&d)
+	if errors.Is(err, driver.ErrNoDocuments) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, storeError(err, "clinic")
+	}
+	return d.Version, nil
+}
+
+var errClinicChanged = services.Errorf(services.Aborted, "the clinic profile was changed by someone else; reload and try again")
 
 // AuditProjected implements clinic.Store.
 func (r *ClinicRepo) AuditProjected(ctx context.Context, version int64) error {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -63,7 +64,7 @@ func (s *ClinicStore) Save(ctx context.Context, c *molarv1.Clinic, ev audit.Even
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM clinic_revisions`).Scan(&newest); err != nil {
 			return storeError(err, "clinic")
 		}
-		if newest != c.GetVersion() {
+		if newest != c.GetVersion() || newest == math.MaxInt64 {
 			return errClinicChanged
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO clinic_revisions (version, at, doc, audit_id) VALUES (?, ?, ?, ?)`,

@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,6 +39,7 @@ func TestClinic(t *testing.T, open ClinicEngine) {
 	for name, test := range map[string]func(*testing.T, ClinicEngine){
 		"round trip and stale save": clinicRoundTrip,
 		"save is one winner":        clinicSaveIsOneWinner,
+		"only the newest version":   clinicOnlyFromNewest,
 		"change stands when trail fails": func(t *testing.T, open ClinicEngine) {
 			changeStandsWhenTrailFails(t, func(t *testing.T) *clinicWorld { return newClinicWorld(open(t)) }, clinicChanges())
 		},
@@ -98,6 +101,50 @@ func clinicRoundTrip(t *testing.T, open ClinicEngine) {
 	}
 	if got, _ := repo.Get(ctx); got.Name != c.Name {
 		t.Fatalf("stale save changed the name to %q", got.Name)
+	}
+}
+
+// clinicOnlyFromNewest saves from every version but the newest: older
+// ones (also below a gap a wrong save could leave), negative ones, future
+// ones and the largest there is. Each is told it lost and nothing changes;
+// then a save from the newest makes the next version.
+func clinicOnlyFromNewest(t *testing.T, open ClinicEngine) {
+	ctx := context.Background()
+	repo := open(t).Store
+	var cur *molarv1.Clinic
+	for range 3 {
+		c := clinic.Default()
+		if cur != nil {
+			c = proto.CloneOf(cur)
+		}
+		c.Name = fmt.Sprintf("version %d", c.GetVersion()+1)
+		c.UpdateTime = timestamppb.New(clinicNow)
+		var err error
+		if cur, err = repo.Save(ctx, c, audit.Event{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, v := range map[string]int64{
+		"nothing saved": 0, "stale": 1, "just before": 2, "negative": -1, "very negative": math.MinInt64,
+		"next": 4, "future": 3 + 1000, "largest": math.MaxInt64,
+	} {
+		c := proto.CloneOf(cur)
+		c.Name, c.Version = "from "+name, v
+		if saved, err := repo.Save(ctx, c, audit.Event{}); services.ErrorCode(err) != services.Aborted {
+			t.Errorf("save from version %d (%s) with version 3 newest: %v, %v; want Aborted", v, name, saved, err)
+		}
+		if got, err := repo.Get(ctx); err != nil || !proto.Equal(got, cur) {
+			t.Fatalf("after the save from version %d (%s): %v, %v; want still %v", v, name, got, err, cur)
+		}
+	}
+	next := proto.CloneOf(cur)
+	next.Name = "version 4"
+	saved, err := repo.Save(ctx, next, audit.Event{})
+	if err != nil || saved.GetVersion() != 4 {
+		t.Fatalf("save from the newest version: %v, %v; want version 4", saved, err)
+	}
+	if got, err := repo.Get(ctx); err != nil || !proto.Equal(got, saved) {
+		t.Fatalf("after saving from the newest: %v, %v; want %v", got, err, saved)
 	}
 }
 

@@ -110,6 +110,7 @@ type Clinic struct {
 	// training days).
 	ClosedDays []*ClosedDay `protobuf:"bytes,7,rep,name=closed_days,json=closedDays,proto3" json:"closed_days,omitempty"`
 	// Version of the stored profile; send back the one you read when updating.
+	// A save succeeds only from the newest version, which it increments.
 	Version int64 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
 	// When the profile was last changed (output only).
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
@@ -536,7 +537,7 @@ var File_molar_v1_clinic_proto protoreflect.FileDescriptor
 
 const file_molar_v1_clinic_proto_rawDesc = "" +
 	"\n" +
-	"\x15molar/v1/clinic.proto\x12\bmolar.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15molar/v1/access.proto\"\xcc\x06\n" +
+	"\x15molar/v1/clinic.proto\x12\bmolar.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15molar/v1/access.proto\"\xd5\x06\n" +
 	"\x06Clinic\x12\x1d\n" +
 	"\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12\"\n" +
 	"\aaddress\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\aaddress\x12X\n" +
@@ -547,8 +548,8 @@ const file_molar_v1_clinic_proto_rawDesc = "" +
 	"#clinic.opening_hours.unique_weekday\x12!each weekday may appear only once\x1a\x1fthis.map(h, h.weekday).unique()\x92\x01\x02\x10\aR\fopeningHours\x12\xa0\x01\n" +
 	"\vclosed_days\x18\a \x03(\v2\x13.molar.v1.ClosedDayBj\xbaHg\xba\x01^\n" +
 	"\x1eclinic.closed_days.unique_date\x12\x1eeach date may appear only once\x1a\x1cthis.map(d, d.date).unique()\x92\x01\x03\x10\x90\x03R\n" +
-	"closedDays\x12\x18\n" +
-	"\aversion\x18\b \x01(\x03R\aversion\x12;\n" +
+	"closedDays\x12!\n" +
+	"\aversion\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\aversion\x12;\n" +
 	"\vupdate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x123\n" +
 	"\rcopay_percent\x18\n" +
