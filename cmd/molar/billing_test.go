@@ -379,3 +379,47 @@ func TestPaymentDetails(t *testing.T) {
 		t.Fatalf("card details on cash: %v", err)
 	}
 }
+
+// TestIdempotencyKeysAreOpaque: a key is 8 to 64 letters, digits, '-' or
+// '_', so it cannot take the form of the ids derived from another key (a
+// payment's parts "<key>/<n>", the credit it draws "<key>/credit"); such a
+// key is refused and nothing is recorded. A retry with the same key is
+// recorded once.
+func TestIdempotencyKeysAreOpaque(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newBillingTest(t)
+	inv := b.issued(t, b.patient)
+	const key = "6f1c2b9e-3d4a-4f5b-8c7d-0e1f2a3b4c5d" // what the UI sends: a UUID
+	for range 2 {
+		if _, err := b.pay(ctx, inv.GetId(), key, false, card(10000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bad := range []string{key + "/0", key + "/credit", "pay key 0001", "short"} {
+		if _, err := b.pay(ctx, inv.GetId(), bad, false, cash(1000)); connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("payment keyed %q: %v, want InvalidArgument", bad, err)
+		}
+	}
+	paid, err := b.desk.GetInvoice(ctx, connect.NewRequest(&molarv1.GetInvoiceRequest{Id: inv.GetId()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := paid.Msg.GetInvoice().GetPayments(); len(ps) != 1 || paid.Msg.GetInvoice().GetPaidTotal() != 10000 {
+		t.Fatalf("payments %v, want the one keyed %s", ps, key)
+	}
+	payment := paid.Msg.GetInvoice().GetPayments()[0].GetId()
+	for _, bad := range []string{key + "/credit", key + "/0"} {
+		_, err := b.desk.RefundPayment(ctx, connect.NewRequest(&molarv1.RefundPaymentRequest{InvoiceId: inv.GetId(), PaymentId: payment, Amount: 1000, Reason: "환불", IdempotencyKey: bad}))
+		if connect.CodeOf(err) != connect.CodeInvalidArgument {
+			t.Errorf("refund keyed %q: %v, want InvalidArgument", bad, err)
+		}
+	}
+	after, err := b.desk.GetInvoice(ctx, connect.NewRequest(&molarv1.GetInvoiceRequest{Id: inv.GetId()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(after.Msg.GetInvoice(), paid.Msg.GetInvoice()) {
+		t.Fatalf("the refused refunds changed the invoice: %v, want %v", after.Msg.GetInvoice(), paid.Msg.GetInvoice())
+	}
+}

@@ -484,6 +484,7 @@ func TestBilling(t *testing.T, open BillingEngine) {
 		"credit is spent once":              creditIsSpentOnce,
 		"refused payment moves nothing":     refusedPaymentMovesNoCredit,
 		"refund never returns spent credit": refundNeverReturnsSpentCredit,
+		"keys are matched exactly":          keysAreMatchedExactly,
 		"survives every fault":              billingSurvivesEveryFault,
 		"reports read the store":            billingReportsReadTheStore,
 	} {
@@ -755,4 +756,60 @@ func billingReportsReadTheStore(t *testing.T, open BillingEngine) {
 	if err != nil || balance != 0 || len(invoices) != 1 || len(entries) != 4 {
 		t.Fatalf("ledger: %d entries, balance %d, %d invoices (%v)", len(entries), balance, len(invoices), err)
 	}
+}
+
+// keysAreMatchedExactly records payments and refunds whose keys look like
+// the ids derived from other keys: a payment part "<key>/<n>" and a credit
+// transfer "<key>/credit". Each is its own payment or refund; retrying the
+// same key records it once.
+func keysAreMatchedExactly(t *testing.T, open BillingEngine) {
+	ctx := context.Background()
+	w := newBillingWorld(t, open)
+	svc := w.process(t, nil)
+	card := molarv1.PaymentMethod_PAYMENT_METHOD_CARD
+	first, _ := svc.Create(ctx, faultPatient, "", []string{"e1"}) // 100,000
+	first, _ = svc.Issue(ctx, first.GetId(), first.GetVersion())
+	for _, key := range []string{"K/0", "K", "K"} { // the second "K" is a retry
+		if _, err := svc.Pay(ctx, first.GetId(), key, []billing.Part{{Method: card, Amount: 60000}}, "", true); err != nil {
+			t.Fatalf("payment %q: %v", key, err)
+		}
+	}
+	for _, key := range []string{"K/0", "K"} {
+		if got := hasPayment(w.account(t), key); got != 1 {
+			t.Fatalf("payment under key %q recorded %d times, want once", key, got)
+		}
+	}
+	if got := invoiceWith(w.account(t), "e1").GetPaidTotal(); got != 120000 {
+		t.Fatalf("paid %d on the first invoice, want 120,000", got)
+	}
+
+	// Credit drawn under key C is the first invoice's refund "C/credit";
+	// a refund someone asks for under that key is another refund.
+	second, _ := svc.Create(ctx, faultPatient, "", []string{"e2"})
+	second, _ = svc.Issue(ctx, second.GetId(), second.GetVersion())
+	if _, err := svc.Pay(ctx, second.GetId(), "C", []billing.Part{{Method: molarv1.PaymentMethod_PAYMENT_METHOD_CREDIT, Amount: 1000}}, "", false); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second is a retry
+		if _, err := svc.Refund(ctx, first.GetId(), "K/0", 5000, "카드 일부 취소", "C/credit"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var asked, moved int
+	for _, r := range invoiceWith(w.account(t), "e1").GetRefunds() {
+		switch {
+		case r.GetId() != "C/credit":
+		case r.GetPaymentId() == "K/0" && r.GetAmount() == 5000:
+			asked++
+		case r.GetPaymentId() == "credit" && r.GetAmount() == 1000:
+			moved++
+		}
+	}
+	if asked != 1 || moved != 1 {
+		t.Fatalf("refunds keyed C/credit: %d asked for, %d credit moved; want one of each", asked, moved)
+	}
+	if got := invoiceWith(w.account(t), "e1").GetPaidTotal(); got != 120000-1000-5000 {
+		t.Fatalf("paid %d on the first invoice, want 114,000", got)
+	}
+	checkBooks(t, w.account(t))
 }

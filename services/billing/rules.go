@@ -3,6 +3,7 @@ package billing
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -139,17 +140,39 @@ func void(inv *molarv1.Invoice, reason string) error {
 	return nil
 }
 
+// Idempotency keys are opaque and matched exactly. The schema lets a client
+// key hold no '/', so the ids derived from one (a payment's parts
+// "<key>/<n>", the credit it draws "<key>/credit") never equal another
+// client's key; matching does not rely on that, as the service's own
+// callers may use any key.
+
 // paid reports whether a payment under key is in the account already.
 func (a Account) paid(key string) bool {
 	for _, inv := range a.Invoices {
 		for _, p := range inv.GetPayments() {
-			// Parts are "<key>/<n>"; the key itself may hold a slash.
-			if i := strings.LastIndexByte(p.GetId(), '/'); i >= 0 && p.GetId()[:i] == key {
+			if partKey(p.GetId()) == key {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// partID is the id of part n of the payment under key.
+func partID(key string, n int) string { return key + "/" + strconv.Itoa(n) }
+
+// partKey returns the key a payment part was recorded under: its id less
+// the last "/<n>" (the key before it may hold a slash of its own), or "" if
+// id is not a part's id.
+func partKey(id string) string {
+	i := strings.LastIndexByte(id, '/')
+	if i < 0 {
+		return ""
+	}
+	if n, err := strconv.Atoi(id[i+1:]); err != nil || n < 0 || partID(id[:i], n) != id {
+		return ""
+	}
+	return id[:i]
 }
 
 // pay records the parts of a payment on invoice id. Credit parts are drawn
@@ -189,7 +212,7 @@ func (a Account) pay(id, key string, parts []Part, memo, by string, now *timesta
 			"the payment (%d) is more than the balance (%d)", sum, inv.GetBalance())
 	}
 	for i, p := range parts {
-		inv.Payments = append(inv.Payments, &molarv1.Payment{Id: fmt.Sprintf("%s/%d", key, i), Method: p.Method, Amount: p.Amount,
+		inv.Payments = append(inv.Payments, &molarv1.Payment{Id: partID(key, i), Method: p.Method, Amount: p.Amount,
 			Time: now, ReceivedBy: by, Memo: strings.TrimSpace(memo), Card: p.Card, CashReceipt: p.CashReceipt})
 	}
 	touched := []*molarv1.Invoice{inv}
@@ -226,7 +249,9 @@ func (a Account) without(id string) Account {
 // invoice is not money the clinic holds, so it is not refunded.
 func refund(inv *molarv1.Invoice, paymentID string, r *molarv1.Refund) error {
 	for _, x := range inv.GetRefunds() {
-		if x.GetId() == r.GetId() {
+		// Only a refund someone asked for has a client's key: a transfer of
+		// credit carries the key of the payment that drew it.
+		if x.GetId() == r.GetId() && x.GetPaymentId() != creditPayment {
 			return errUnchanged
 		}
 	}

@@ -1569,7 +1569,8 @@ type RecordPaymentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Invoice.
 	InvoiceId string `protobuf:"bytes,1,opt,name=invoice_id,json=invoiceId,proto3" json:"invoice_id,omitempty"`
-	// Unique per payment attempt; a retry sends the same key.
+	// Unique per payment attempt; a retry sends the same key. Opaque and
+	// matched exactly: 8 to 64 letters, digits, '-' or '_' (a UUID fits).
 	IdempotencyKey string `protobuf:"bytes,2,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// The parts, e.g. card and cash.
 	Parts []*PaymentPart `protobuf:"bytes,3,rep,name=parts,proto3" json:"parts,omitempty"`
@@ -1704,7 +1705,8 @@ type RefundPaymentRequest struct {
 	Amount int64 `protobuf:"varint,3,opt,name=amount,proto3" json:"amount,omitempty"`
 	// Why.
 	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
-	// Unique per refund attempt.
+	// Unique per refund attempt; a retry sends the same key. Opaque and
+	// matched exactly: 8 to 64 letters, digits, '-' or '_' (a UUID fits).
 	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
@@ -2711,17 +2713,17 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\x04card\x18\x03 \x01(\v2\x15.molar.v1.CardDetailsR\x04card\x128\n" +
 	"\fcash_receipt\x18\x04 \x01(\v2\x15.molar.v1.CashReceiptR\vcashReceipt:\xfd\x01\xbaH\xf9\x01\x1ad\n" +
 	"\x18payment_part.card_method\x12#card details go with a card payment\x1a#!has(this.card) || this.method == 1\x1a\x90\x01\n" +
-	" payment_part.cash_receipt_method\x12+a cash receipt goes with cash or a transfer\x1a?!has(this.cash_receipt) || this.method == 2 || this.method == 3\"\xf6\x01\n" +
+	" payment_part.cash_receipt_method\x12+a cash receipt goes with cash or a transfer\x1a?!has(this.cash_receipt) || this.method == 2 || this.method == 3\"\x89\x02\n" +
 	"\x14RecordPaymentRequest\x12&\n" +
 	"\n" +
-	"invoice_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tinvoiceId\x122\n" +
-	"\x0fidempotency_key\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\b\x18@R\x0eidempotencyKey\x127\n" +
+	"invoice_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tinvoiceId\x12E\n" +
+	"\x0fidempotency_key\x18\x02 \x01(\tB\x1c\xbaH\x19r\x172\x15^[A-Za-z0-9_-]{8,64}$R\x0eidempotencyKey\x127\n" +
 	"\x05parts\x18\x03 \x03(\v2\x15.molar.v1.PaymentPartB\n" +
 	"\xbaH\a\x92\x01\x04\b\x01\x10\x05R\x05parts\x12\x1c\n" +
 	"\x04memo\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04memo\x12+\n" +
 	"\x11allow_overpayment\x18\x05 \x01(\bR\x10allowOverpayment\"D\n" +
 	"\x15RecordPaymentResponse\x12+\n" +
-	"\ainvoice\x18\x01 \x01(\v2\x11.molar.v1.InvoiceR\ainvoice\"\xdf\x01\n" +
+	"\ainvoice\x18\x01 \x01(\v2\x11.molar.v1.InvoiceR\ainvoice\"\xf2\x01\n" +
 	"\x14RefundPaymentRequest\x12&\n" +
 	"\n" +
 	"invoice_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tinvoiceId\x12&\n" +
@@ -2729,8 +2731,8 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"payment_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tpaymentId\x12\x1f\n" +
 	"\x06amount\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\x06amount\x12\"\n" +
 	"\x06reason\x18\x04 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06reason\x122\n" +
-	"\x0fidempotency_key\x18\x05 \x01(\tB\t\xbaH\x06r\x04\x10\b\x18@R\x0eidempotencyKey\"D\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x06reason\x12E\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tB\x1c\xbaH\x19r\x172\x15^[A-Za-z0-9_-]{8,64}$R\x0eidempotencyKey\"D\n" +
 	"\x15RefundPaymentResponse\x12+\n" +
 	"\ainvoice\x18\x01 \x01(\v2\x11.molar.v1.InvoiceR\ainvoice\"\x9a\x02\n" +
 	"\vLedgerEntry\x12.\n" +
