@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -538,5 +541,49 @@ func TestDemotedAdminLosesRightsAtOnce(t *testing.T) {
 	}
 	if _, err := molarv1connect.NewAuthServiceClient(http.DefaultClient, ts.URL, bearer(fresh)).GetMe(ctx, connect.NewRequest(&molarv1.GetMeRequest{})); err != nil {
 		t.Errorf("a rename ended the session: %v", err)
+	}
+}
+
+// TestChangePasswordGuessesAreLimited guesses the current password of a
+// signed-in account, as someone who found an open session would: the
+// guesses count towards the account's lockout as at sign-in, so after five
+// the account is locked, for ChangePassword and for signing in, and a
+// flood of guesses at once is checked a few at a time under the lock.
+func TestChangePasswordGuessesAreLimited(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	ts.addStaff(t, "guessed@clinic.test", "Gwangju-desk-2026", molarv1.Role_ROLE_FRONT_DESK)
+	_, token := ts.login(t, "guessed@clinic.test", "Gwangju-desk-2026")
+	authc := molarv1connect.NewAuthServiceClient(http.DefaultClient, ts.URL, bearer(token))
+	codes := make(chan connect.Code, 40)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			_, err := authc.ChangePassword(ctx, connect.NewRequest(&molarv1.ChangePasswordRequest{
+				CurrentPassword: fmt.Sprintf("guess-number-%02d", i), NewPassword: "Another-password-99"}))
+			codes <- codeOf(err)
+		})
+	}
+	wg.Wait()
+	close(codes)
+	checked := 0
+	for c := range codes {
+		switch c {
+		case connect.CodeInvalidArgument:
+			checked++
+		case connect.CodeResourceExhausted:
+		default:
+			t.Errorf("a guess answered %v", c)
+		}
+	}
+	// Five lock it; guesses already holding a hashing slot when the lock
+	// came may finish (at most the slots there are).
+	if slots := max(2, runtime.NumCPU()); checked < 5 || checked > 5+slots {
+		t.Errorf("%d guesses were checked, want 5 to %d", checked, 5+slots)
+	}
+	if _, err := molarv1connect.NewAuthServiceClient(browser(t), ts.URL).Login(ctx, connect.NewRequest(&molarv1.LoginRequest{
+		Email: "guessed@clinic.test", Password: "Gwangju-desk-2026"})); codeOf(err) != connect.CodeResourceExhausted {
+		t.Errorf("signing in after the guesses: %v", err)
 	}
 }

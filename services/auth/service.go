@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -62,6 +63,10 @@ type Service struct {
 	// dummyHash is verified against when the email is unknown, so that the
 	// answer takes as long as for a wrong password.
 	dummyHash string
+	// argon bounds the password hashes computed at once: each holds
+	// cfg.Hash.MemoryKiB of memory while it runs, so a flood of password
+	// checks waits here instead of growing the process.
+	argon chan struct{}
 }
 
 // Deps are what a Service works with.
@@ -88,7 +93,31 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, failures: d.Failures, tokens: d.Tokens,
 		revocations: d.Revocations, changes: d.Changes, audit: d.Audit, limiter: newIPLimiter(cfg.LoginPerMinute, cfg.LoginBurst, d.Now),
 		now: d.Now, newID: d.NewID, logger: d.Logger, dummyHash: dummy,
+		argon: make(chan struct{}, max(2, runtime.NumCPU())),
 	}, nil
+}
+
+// verify checks pw against hash when a hashing slot is free (or fails as
+// the caller gives up).
+func (s *Service) verify(ctx context.Context, pw, hash string) (bool, error) {
+	select {
+	case s.argon <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.argon }()
+	return VerifyPassword(pw, hash)
+}
+
+// hash hashes pw when a hashing slot is free.
+func (s *Service) hash(ctx context.Context, pw string) (string, error) {
+	select {
+	case s.argon <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-s.argon }()
+	return HashPassword(pw, s.cfg.Hash)
 }
 
 // Grant is what a successful sign-in or refresh hands out.
@@ -118,7 +147,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Grant, er
 	}
 	acct, err := s.accounts.GetByEmail(ctx, email)
 	if services.ErrorCode(err) == services.NotFound {
-		_, _ = VerifyPassword(password, s.dummyHash)
+		_, _ = s.verify(ctx, password, s.dummyHash)
 		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorEmail: email, Detail: "unknown email"})
 		return nil, errBadCredentials
 	}
@@ -131,12 +160,16 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Grant, er
 		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorID: acct.ID, ActorEmail: email, Detail: "account locked"})
 		return nil, &services.Error{Code: services.ResourceExhausted, Message: "too many failed sign-ins; the account is locked for a while", RetryAfter: wait}
 	}
-	ok, err := VerifyPassword(password, acct.PasswordHash)
+	ok, err := s.verify(ctx, password, acct.PasswordHash)
 	if err != nil {
 		return nil, err
 	}
 	if !ok || acct.Disabled {
-		return nil, s.failed(ctx, acct, ok)
+		detail := "wrong password"
+		if ok {
+			detail = "account disabled"
+		}
+		return nil, s.failed(ctx, acct, detail)
 	}
 	return s.startSession(ctx, acct)
 }
@@ -144,11 +177,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Grant, er
 // failed records a failed sign-in and locks the account when it is one too
 // many. The failure and its event are one commit; the lock is derived from
 // the failures, so its event is recorded after it, as a consequence.
-func (s *Service) failed(ctx context.Context, acct Account, passwordOK bool) error {
-	detail := "wrong password"
-	if passwordOK {
-		detail = "account disabled"
-	}
+func (s *Service) failed(ctx context.Context, acct Account, detail string) error {
 	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorID: acct.ID, ActorEmail: acct.Email,
 		TargetType: "staff", TargetID: acct.ID, Detail: detail})
 	if err := s.failures.AddFailure(ctx, acct.ID, ev.Time, ev); err != nil {
@@ -396,11 +425,36 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if err != nil {
 		return err
 	}
-	ok, err := VerifyPassword(current, acct.PasswordHash)
+	// The current password is checked under the sign-in's limits: per
+	// address, and the account's lockout, which wrong guesses here count
+	// towards as at sign-in.
+	if ok, wait := s.limiter.allow(services.PeerFrom(ctx).IP); !ok {
+		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_RATE_LIMITED, ActorEmail: acct.Email, Detail: "password checks from this address"})
+		return &services.Error{Code: services.ResourceExhausted, Message: "too many password checks from this address; try again later", RetryAfter: wait}
+	}
+	// The lock is read once a hashing slot is held, so guesses queued
+	// behind others see the failures those recorded.
+	select {
+	case s.argon <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	wait, err := s.lockedFor(ctx, acct)
+	ok := false
+	if err == nil && wait == 0 {
+		ok, err = VerifyPassword(current, acct.PasswordHash)
+	}
+	<-s.argon
 	if err != nil {
 		return err
 	}
+	if wait > 0 {
+		return &services.Error{Code: services.ResourceExhausted, Message: "too many wrong passwords; the account is locked for a while", RetryAfter: wait}
+	}
 	if !ok {
+		if err := s.failed(ctx, acct, "wrong current password when changing it"); services.ErrorCode(err) != services.Unauthenticated {
+			return err
+		}
 		return services.InvalidFields(services.Violation{Field: "current_password", Rule: "auth.current_password.wrong", Message: "the current password is wrong"})
 	}
 	if err := checkNewPassword("new_password", next, acct); err != nil {
@@ -409,7 +463,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if next == current {
 		return services.InvalidFields(services.Violation{Field: "new_password", Rule: "auth.new_password.unchanged", Message: "the new password must differ from the current one"})
 	}
-	hash, err := HashPassword(next, s.cfg.Hash)
+	hash, err := s.hash(ctx, next)
 	if err != nil {
 		return err
 	}
@@ -477,7 +531,7 @@ func (s *Service) CreateAccount(ctx context.Context, email, name string, roles [
 	if err := checkNewPassword("temporary_password", password, acct); err != nil {
 		return Account{}, err
 	}
-	hash, err := HashPassword(password, s.cfg.Hash)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return Account{}, err
 	}
@@ -585,7 +639,7 @@ func (s *Service) ResetPassword(ctx context.Context, id, temporary string) (Acco
 	if err := checkNewPassword("temporary_password", temporary, acct); err != nil {
 		return Account{}, err
 	}
-	hash, err := HashPassword(temporary, s.cfg.Hash)
+	hash, err := s.hash(ctx, temporary)
 	if err != nil {
 		return Account{}, err
 	}
