@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -43,6 +44,31 @@ func TestPrecompressed(t *testing.T) {
 		}
 		if cc := res.Header.Get("Cache-Control"); cc != "public, max-age=31536000, immutable" {
 			t.Errorf("%s: Cache-Control %q", c.path, cc)
+		}
+	}
+}
+
+// TestSecurityHeaders: every answer of the app is nosniff; its page (at
+// its root and at a client-side route) and the answer for a missing file
+// carry the document's headers.
+func TestSecurityHeaders(t *testing.T) {
+	h := handler(fstest.MapFS{
+		"index.html":    {Data: []byte("<!doctype html>")},
+		"assets/app.js": {Data: []byte("console.log('plain')")},
+	})
+	for _, path := range []string{"/", "/patients/p1", "/assets/app.js", "/assets/missing.js"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		want := map[string]string{"X-Content-Type-Options": "nosniff"}
+		if path != "/assets/app.js" {
+			maps.Copy(want, DocumentHeaders)
+		} else if got := rec.Result().Header.Get("Content-Security-Policy"); got != "" {
+			t.Errorf("%s: Content-Security-Policy %q on a file", path, got)
+		}
+		for k, v := range want {
+			if got := rec.Result().Header.Values(k); len(got) != 1 || got[0] != v {
+				t.Errorf("%s: %s %q, want %q", path, k, got, v)
+			}
 		}
 	}
 }

@@ -156,7 +156,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 }
 
 // routes wires every handler; the order of middleware matters: the request id
-// comes first so that everything after it can log it.
+// comes first so that everything after it can log it. Every answer is
+// nosniff; the API's are no-store unless a handler sets its own caching,
+// and the web app's carry its security headers (ui.SecurityHeaders).
 func (s *Server) routes() (http.Handler, error) {
 	access := auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.TrustProxy)
 	opts := []connect.HandlerOption{
@@ -169,21 +171,24 @@ func (s *Server) routes() (http.Handler, error) {
 		connect.WithCompressMinBytes(1024),
 	}
 	mux := http.NewServeMux()
-	mux.Handle(molarv1connect.NewClinicServiceHandler(
+	// handle adds an API route: its answers are not stored by any cache
+	// unless the handler says otherwise.
+	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, noStore(h)) }
+	handle(molarv1connect.NewClinicServiceHandler(
 		clinic.NewHandler(s.app.clinic, s.app.audit), opts...))
-	mux.Handle(molarv1connect.NewScheduleServiceHandler(schedule.NewHandler(s.app.schedule), opts...))
-	mux.Handle(molarv1connect.NewBillingServiceHandler(billing.NewHandler(s.app.billing), opts...))
-	mux.Handle(molarv1connect.NewAuthServiceHandler(
+	handle(molarv1connect.NewScheduleServiceHandler(schedule.NewHandler(s.app.schedule), opts...))
+	handle(molarv1connect.NewBillingServiceHandler(billing.NewHandler(s.app.billing), opts...))
+	handle(molarv1connect.NewAuthServiceHandler(
 		auth.NewHandler(s.app.auth, s.cfg.AllowedOrigins, s.cfg.Profile == "dev"), append(opts, auth.HandlerOptions()...)...))
-	mux.Handle(molarv1connect.NewStaffServiceHandler(auth.NewStaffHandler(s.app.auth), opts...))
-	mux.Handle(molarv1connect.NewAuditServiceHandler(audit.NewHandler(s.db.audit, auditNames{accounts: s.db.accounts, patients: s.app.patients}), opts...))
-	mux.Handle(molarv1connect.NewPatientServiceHandler(patient.NewHandler(s.app.patients), opts...))
+	handle(molarv1connect.NewStaffServiceHandler(auth.NewStaffHandler(s.app.auth), opts...))
+	handle(molarv1connect.NewAuditServiceHandler(audit.NewHandler(s.db.audit, auditNames{accounts: s.db.accounts, patients: s.app.patients}), opts...))
+	handle(molarv1connect.NewPatientServiceHandler(patient.NewHandler(s.app.patients), opts...))
 	chartHandler := chart.NewHandler(s.app.chart)
-	mux.Handle(molarv1connect.NewChartServiceHandler(chartHandler, opts...))
+	handle(molarv1connect.NewChartServiceHandler(chartHandler, opts...))
 	catalogPath, catalogHandler := molarv1connect.NewCatalogServiceHandler(chartHandler, opts...)
-	mux.Handle(catalogPath, s.notModified(molarv1connect.CatalogServiceListProceduresProcedure, s.app.chart.CatalogETag, catalogHandler))
+	handle(catalogPath, s.notModified(molarv1connect.CatalogServiceListProceduresProcedure, s.app.chart.CatalogETag, catalogHandler))
 
-	mux.Handle(molarv1connect.NewImageServiceHandler(images.NewHandler(s.app.images, s.db.jobs), opts...))
+	handle(molarv1connect.NewImageServiceHandler(images.NewHandler(s.app.images, s.db.jobs), opts...))
 	// Uploads are checked as UpdateImage is: the same sign-in and permission.
 	uploads, err := images.NewUploads(s.app.images, func(r *http.Request) (context.Context, error) {
 		return access.AuthorizeHTTP(r, molarv1connect.ImageServiceUpdateImageProcedure)
@@ -191,15 +196,15 @@ func (s *Server) routes() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle(images.UploadPath, uploads)
+	handle(images.UploadPath, uploads)
 	s.uploads = uploads
 	s.wg.Go(func() { s.finishUploads(uploads) })
-	mux.Handle(images.MediaPath, images.MediaHandler(s.app.images))
+	handle(images.MediaPath, images.MediaHandler(s.app.images))
 
 	reflector := grpcreflect.NewStaticReflector(append(serviceNames(), grpchealth.HealthV1ServiceName)...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
-	mux.Handle(grpchealth.NewHandler(&dbChecker{db: s.db}))
+	handle(grpcreflect.NewHandlerV1(reflector))
+	handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	handle(grpchealth.NewHandler(&dbChecker{db: s.db}))
 
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -227,7 +232,7 @@ func (s *Server) routes() (http.Handler, error) {
 		AllowCredentials: true,
 		MaxAge:           7200,
 	})
-	return services.WithRequestID(c.Handler(mux)), nil
+	return services.WithRequestID(nosniff(c.Handler(mux))), nil
 }
 
 // serviceNames lists the Molar services this server answers, for reflection.
