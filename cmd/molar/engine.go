@@ -126,6 +126,10 @@ type database struct {
 	// reap, when set, frees what the engine claims ahead of a commit for
 	// operations that never committed; it runs at start and every sweep.
 	reap func(ctx context.Context) error
+	// prune, when set, deletes what expired where the engine has no TTL
+	// index to do it (refresh tokens, their uses, old failed sign-ins); it
+	// runs every sweep and returns how many rows went.
+	prune func(ctx context.Context, now time.Time) (int64, error)
 }
 
 // openDatabase opens the configured engine: MongoDB at MONGODB_URI, or the
@@ -294,6 +298,7 @@ func sqliteDatabase(db *sqlite.DB, retention time.Duration) *database {
 		ping:    db.Ping,
 		close:   func(context.Context) { _ = db.Close() },
 		prepare: func(context.Context, *app) error { return nil },
+		prune:   sessions.Prune,
 		commits: func(ctx context.Context) (commits, error) {
 			w, err := db.CommitWatcher(ctx)
 			if err != nil {

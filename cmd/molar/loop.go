@@ -21,7 +21,8 @@ const sweepEvery = time.Minute
 // change log and the book's log. Every sweepEvery it also sweeps: audit
 // records of changes committed but not projected, billing changes not
 // settled, schedule claims of operations that never committed, ended
-// sessions, and the logs' pruning.
+// sessions, expired refresh tokens and old failed sign-ins (where the
+// engine has no TTL index), and the logs' pruning.
 func (a *app) run(ctx context.Context, log logReader, c commits) {
 	look := time.NewTicker(c.every)
 	defer look.Stop()
@@ -100,7 +101,8 @@ func (a *app) catchUp(ctx context.Context, log logReader) {
 }
 
 // sweep finishes what a process that stopped left undone (audit records,
-// billing settlement, claims), and rereads what a lost change record could
+// billing settlement, claims), prunes what expired where no TTL index
+// does, and rereads what a lost change record could
 // have left stale. Each step is idempotent, so
 // it runs beside live requests and beside the other processes' sweeps.
 func (a *app) sweep(ctx context.Context) {
@@ -113,6 +115,13 @@ func (a *app) sweep(ctx context.Context) {
 	if a.db.reap != nil {
 		if err := a.db.reap(ctx); err != nil && ctx.Err() == nil {
 			a.logger.Warn("claims of operations that never committed not all freed", "error", err.Error())
+		}
+	}
+	if a.db.prune != nil {
+		if n, err := a.db.prune(ctx, a.now()); err != nil && ctx.Err() == nil {
+			a.logger.Warn("expired refresh tokens and old failed sign-ins not pruned", "error", err.Error())
+		} else if n > 0 {
+			a.logger.Debug("expired refresh tokens and old failed sign-ins pruned", "rows", n)
 		}
 	}
 	a.schedule.Sweep(ctx)

@@ -44,6 +44,8 @@ type app struct {
 
 	db     *database
 	logger *slog.Logger
+	// now is the clock of the services, and of the sweep's pruning.
+	now func() time.Time
 	// wake asks the background loop to read the logs now.
 	wake chan struct{}
 }
@@ -62,7 +64,7 @@ func newApp(cfg Config, db *database, logger *slog.Logger, now func() time.Time)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{sessions: db.sessions, changes: db.changes, db: db, logger: logger, wake: make(chan struct{}, 1)}
+	a := &app{sessions: db.sessions, changes: db.changes, db: db, logger: logger, now: now, wake: make(chan struct{}, 1)}
 	a.audit = audit.NewRecorder(db.audit, now, newID, logger)
 	a.tokens = auth.NewTokens(keys, auth.DefaultConfig.AccessTTL, now)
 	a.revocations = auth.NewRevocations(a.sessions, auth.DefaultConfig.AccessTTL+time.Minute, now, logger)

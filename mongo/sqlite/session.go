@@ -21,6 +21,9 @@ import (
 // tokenLeeway before it, and each failed sign-in deletes the failures
 // older than failureKept. Both deletions run on an index and in the
 // transaction of the write, and find nothing to do most of the time.
+// Prune does the same for all three tables at once, for the periodic
+// sweep: without it, the rows a last write left behind (the failures of a
+// quiet week, the tokens of sessions nobody refreshed) would stay.
 type SessionStore struct {
 	db *DB
 }
@@ -216,6 +219,41 @@ func (s *SessionStore) UseToken(ctx context.Context, hash string, at time.Time) 
 		_, err = tx.ExecContext(ctx, `DELETE FROM refresh_token_uses WHERE expires < ?`, horizon)
 		return storeError(err, "refresh token uses")
 	})
+}
+
+// Prune deletes, in one transaction, the refresh tokens and their uses
+// that expired more than tokenLeeway before now and the failed sign-ins
+// older than failureKept before now, and returns how many rows went. It
+// is what MongoDB's TTL indexes do, run by the sweep; every deletion runs
+// on an index.
+func (s *SessionStore) Prune(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.db.write(ctx, func(tx *sql.Tx) error {
+		n = 0
+		horizon := now.Add(-tokenLeeway).UnixMilli()
+		for _, q := range []struct{ sql, what string }{
+			{`DELETE FROM refresh_tokens WHERE expires < ?`, "refresh tokens"},
+			{`DELETE FROM refresh_token_uses WHERE expires < ?`, "refresh token uses"},
+		} {
+			res, err := tx.ExecContext(ctx, q.sql, horizon)
+			if err != nil {
+				return storeError(err, q.what)
+			}
+			k, _ := res.RowsAffected()
+			n += k
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at < ?`, now.Add(-failureKept).UnixMilli())
+		if err != nil {
+			return storeError(err, "login failures")
+		}
+		k, _ := res.RowsAffected()
+		n += k
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // AddFailure implements auth.FailureStore in one transaction with its
