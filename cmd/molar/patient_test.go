@@ -463,3 +463,39 @@ func TestNotesAreChangedByTheirAuthorOrADentist(t *testing.T) {
 		t.Errorf("a dentist amending the hygienist's note: %v", err)
 	}
 }
+
+// TestTextIsPrintable refuses control characters and direction overrides
+// in names and titles (they hide or reorder what a colleague reads), and
+// oversized search fields, at the schema, before any service runs.
+func TestTextIsPrintable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ts := startServer(t)
+	staff := clinicStaff(t, ts)
+	desk := molarv1connect.NewPatientServiceClient(http.DefaultClient, ts.URL, bearer(staff[molarv1.Role_ROLE_FRONT_DESK]))
+	for _, name := range []string{"홍길\u202e동", "홍길동\x00", "홍\x1b[31m길동", "홍길동\r\n관리자", "홍\u2066길동"} {
+		_, err := desk.CreatePatient(ctx, connect.NewRequest(&molarv1.CreatePatientRequest{Details: &molarv1.PatientInput{
+			Name: name, Sex: molarv1.Sex_SEX_MALE, BirthDate: "1980-01-01"}}))
+		if codeOf(err) != connect.CodeInvalidArgument || !strings.Contains(err.Error(), "control characters") {
+			t.Errorf("name %q: %v", name, err)
+		}
+	}
+	created, err := desk.CreatePatient(ctx, connect.NewRequest(&molarv1.CreatePatientRequest{Details: &molarv1.PatientInput{
+		Name: "남궁 O'Brien-민수", Sex: molarv1.Sex_SEX_MALE, BirthDate: "1980-01-01"}}))
+	if err != nil {
+		t.Fatalf("an ordinary name: %v", err)
+	}
+	big := strings.Repeat("1", 1000)
+	if _, err := desk.FindDuplicates(ctx, connect.NewRequest(&molarv1.FindDuplicatesRequest{Name: "홍길동", BirthDate: big, MobilePhone: big})); codeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("a thousand-digit birth date: %v", err)
+	}
+	chartc := molarv1connect.NewChartServiceClient(http.DefaultClient, ts.URL, bearer(staff[molarv1.Role_ROLE_DENTIST]))
+	if _, err := chartc.AddNote(ctx, connect.NewRequest(&molarv1.AddNoteRequest{PatientId: created.Msg.GetPatient().GetId(), Title: "진단\u202e", Content: "x"})); codeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("a note title with an override: %v", err)
+	}
+	staffc := molarv1connect.NewStaffServiceClient(http.DefaultClient, ts.URL, bearer(staff[molarv1.Role_ROLE_ADMIN]))
+	if _, err := staffc.CreateStaff(ctx, connect.NewRequest(&molarv1.CreateStaffRequest{Email: "new@clinic.test", DisplayName: "새\n직원",
+		Roles: []molarv1.Role{molarv1.Role_ROLE_FRONT_DESK}})); codeOf(err) != connect.CodeInvalidArgument {
+		t.Errorf("a staff name with a line break: %v", err)
+	}
+}

@@ -1331,9 +1331,10 @@ const file_molar_v1_patient_proto_rawDesc = "" +
 	"\x10\x14\"\x06r\x04\x10\x01\x18dR\n" +
 	"conditions\x122\n" +
 	"\vmedications\x18\x03 \x03(\tB\x10\xbaH\r\x92\x01\n" +
-	"\x10\x14\"\x06r\x04\x10\x01\x18dR\vmedications\"\xc1\x05\n" +
-	"\fPatientInput\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xbaH\x06r\x04\x10\x01\x182\x80\x01\x01R\x04name\x12+\n" +
+	"\x10\x14\"\x06r\x04\x10\x01\x18dR\vmedications\"\xd0\x06\n" +
+	"\fPatientInput\x12\xae\x01\n" +
+	"\x04name\x18\x01 \x01(\tB\x99\x01\xbaH\x92\x01\xba\x01\x88\x01\n" +
+	"\x0etext.printable\x12:must not contain control characters or direction overrides\x1a:!this.matches('[\\x00-\\x1f\\x7f\\u202a-\\u202e\\u2066-\\u2069]')r\x04\x10\x01\x182\x80\x01\x01R\x04name\x12+\n" +
 	"\x03sex\x18\x02 \x01(\x0e2\r.molar.v1.SexB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x03sex\x12L\n" +
 	"\n" +
@@ -1388,13 +1389,16 @@ const file_molar_v1_patient_proto_rawDesc = "" +
 	"\x11GetPatientRequest\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x02id\"A\n" +
 	"\x12GetPatientResponse\x12+\n" +
-	"\apatient\x18\x01 \x01(\v2\x11.molar.v1.PatientR\apatient\"\x83\x01\n" +
+	"\apatient\x18\x01 \x01(\v2\x11.molar.v1.PatientR\apatient\"\x91\x01\n" +
 	"\x15FindDuplicatesRequest\x12\x1e\n" +
 	"\x04name\x18\x01 \x01(\tB\n" +
-	"\xbaH\x04r\x02\x182\x80\x01\x01R\x04name\x12\"\n" +
+	"\xbaH\x04r\x02\x182\x80\x01\x01R\x04name\x12)\n" +
 	"\n" +
-	"birth_date\x18\x02 \x01(\tB\x03\x80\x01\x01R\tbirthDate\x12&\n" +
-	"\fmobile_phone\x18\x03 \x01(\tB\x03\x80\x01\x01R\vmobilePhone\"N\n" +
+	"birth_date\x18\x02 \x01(\tB\n" +
+	"\xbaH\x04r\x02\x18\n" +
+	"\x80\x01\x01R\tbirthDate\x12-\n" +
+	"\fmobile_phone\x18\x03 \x01(\tB\n" +
+	"\xbaH\x04r\x02\x18\x14\x80\x01\x01R\vmobilePhone\"N\n" +
 	"\x16FindDuplicatesResponse\x124\n" +
 	"\bpatients\x18\x01 \x03(\v2\x18.molar.v1.PatientSummaryR\bpatients\"y\n" +
 	"\x14CreatePatientRequest\x128\n" +

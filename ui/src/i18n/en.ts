@@ -288,6 +288,7 @@ const en: typeof ko = {
     required: "Required",
     string_min_len: "Please fill this in",
     string_max_len: "Too long",
+    text_printable: "Control characters and text-direction marks are not allowed",
     string_pattern: "Not in the expected format",
     enum_defined_only: "Choose a valid value",
     enum_not_in: "Choose a valid value",

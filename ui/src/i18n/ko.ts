@@ -290,6 +290,7 @@ export default {
     required: "필수 항목입니다",
     string_min_len: "입력해 주세요",
     string_max_len: "너무 깁니다",
+    text_printable: "제어 문자나 글자 방향을 바꾸는 문자는 쓸 수 없습니다",
     string_pattern: "형식이 올바르지 않습니다",
     enum_defined_only: "올바른 값을 고르세요",
     enum_not_in: "올바른 값을 고르세요",
