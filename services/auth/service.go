@@ -97,26 +97,34 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	}, nil
 }
 
-// verify checks pw against hash when a hashing slot is free (or fails as
-// the caller gives up).
-func (s *Service) verify(ctx context.Context, pw, hash string) (bool, error) {
+// hashingSlot waits for a free hashing slot (or fails as the caller gives
+// up) and returns its release.
+func (s *Service) hashingSlot(ctx context.Context) (func(), error) {
 	select {
 	case s.argon <- struct{}{}:
+		return func() { <-s.argon }, nil
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return nil, ctx.Err()
 	}
-	defer func() { <-s.argon }()
+}
+
+// verify checks pw against hash in a hashing slot.
+func (s *Service) verify(ctx context.Context, pw, hash string) (bool, error) {
+	release, err := s.hashingSlot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
 	return VerifyPassword(pw, hash)
 }
 
-// hash hashes pw when a hashing slot is free.
+// hash hashes pw in a hashing slot.
 func (s *Service) hash(ctx context.Context, pw string) (string, error) {
-	select {
-	case s.argon <- struct{}{}:
-	case <-ctx.Done():
-		return "", ctx.Err()
+	release, err := s.hashingSlot(ctx)
+	if err != nil {
+		return "", err
 	}
-	defer func() { <-s.argon }()
+	defer release()
 	return HashPassword(pw, s.cfg.Hash)
 }
 
@@ -434,17 +442,16 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	}
 	// The lock is read once a hashing slot is held, so guesses queued
 	// behind others see the failures those recorded.
-	select {
-	case s.argon <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	release, err := s.hashingSlot(ctx)
+	if err != nil {
+		return err
 	}
 	wait, err := s.lockedFor(ctx, acct)
 	ok := false
 	if err == nil && wait == 0 {
 		ok, err = VerifyPassword(current, acct.PasswordHash)
 	}
-	<-s.argon
+	release()
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"connectrpc.com/connect"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,7 +71,7 @@ func NewUploads(svc *Service, authorize Authorizer, dir string, logger *slog.Log
 		DisableDownload: true,
 		PreUploadCreateCallback: func(hook tusd.HookEvent) (tusd.HTTPResponse, tusd.FileInfoChanges, error) {
 			if _, err := svc.CheckUpload(hook.Context, hook.Upload.MetaData, hook.Upload.Size); err != nil {
-				return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, uploadError(err)
+				return tusd.HTTPResponse{}, tusd.FileInfoChanges{}, uploadError(hook.Context, logger, err)
 			}
 			meta := hook.Upload.MetaData
 			if p := services.PrincipalFrom(hook.Context); p != nil {
@@ -80,11 +81,11 @@ func NewUploads(svc *Service, authorize Authorizer, dir string, logger *slog.Log
 		},
 		PreFinishResponseCallback: func(hook tusd.HookEvent) (tusd.HTTPResponse, error) {
 			if p := services.PrincipalFrom(hook.Context); p == nil || p.StaffID != hook.Upload.MetaData["uploaded_by"] {
-				return tusd.HTTPResponse{}, uploadError(services.Errorf(services.PermissionDenied, "the upload was started by someone else"))
+				return tusd.HTTPResponse{}, uploadError(hook.Context, logger, services.Errorf(services.PermissionDenied, "the upload was started by someone else"))
 			}
 			img, err := u.finish(hook.Context, hook.Upload)
 			if err != nil {
-				return tusd.HTTPResponse{}, uploadError(err)
+				return tusd.HTTPResponse{}, uploadError(hook.Context, logger, err)
 			}
 			return tusd.HTTPResponse{Header: tusd.HTTPHeader{"Molar-Image-Id": img.GetId(), "Access-Control-Expose-Headers": "Molar-Image-Id"}}, nil
 		},
@@ -92,7 +93,7 @@ func NewUploads(svc *Service, authorize Authorizer, dir string, logger *slog.Log
 	if err != nil {
 		return nil, err
 	}
-	u.Handler = http.StripPrefix(UploadPath, authorized(authorize, h))
+	u.Handler = http.StripPrefix(UploadPath, authorized(authorize, logger, h))
 	return u, nil
 }
 
@@ -197,7 +198,7 @@ func uploadImageID(id string) string {
 
 // authorized lets through the protocol's discovery (OPTIONS) and requests
 // that authorize accepts, carrying who made them.
-func authorized(authorize Authorizer, next http.Handler) http.Handler {
+func authorized(authorize Authorizer, logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
@@ -205,7 +206,7 @@ func authorized(authorize Authorizer, next http.Handler) http.Handler {
 		}
 		ctx, err := authorize(r)
 		if err != nil {
-			writeError(w, err)
+			writeError(r.Context(), logger, w, err)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
@@ -226,49 +227,56 @@ type violationBody struct {
 	Message string `json:"message"`
 }
 
-var statusOf = map[services.Code]struct {
-	status int
-	code   string
-}{
-	services.Invalid:            {http.StatusUnprocessableEntity, "invalid_argument"},
-	services.NotFound:           {http.StatusNotFound, "not_found"},
-	services.AlreadyExists:      {http.StatusConflict, "already_exists"},
-	services.FailedPrecondition: {http.StatusUnprocessableEntity, "failed_precondition"},
-	services.Unauthenticated:    {http.StatusUnauthorized, "unauthenticated"},
-	services.PermissionDenied:   {http.StatusForbidden, "permission_denied"},
-	services.ResourceExhausted:  {http.StatusTooManyRequests, "resource_exhausted"},
-	services.Unavailable:        {http.StatusServiceUnavailable, "unavailable"},
+// httpStatus is the HTTP status of each Connect code an upload or a link
+// can meet; tus clients do not retry a 4xx.
+var httpStatus = map[connect.Code]int{
+	connect.CodeInvalidArgument:    http.StatusUnprocessableEntity,
+	connect.CodeNotFound:           http.StatusNotFound,
+	connect.CodeAlreadyExists:      http.StatusConflict,
+	connect.CodeFailedPrecondition: http.StatusUnprocessableEntity,
+	connect.CodeUnauthenticated:    http.StatusUnauthorized,
+	connect.CodePermissionDenied:   http.StatusForbidden,
+	connect.CodeResourceExhausted:  http.StatusTooManyRequests,
+	connect.CodeUnavailable:        http.StatusServiceUnavailable,
+	connect.CodeCanceled:           499,
+	connect.CodeDeadlineExceeded:   http.StatusGatewayTimeout,
 }
 
-func errorOf(err error) (int, errorBody) {
-	var e *services.Error
-	if !errors.As(err, &e) {
-		return http.StatusInternalServerError, errorBody{Code: "internal", Message: "internal error"}
+// errorOf is err as the status and JSON body the browser reads: the code
+// and message as services.ToConnect makes them (which logs an internal
+// error with its request id), and the field violations beside them.
+func errorOf(ctx context.Context, logger *slog.Logger, err error) (int, errorBody) {
+	ce := new(connect.Error)
+	if !errors.As(services.ToConnect(ctx, logger, "uploads", err), &ce) {
+		return http.StatusInternalServerError, errorBody{Code: connect.CodeInternal.String(), Message: "internal error"}
 	}
-	s, ok := statusOf[e.Code]
+	status, ok := httpStatus[ce.Code()]
 	if !ok {
-		s.status, s.code = http.StatusInternalServerError, "internal"
+		status = http.StatusInternalServerError
 	}
-	body := errorBody{Code: s.code, Message: e.Message}
-	for _, v := range e.Violations {
-		body.Violations = append(body.Violations, violationBody{Field: v.Field, Rule: v.Rule, Message: v.Message})
+	body := errorBody{Code: ce.Code().String(), Message: ce.Message()}
+	var e *services.Error
+	if errors.As(err, &e) {
+		for _, v := range e.Violations {
+			body.Violations = append(body.Violations, violationBody{Field: v.Field, Rule: v.Rule, Message: v.Message})
+		}
 	}
 	if len(body.Violations) == 1 && body.Violations[0].Rule == RuleTooLarge {
-		s.status = http.StatusRequestEntityTooLarge
+		status = http.StatusRequestEntityTooLarge
 	}
-	return s.status, body
+	return status, body
 }
 
-func writeError(w http.ResponseWriter, err error) {
-	status, body := errorOf(err)
+func writeError(ctx context.Context, logger *slog.Logger, w http.ResponseWriter, err error) {
+	status, body := errorOf(ctx, logger, err)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(body)
 }
 
 // uploadError is err as tusd sends it: the status and JSON body above.
-func uploadError(err error) error {
-	status, body := errorOf(err)
+func uploadError(ctx context.Context, logger *slog.Logger, err error) error {
+	status, body := errorOf(ctx, logger, err)
 	b, _ := json.Marshal(body)
 	return tusd.Error{ErrorCode: body.Code, Message: body.Message, HTTPResponse: tusd.HTTPResponse{
 		StatusCode: status, Body: string(b), Header: tusd.HTTPHeader{"Content-Type": "application/json"},
@@ -294,7 +302,7 @@ func MediaHandler(svc *Service) http.Handler {
 		q := r.URL.Query()
 		body, media, img, err := svc.Open(r.Context(), id, rendition, q.Get("u"), q.Get("t"))
 		if err != nil {
-			writeError(w, err)
+			writeError(r.Context(), svc.logger, w, err)
 			return
 		}
 		defer body.Close()
