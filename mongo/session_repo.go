@@ -53,6 +53,7 @@ func SessionIndexes() []Index {
 		{Collection: sessionCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "staff_id", Value: 1}, {Key: "created", Value: -1}}, Options: options.Index().SetName("staff_created")}},
 		{Collection: sessionCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "revoked_at", Value: 1}}, Options: options.Index().SetName("revoked_at")}},
 		{Collection: failureCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "staff_id", Value: 1}, {Key: "at", Value: -1}}, Options: options.Index().SetName("staff_at")}},
+		{Collection: failureCollection, Model: driver.IndexModel{Keys: bson.D{{Key: "ip", Value: 1}, {Key: "at", Value: -1}}, Options: options.Index().SetName("ip_at")}},
 		{Collection: refreshTokenCollection, MongoDBOnly: true, Model: driver.IndexModel{Keys: bson.D{{Key: "expires", Value: 1}}, Options: options.Index().SetName("expires_ttl").SetExpireAfterSeconds(0)}},
 		{Collection: failureCollection, MongoDBOnly: true, Model: driver.IndexModel{Keys: bson.D{{Key: "at", Value: 1}}, Options: options.Index().SetName("at_ttl").SetExpireAfterSeconds(7 * 24 * 3600)}},
 		pendingIndex(revocationCollection), pendingIndex(sessionCollection), pendingIndex(failureCollection),
@@ -244,18 +245,20 @@ func (r *SessionRepo) UseToken(ctx context.Context, hash string, at time.Time) e
 	return storeError(err, "refresh token use")
 }
 
-// failureDoc is a failed sign-in, keyed by its event's id.
+// failureDoc is a failed password check, keyed by its event's id. StaffID
+// holds the failure's key (auth.Failure.Key).
 type failureDoc struct {
 	ID           string           `bson:"_id"`
 	StaffID      string           `bson:"staff_id"`
 	At           time.Time        `bson:"at"`
+	IP           string           `bson:"ip"`
 	Audit        *carriedAuditDoc `bson:"audit,omitempty"`
 	AuditPending bool             `bson:"audit_pending,omitempty"`
 }
 
 // AddFailure implements auth.FailureStore: one insert carrying ev.
-func (r *SessionRepo) AddFailure(ctx context.Context, staffID string, at time.Time, ev audit.Event) error {
-	d := failureDoc{ID: ev.ID, StaffID: staffID, At: ms(at)}
+func (r *SessionRepo) AddFailure(ctx context.Context, f auth.Failure, ev audit.Event) error {
+	d := failureDoc{ID: ev.ID, StaffID: f.Key, At: ms(f.At), IP: f.IP}
 	if d.ID == "" {
 		d.ID = bson.NewObjectID().Hex()
 	}
@@ -270,21 +273,49 @@ func (r *SessionRepo) FailureProjected(ctx context.Context, eventID string) erro
 }
 
 // Failures implements auth.FailureStore.
-func (r *SessionRepo) Failures(ctx context.Context, staffID string, since time.Time) ([]time.Time, error) {
-	cur, err := r.failures.Find(ctx, bson.D{{Key: "staff_id", Value: staffID}, {Key: "at", Value: bson.D{{Key: "$gt", Value: ms(since)}}}},
-		options.Find().SetSort(bson.D{{Key: "at", Value: -1}}).SetLimit(100))
+func (r *SessionRepo) Failures(ctx context.Context, key string, since time.Time) ([]auth.Failure, error) {
+	cur, err := r.failures.Find(ctx, bson.D{{Key: "staff_id", Value: key}, {Key: "at", Value: bson.D{{Key: "$gt", Value: ms(since)}}}},
+		options.Find().SetSort(bson.D{{Key: "at", Value: -1}}).SetLimit(100).SetProjection(bson.D{{Key: "at", Value: 1}, {Key: "ip", Value: 1}}))
 	if err != nil {
 		return nil, storeError(err, "login failures")
 	}
-	var docs []struct {
-		At time.Time `bson:"at"`
-	}
+	var docs []failureDoc
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, storeError(err, "login failures")
 	}
-	out := make([]time.Time, len(docs))
+	out := make([]auth.Failure, len(docs))
 	for i, d := range docs {
-		out[i] = d.At
+		out[i] = auth.Failure{Key: key, At: d.At, IP: d.IP}
+	}
+	return out, nil
+}
+
+// FailuresFrom implements auth.FailureStore.
+func (r *SessionRepo) FailuresFrom(ctx context.Context, ip string, since time.Time) (int, error) {
+	n, err := r.failures.CountDocuments(ctx, bson.D{{Key: "ip", Value: ip}, {Key: "at", Value: bson.D{{Key: "$gt", Value: ms(since)}}}})
+	return int(n), storeError(err, "login failures")
+}
+
+// SignInAddresses implements auth.SessionStore.
+func (r *SessionRepo) SignInAddresses(ctx context.Context, staffID string, since time.Time) ([]string, error) {
+	cur, err := r.sessions.Find(ctx, bson.D{{Key: "staff_id", Value: staffID}, {Key: "created", Value: bson.D{{Key: "$gt", Value: ms(since)}}}},
+		options.Find().SetProjection(bson.D{{Key: "ip", Value: 1}}))
+	if err != nil {
+		return nil, storeError(err, "sessions")
+	}
+	var docs []struct {
+		IP string `bson:"ip"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, storeError(err, "sessions")
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, d := range docs {
+		if d.IP != "" && !seen[d.IP] {
+			seen[d.IP] = true
+			out = append(out, d.IP)
+		}
 	}
 	return out, nil
 }

@@ -19,6 +19,7 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
+	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/auth"
 )
 
@@ -585,5 +586,98 @@ func TestChangePasswordGuessesAreLimited(t *testing.T) {
 	if _, err := molarv1connect.NewAuthServiceClient(browser(t), ts.URL).Login(ctx, connect.NewRequest(&molarv1.LoginRequest{
 		Email: "guessed@clinic.test", Password: "Gwangju-desk-2026"})); codeOf(err) != connect.CodeResourceExhausted {
 		t.Errorf("signing in after the guesses: %v", err)
+	}
+}
+
+// signInFrom tries a sign-in as if through a proxy that appended from to
+// X-Forwarded-For, after whatever spoof the client wrote there itself.
+func signInFrom(t *testing.T, ts *testServer, from, spoof, email, password string) error {
+	t.Helper()
+	req := connect.NewRequest(&molarv1.LoginRequest{Email: email, Password: password})
+	xff := from
+	if spoof != "" {
+		xff = spoof + ", " + from
+	}
+	req.Header().Set("X-Forwarded-For", xff)
+	_, err := molarv1connect.NewAuthServiceClient(browser(t), ts.URL).Login(context.Background(), req)
+	return err
+}
+
+func behindProxy(c *Config) {
+	var err error
+	if c.Proxies, err = services.ParseProxies("true"); err != nil {
+		panic(err)
+	}
+	c.TrustProxy = true
+}
+
+// TestSignInLimitsHoldAcrossProcessesAndSpoofing guesses passwords from
+// one address through two server processes on one database, each guess
+// with a different forged X-Forwarded-For in front of what the proxy
+// appended: the address's failures are counted once, in the database, so
+// the two processes together check AddressFailures guesses and no more.
+func TestSignInLimitsHoldAcrossProcessesAndSpoofing(t *testing.T) {
+	t.Parallel()
+	a := startServer(t, behindProxy)
+	b := startServer(t, behindProxy, a.same())
+	a.addStaff(t, "desk@clinic.test", "front-counter-1", molarv1.Role_ROLE_FRONT_DESK)
+	checked, paused := 0, 0
+	for i := range 30 {
+		ts := []*testServer{a, b}[i%2]
+		// Different accounts, so that no account's lockout comes first.
+		email := fmt.Sprintf("guess%02d@clinic.test", i)
+		switch err := signInFrom(t, ts, "198.51.100.7", fmt.Sprintf("10.9.%d.%d", i, i), email, "wrong-password"); codeOf(err) {
+		case connect.CodeUnauthenticated:
+			checked++
+		case connect.CodeResourceExhausted:
+			paused++
+		default:
+			t.Fatalf("guess %d: %v", i, err)
+		}
+	}
+	if checked != auth.DefaultConfig.AddressFailures {
+		t.Errorf("%d guesses checked across two processes, want %d (then %d paused)", checked, auth.DefaultConfig.AddressFailures, paused)
+	}
+	// Another address is not paused by the first.
+	if err := signInFrom(t, b, "198.51.100.8", "", "desk@clinic.test", "front-counter-1"); err != nil {
+		t.Errorf("sign-in from another address: %v", err)
+	}
+}
+
+// TestLockoutNeitherRevealsNorLocksOutStaff: a stranger guessing a real
+// account's password and one guessing an email that belongs to no one
+// meet the same answers, step by step, including the lock; and the
+// stranger's lock does not keep the account's owner out at the address
+// they sign in from.
+func TestLockoutNeitherRevealsNorLocksOutStaff(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, behindProxy)
+	ts.addStaff(t, "owner@clinic.test", adminPassword, molarv1.Role_ROLE_ADMIN)
+	const clinic, stranger, other = "203.0.113.5", "198.51.100.7", "198.51.100.9"
+	if err := signInFrom(t, ts, clinic, "", "owner@clinic.test", adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	answer := func(err error) string {
+		var ce *connect.Error
+		if !errors.As(err, &ce) {
+			return fmt.Sprint(err)
+		}
+		return fmt.Sprintf("%v: %s (retry hint %t)", ce.Code(), ce.Message(), ce.Meta().Get("Retry-After") != "")
+	}
+	for i := range auth.DefaultConfig.LockoutThreshold + 1 {
+		real := answer(signInFrom(t, ts, stranger, "", "owner@clinic.test", "guess-one-more"))
+		none := answer(signInFrom(t, ts, other, "", "nobody@clinic.test", "guess-one-more"))
+		if real != none {
+			t.Errorf("guess %d: a real account answers %q, an unknown email %q", i+1, real, none)
+		}
+		if i == auth.DefaultConfig.LockoutThreshold && !strings.Contains(real, "resource_exhausted") {
+			t.Errorf("guess %d: %s, want the lock", i+1, real)
+		}
+	}
+	if err := signInFrom(t, ts, stranger, "", "owner@clinic.test", adminPassword); codeOf(err) != connect.CodeResourceExhausted {
+		t.Errorf("the right password from the stranger's address while locked: %v", err)
+	}
+	if err := signInFrom(t, ts, clinic, "", "owner@clinic.test", adminPassword); err != nil {
+		t.Errorf("the owner at the clinic while strangers are locked out: %v", err)
 	}
 }

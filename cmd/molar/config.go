@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/patient"
 )
@@ -38,8 +39,10 @@ type Config struct {
 	JWTKeys string
 	// ChangeRetention is how long the embedded change log keeps changes.
 	ChangeRetention time.Duration
-	// TrustProxy takes the client address from X-Real-IP / X-Forwarded-For.
+	// TrustProxy says Molar runs behind a reverse proxy: the client address
+	// is taken from X-Forwarded-For as Proxies says.
 	TrustProxy bool
+	Proxies    services.Proxies
 	// RRNKeys encrypt registration numbers ("kid:key,..."); in dev, empty
 	// means a key kept in DataDir.
 	RRNKeys string
@@ -71,7 +74,7 @@ var configVars = []configVar{
 	{"MOLAR_JWT_KEYS", "(dev: generated into MOLAR_DATA_DIR/jwt-keys)", "Access-token signing keys, kid:seed,kid:seed (newest first; `molar keygen` makes one). Required outside dev."},
 	{"MOLAR_RRN_KEYS", "(dev: generated into MOLAR_DATA_DIR/rrn-keys)", "AES-256 keys for resident registration numbers, kid:key,kid:key (newest first; `molar keygen` prints one). Required outside dev."},
 	{"MOLAR_CHANGE_RETENTION", "24h", "How long the embedded database keeps its change log; a process that could not read it for longer reloads what it keeps in memory."},
-	{"MOLAR_TRUST_PROXY", "false", "true behind a reverse proxy (nginx) that sets X-Real-IP / X-Forwarded-For."},
+	{"MOLAR_TRUST_PROXY", "false", "Behind a reverse proxy (nginx) that appends to X-Forwarded-For: true trusts proxies on loopback and private networks, or give their addresses and CIDR prefixes, comma-separated. The client is the right-most address that is not a trusted proxy."},
 	{"MOLAR_MAX_UPLOAD_BYTES", "104857600", "Largest image file accepted, in bytes (100 MiB)."},
 	{"MOLAR_BLOB_URL", "(unset)", "Where image files are kept: s3://bucket?endpoint=host:port&region=...&secure=false (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). Unset: files under MOLAR_DATA_DIR/blobs."},
 	{"MOLAR_MEDIA_KEY", "(dev: generated into MOLAR_DATA_DIR/media-key)", "Base64 key (32 bytes or more) signing the short-lived links to image files; the same on every replica (`molar keygen` prints one). Required outside dev."},
@@ -159,13 +162,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if err != nil || c.ChangeRetention < time.Second {
 		return c, fmt.Errorf("MOLAR_CHANGE_RETENTION: must be a duration of at least 1s, like 24h")
 	}
-	switch v := strings.ToLower(get("MOLAR_TRUST_PROXY", "false")); v {
-	case "true", "1", "yes":
-		c.TrustProxy = true
-	case "false", "0", "no":
-	default:
-		return c, fmt.Errorf("MOLAR_TRUST_PROXY: %q is not true or false", v)
+	c.Proxies, err = services.ParseProxies(get("MOLAR_TRUST_PROXY", "false"))
+	if err != nil {
+		return c, fmt.Errorf("MOLAR_TRUST_PROXY: %v", err)
 	}
+	c.TrustProxy = c.Proxies.Any()
 
 	defOrigins := ""
 	if c.Profile == "dev" {

@@ -160,7 +160,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 // nosniff; the API's are no-store unless a handler sets its own caching,
 // and the web app's carry its security headers (ui.SecurityHeaders).
 func (s *Server) routes() (http.Handler, error) {
-	access := auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.TrustProxy)
+	access := auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.Proxies)
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(
 			services.NewRPCInterceptor(s.logger),
@@ -331,7 +331,7 @@ func (c *dbChecker) Check(ctx context.Context, req *grpchealth.CheckRequest) (*g
 // caller's copy (If-None-Match) is current and the caller may read it; any
 // other request goes on to next, which sets the ETag.
 func (s *Server) notModified(procedure string, etag func(context.Context) (string, error), next http.Handler) http.Handler {
-	check := auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.TrustProxy)
+	check := auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.Proxies)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == procedure {
 			if inm := r.Header.Get("If-None-Match"); inm != "" {

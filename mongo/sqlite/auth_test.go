@@ -69,7 +69,7 @@ func TestSessionStorePrunes(t *testing.T) {
 		staff string
 		at    time.Time
 	}{{"a", now.Add(-week - time.Second)}, {"b", now.Add(-week - time.Second)}, {"a", now.Add(-week + time.Second)}, {"b", now}} {
-		if err := st.AddFailure(ctx, f.staff, f.at, audit.Event{}); err != nil {
+		if err := st.AddFailure(ctx, auth.Failure{Key: f.staff, At: f.at}, audit.Event{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,7 +111,7 @@ func TestSessionStorePrune(t *testing.T) {
 		staff string
 		at    time.Time
 	}{{"a", now.Add(-8 * day)}, {"b", now.Add(-8 * day)}, {"a", now.Add(-6 * day)}} {
-		if err := st.AddFailure(ctx, f.staff, f.at, audit.Event{}); err != nil {
+		if err := st.AddFailure(ctx, auth.Failure{Key: f.staff, At: f.at}, audit.Event{}); err != nil {
 			t.Fatal(err)
 		}
 	}

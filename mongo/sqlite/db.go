@@ -28,7 +28,7 @@ type DB struct {
 
 // Open opens (creating if need be) the database at path and brings its
 // schema up to date.
-func Open(ctx context.Context, path string) (*DB, error) {
+func Open(ctx context.Context, path string, opts ...Option) (*DB, error) {
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)",
@@ -41,7 +41,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := openSQL("file:"+path+"?"+q.Encode(), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -397,6 +397,14 @@ var schema = []string{
 		at INTEGER NOT NULL
 	) WITHOUT ROWID;
 	CREATE INDEX IF NOT EXISTS image_thumbnails_status ON image_thumbnails (status);`,
+
+	// 11: a failed password check keeps the address it came from (the
+	// per-address limit and the lockout read it), its key may be an email
+	// that belongs to no account, and the addresses staff signed in from
+	// are read by account and time.
+	`ALTER TABLE login_failures ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+	CREATE INDEX IF NOT EXISTS login_failures_ip_at ON login_failures (ip, at);
+	CREATE INDEX IF NOT EXISTS sessions_staff_created ON sessions (staff_id, created);`,
 }
 
 // steps are what a version needs beyond its SQL, run in the same

@@ -258,13 +258,13 @@ func (s *SessionStore) Prune(ctx context.Context, now time.Time) (int64, error) 
 
 // AddFailure implements auth.FailureStore in one transaction with its
 // event; the same transaction prunes the failures (of anyone) older than
-// failureKept before at.
-func (s *SessionStore) AddFailure(ctx context.Context, staffID string, at time.Time, ev audit.Event) error {
+// failureKept before the new one.
+func (s *SessionStore) AddFailure(ctx context.Context, f auth.Failure, ev audit.Event) error {
 	return s.db.write(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (staff_id, at) VALUES (?, ?)`, staffID, at.UnixMilli()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (staff_id, at, ip) VALUES (?, ?, ?)`, f.Key, f.At.UnixMilli(), f.IP); err != nil {
 			return storeError(err, "login failure")
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at < ?`, at.Add(-failureKept).UnixMilli()); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE at < ?`, f.At.Add(-failureKept).UnixMilli()); err != nil {
 			return storeError(err, "login failures")
 		}
 		return appendAudit(ctx, tx, ev)
@@ -275,22 +275,51 @@ func (s *SessionStore) AddFailure(ctx context.Context, staffID string, at time.T
 // into the trail with the failure.
 func (s *SessionStore) FailureProjected(context.Context, string) error { return nil }
 
-// Failures implements auth.FailureStore: up to the newest 100, on the
-// index by staff and time.
-func (s *SessionStore) Failures(ctx context.Context, staffID string, since time.Time) ([]time.Time, error) {
-	rows, err := s.db.sql.QueryContext(ctx, `SELECT at FROM login_failures WHERE staff_id = ? AND at > ? ORDER BY at DESC LIMIT 100`,
-		staffID, since.UnixMilli())
+// Failures implements auth.FailureStore, on the index by key and time.
+func (s *SessionStore) Failures(ctx context.Context, key string, since time.Time) ([]auth.Failure, error) {
+	rows, err := s.db.sql.QueryContext(ctx, `SELECT at, ip FROM login_failures WHERE staff_id = ? AND at > ? ORDER BY at DESC LIMIT 100`,
+		key, since.UnixMilli())
 	if err != nil {
 		return nil, storeError(err, "login failures")
 	}
 	defer rows.Close()
-	var out []time.Time
+	var out []auth.Failure
 	for rows.Next() {
+		f := auth.Failure{Key: key}
 		var at int64
-		if err := rows.Scan(&at); err != nil {
+		if err := rows.Scan(&at, &f.IP); err != nil {
 			return nil, storeError(err, "login failures")
 		}
-		out = append(out, time.UnixMilli(at).UTC())
+		f.At = time.UnixMilli(at).UTC()
+		out = append(out, f)
 	}
 	return out, storeError(rows.Err(), "login failures")
+}
+
+// FailuresFrom implements auth.FailureStore, on the index by address and
+// time.
+func (s *SessionStore) FailuresFrom(ctx context.Context, ip string, since time.Time) (int, error) {
+	var n int
+	err := s.db.sql.QueryRowContext(ctx, `SELECT count(*) FROM login_failures WHERE ip = ? AND at > ?`, ip, since.UnixMilli()).Scan(&n)
+	return n, storeError(err, "login failures")
+}
+
+// SignInAddresses implements auth.SessionStore, on the index by account
+// and start.
+func (s *SessionStore) SignInAddresses(ctx context.Context, staffID string, since time.Time) ([]string, error) {
+	rows, err := s.db.sql.QueryContext(ctx, `SELECT DISTINCT ip FROM sessions WHERE staff_id = ? AND created > ? AND ip != ''`,
+		staffID, since.UnixMilli())
+	if err != nil {
+		return nil, storeError(err, "sessions")
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var ip string
+		if err := rows.Scan(&ip); err != nil {
+			return nil, storeError(err, "sessions")
+		}
+		out = append(out, ip)
+	}
+	return out, storeError(rows.Err(), "sessions")
 }

@@ -50,6 +50,7 @@ func TestAuth(t *testing.T, open AuthEngine) {
 		"refresh token is used once":                  refreshTokenIsUsedOnce,
 		"session ends once":                           sessionEndsOnce,
 		"failures newest first":                       failuresNewestFirst,
+		"sign-in addresses":                           signInAddresses,
 		"a day of staff changes survives every fault": staffSurvivesEveryFault,
 		"change stands when trail fails": func(t *testing.T, open AuthEngine) {
 			changeStandsWhenTrailFails(t, func(t *testing.T) *authWorld { return newAuthWorld(t, open(t)) }, authChanges())
@@ -357,35 +358,76 @@ func sessionEndsOnce(t *testing.T, open AuthEngine) {
 	}
 }
 
-// failuresNewestFirst records failed sign-ins of two people and reads
-// those of one strictly after a time, newest first.
+// failuresNewestFirst records failed password checks of two keys from two
+// addresses and reads those of one key strictly after a time, newest first,
+// and counts those of one address whatever their key.
 func failuresNewestFirst(t *testing.T, open AuthEngine) {
 	ctx := context.Background()
 	st := open(t).Failures
 	at := func(s int) time.Time { return authNow.Truncate(time.Millisecond).Add(time.Duration(s) * time.Second) }
 	for _, f := range []struct {
-		staff string
-		s     int
-	}{{"s1", 0}, {"s1", 2}, {"s2", 1}, {"s1", 1}} {
-		if err := st.AddFailure(ctx, f.staff, at(f.s), audit.Event{}); err != nil {
+		key, ip string
+		s       int
+	}{{"s1", "10.0.0.1", 0}, {"s1", "10.0.0.2", 2}, {"email:x@example.com", "10.0.0.1", 1}, {"s1", "10.0.0.1", 1}} {
+		if err := st.AddFailure(ctx, auth.Failure{Key: f.key, At: at(f.s), IP: f.ip}, audit.Event{}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	fail := func(s int, ip string) auth.Failure { return auth.Failure{Key: "s1", At: at(s), IP: ip} }
 	for _, c := range []struct {
 		since time.Time
-		want  []time.Time
+		want  []auth.Failure
 	}{
-		{at(0).Add(-time.Millisecond), []time.Time{at(2), at(1), at(0)}},
-		{at(0), []time.Time{at(2), at(1)}},
+		{at(0).Add(-time.Millisecond), []auth.Failure{fail(2, "10.0.0.2"), fail(1, "10.0.0.1"), fail(0, "10.0.0.1")}},
+		{at(0), []auth.Failure{fail(2, "10.0.0.2"), fail(1, "10.0.0.1")}},
 		{at(2), nil},
 	} {
 		got, err := st.Failures(ctx, "s1", c.since)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(c.want, got, cmpopts.EquateEmpty()); diff != "" {
+		if diff := cmp.Diff(c.want, got, cmpopts.EquateEmpty(), cmpopts.EquateApproxTime(0)); diff != "" {
 			t.Errorf("failures after %v (-want +got):\n%s", c.since, diff)
 		}
+	}
+	for _, c := range []struct {
+		ip    string
+		since time.Time
+		want  int
+	}{
+		{"10.0.0.1", at(0).Add(-time.Millisecond), 3},
+		{"10.0.0.1", at(0), 2},
+		{"10.0.0.2", at(0), 1},
+		{"10.0.0.3", at(0), 0},
+	} {
+		if got, err := st.FailuresFrom(ctx, c.ip, c.since); err != nil || got != c.want {
+			t.Errorf("failures from %s after %v: %d, %v; want %d", c.ip, c.since, got, err, c.want)
+		}
+	}
+}
+
+// signInAddresses starts sessions of two people from several addresses
+// and reads the distinct addresses of one after a time.
+func signInAddresses(t *testing.T, open AuthEngine) {
+	ctx := context.Background()
+	st := open(t).Sessions
+	at := func(s int) time.Time { return authNow.Truncate(time.Millisecond).Add(time.Duration(s) * time.Second) }
+	for i, s := range []struct {
+		staff, ip string
+		s         int
+	}{{"s1", "10.0.0.1", 0}, {"s1", "10.0.0.2", 1}, {"s1", "10.0.0.1", 2}, {"s2", "10.0.0.3", 2}, {"s1", "10.0.0.4", 3}} {
+		id := fmt.Sprintf("sess-%d", i)
+		sess := auth.Session{ID: id, StaffID: s.staff, Created: at(s.s), LastUsed: at(s.s), Expires: at(s.s).Add(time.Hour), IP: s.ip}
+		if err := st.Create(ctx, sess, auth.RefreshToken{Hash: "h-" + id, SessionID: id, Expires: sess.Expires}, audit.Event{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.SignInAddresses(ctx, "s1", at(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"10.0.0.1", "10.0.0.2", "10.0.0.4"}, got, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Errorf("addresses of s1 after its first sign-in (-want +got):\n%s", diff)
 	}
 }
 

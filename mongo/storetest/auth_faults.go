@@ -65,6 +65,10 @@ func (s faultySessions) AuditProjected(ctx context.Context, id string) error {
 	return s.f.call(func() error { return s.SessionStore.AuditProjected(ctx, id) })
 }
 
+func (s faultySessions) SignInAddresses(ctx context.Context, staffID string, since time.Time) ([]string, error) {
+	return callValue(s.f, func() ([]string, error) { return s.SessionStore.SignInAddresses(ctx, staffID, since) })
+}
+
 func (s faultySessions) ListActive(ctx context.Context, staffID string, now time.Time) ([]auth.Session, error) {
 	return callValue(s.f, func() ([]auth.Session, error) { return s.SessionStore.ListActive(ctx, staffID, now) })
 }
@@ -74,12 +78,16 @@ type faultyFailures struct {
 	f *recordFaults
 }
 
-func (s faultyFailures) AddFailure(ctx context.Context, staffID string, at time.Time, ev audit.Event) error {
-	return s.f.call(func() error { return s.FailureStore.AddFailure(ctx, staffID, at, ev) })
+func (s faultyFailures) AddFailure(ctx context.Context, f auth.Failure, ev audit.Event) error {
+	return s.f.call(func() error { return s.FailureStore.AddFailure(ctx, f, ev) })
 }
 
-func (s faultyFailures) Failures(ctx context.Context, staffID string, since time.Time) ([]time.Time, error) {
-	return callValue(s.f, func() ([]time.Time, error) { return s.FailureStore.Failures(ctx, staffID, since) })
+func (s faultyFailures) Failures(ctx context.Context, key string, since time.Time) ([]auth.Failure, error) {
+	return callValue(s.f, func() ([]auth.Failure, error) { return s.FailureStore.Failures(ctx, key, since) })
+}
+
+func (s faultyFailures) FailuresFrom(ctx context.Context, ip string, since time.Time) (int, error) {
+	return callValue(s.f, func() (int, error) { return s.FailureStore.FailuresFrom(ctx, ip, since) })
 }
 
 // staffWorld is one database and the server processes started on it.

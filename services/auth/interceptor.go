@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 
@@ -23,15 +22,15 @@ type Interceptor struct {
 	tokens      *Tokens
 	revocations *Revocations
 	audit       *audit.Recorder
-	trustProxy  bool
+	proxies     services.Proxies
 }
 
 var _ connect.Interceptor = (*Interceptor)(nil)
 
-// NewInterceptor returns an Interceptor. With trustProxy the client address
-// is taken from X-Real-IP / X-Forwarded-For (set by nginx in front).
-func NewInterceptor(rules Rules, tokens *Tokens, revocations *Revocations, rec *audit.Recorder, trustProxy bool) *Interceptor {
-	return &Interceptor{rules: rules, tokens: tokens, revocations: revocations, audit: rec, trustProxy: trustProxy}
+// NewInterceptor returns an Interceptor. Behind the trusted proxies the
+// client address is taken from X-Forwarded-For (see services.Proxies).
+func NewInterceptor(rules Rules, tokens *Tokens, revocations *Revocations, rec *audit.Recorder, proxies services.Proxies) *Interceptor {
+	return &Interceptor{rules: rules, tokens: tokens, revocations: revocations, audit: rec, proxies: proxies}
 }
 
 // allowedWhilePasswordMustChange are what a user with a temporary password
@@ -111,7 +110,7 @@ func (i *Interceptor) AuthorizeHTTP(r *http.Request, procedure string) (context.
 // authorize checks the caller against the method's rule and returns the
 // context carrying who they are and where they came from.
 func (i *Interceptor) authorize(ctx context.Context, procedure, addr string, h http.Header) (context.Context, error) {
-	ctx = services.WithPeer(ctx, services.Peer{IP: i.clientIP(addr, h), UserAgent: h.Get("User-Agent")})
+	ctx = services.WithPeer(ctx, services.Peer{IP: i.proxies.ClientIP(addr, h), UserAgent: h.Get("User-Agent")})
 	rule, ok := i.rules[procedure]
 	if !ok {
 		return nil, services.Errorf(services.PermissionDenied, "this method declares no access rule")
@@ -150,20 +149,4 @@ func (i *Interceptor) authorize(ctx context.Context, procedure, addr string, h h
 		return nil, services.Errorf(services.PermissionDenied, "this needs the %s permission", PermissionName(perm))
 	}
 	return ctx, nil
-}
-
-func (i *Interceptor) clientIP(addr string, h http.Header) string {
-	if i.trustProxy {
-		if ip := strings.TrimSpace(h.Get("X-Real-Ip")); ip != "" {
-			return ip
-		}
-		if xff := h.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
-		}
-	}
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
 }

@@ -29,9 +29,15 @@ type Config struct {
 	LockoutThreshold int
 	LockoutBase      time.Duration
 	LockoutMax       time.Duration
-	// LoginPerMinute and LoginBurst limit sign-in attempts per address.
+	// LoginPerMinute and LoginBurst limit sign-in attempts per address in
+	// each server process.
 	LoginPerMinute int
 	LoginBurst     int
+	// AddressFailures failed password checks from one address within
+	// AddressWindow, counted in the database across every server process,
+	// pause that address's checks.
+	AddressFailures int
+	AddressWindow   time.Duration
 }
 
 // DefaultConfig is what Molar ships with.
@@ -44,6 +50,8 @@ var DefaultConfig = Config{
 	LockoutMax:       15 * time.Minute,
 	LoginPerMinute:   20,
 	LoginBurst:       10,
+	AddressFailures:  10,
+	AddressWindow:    5 * time.Minute,
 }
 
 // Service holds the rules of accounts, sign-in and sessions.
@@ -108,16 +116,6 @@ func (s *Service) hashingSlot(ctx context.Context) (func(), error) {
 	}
 }
 
-// verify checks pw against hash in a hashing slot.
-func (s *Service) verify(ctx context.Context, pw, hash string) (bool, error) {
-	release, err := s.hashingSlot(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer release()
-	return VerifyPassword(pw, hash)
-}
-
 // hash hashes pw in a hashing slot.
 func (s *Service) hash(ctx context.Context, pw string) (string, error) {
 	release, err := s.hashingSlot(ctx)
@@ -145,7 +143,9 @@ var errBadCredentials = services.Errorf(services.Unauthenticated, "email or pass
 func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 
 // Login checks credentials and starts a session. Unknown emails, wrong
-// passwords and disabled accounts get the same answer after the same work.
+// passwords and disabled accounts get the same answer after the same work,
+// and so do locked accounts and locked unknown emails: failures are counted
+// for an email that belongs to no account as for one that does.
 func (s *Service) Login(ctx context.Context, email, password string) (*Grant, error) {
 	email = NormalizeEmail(email)
 	peer := services.PeerFrom(ctx)
@@ -154,60 +154,111 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Grant, er
 		return nil, &services.Error{Code: services.ResourceExhausted, Message: "too many sign-in attempts from this address; try again later", RetryAfter: wait}
 	}
 	acct, err := s.accounts.GetByEmail(ctx, email)
+	known := err == nil
 	if services.ErrorCode(err) == services.NotFound {
-		_, _ = s.verify(ctx, password, s.dummyHash)
-		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorEmail: email, Detail: "unknown email"})
-		return nil, errBadCredentials
+		acct = Account{ID: "email:" + email, Email: email, PasswordHash: s.dummyHash}
+	} else if err != nil {
+		return nil, err
 	}
+	ok, err := s.checkPassword(ctx, acct, password, "sign-in")
 	if err != nil {
 		return nil, err
 	}
-	if wait, err := s.lockedFor(ctx, acct); err != nil {
-		return nil, err
-	} else if wait > 0 {
-		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorID: acct.ID, ActorEmail: email, Detail: "account locked"})
-		return nil, &services.Error{Code: services.ResourceExhausted, Message: "too many failed sign-ins; the account is locked for a while", RetryAfter: wait}
-	}
-	ok, err := s.verify(ctx, password, acct.PasswordHash)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || acct.Disabled {
+	if !ok || !known || acct.Disabled {
 		detail := "wrong password"
-		if ok {
+		switch {
+		case !known:
+			detail = "unknown email"
+		case ok:
 			detail = "account disabled"
 		}
-		return nil, s.failed(ctx, acct, detail)
+		return nil, s.failed(ctx, acct, known, detail)
 	}
 	return s.startSession(ctx, acct)
 }
 
-// failed records a failed sign-in and locks the account when it is one too
-// many. The failure and its event are one commit; the lock is derived from
-// the failures, so its event is recorded after it, as a consequence.
-func (s *Service) failed(ctx context.Context, acct Account, detail string) error {
-	ev := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorID: acct.ID, ActorEmail: acct.Email,
-		TargetType: "staff", TargetID: acct.ID, Detail: detail})
-	if err := s.failures.AddFailure(ctx, acct.ID, ev.Time, ev); err != nil {
+// checkPassword checks pw against acct's hash under the limits every
+// password check is under, in a hashing slot so that checks queued behind
+// others see the failures those recorded:
+//   - failures from the caller's address, counted across every server
+//     process, pause its checks for a while;
+//   - the account's lockout (see lockedFor).
+//
+// A paused or locked check hashes as a real one does, so that its answer
+// takes as long. what names the check in the answer.
+func (s *Service) checkPassword(ctx context.Context, acct Account, pw, what string) (bool, error) {
+	release, err := s.hashingSlot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	ip := services.PeerFrom(ctx).IP
+	n, err := s.failures.FailuresFrom(ctx, ip, s.now().Add(-s.cfg.AddressWindow))
+	if err != nil {
+		return false, err
+	}
+	if n >= s.cfg.AddressFailures {
+		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_RATE_LIMITED, ActorEmail: acct.Email,
+			Detail: fmt.Sprintf("%d failed password checks from this address", n)})
+		return false, &services.Error{Code: services.ResourceExhausted, Message: "too many failed attempts from this address; try again later",
+			RetryAfter: s.cfg.AddressWindow / 5}
+	}
+	wait, err := s.lockedFor(ctx, acct, ip)
+	if err != nil {
+		return false, err
+	}
+	if wait > 0 {
+		_, _ = VerifyPassword(pw, s.dummyHash)
+		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorEmail: acct.Email, Detail: what + " while locked"})
+		return false, &services.Error{Code: services.ResourceExhausted, Message: "too many failed attempts; the account is locked for a while", RetryAfter: wait}
+	}
+	return VerifyPassword(pw, acct.PasswordHash)
+}
+
+// failed records a failed password check of acct (known says whether it is
+// an account or an email that belongs to none) and locks it when it is one
+// too many. The failure and its event are one commit; the lock is derived
+// from the failures, so its event is recorded after it, as a consequence.
+func (s *Service) failed(ctx context.Context, acct Account, known bool, detail string) error {
+	ev := audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorEmail: acct.Email, Detail: detail}
+	if known {
+		ev.ActorID, ev.TargetType, ev.TargetID = acct.ID, "staff", acct.ID
+	}
+	ev = s.audit.Stamp(ctx, ev)
+	if err := s.failures.AddFailure(ctx, Failure{Key: acct.ID, At: ev.Time, IP: ev.IP}, ev); err != nil {
 		return err
 	}
 	if s.audit.Project(ctx, ev) == nil {
 		if err := s.failures.FailureProjected(context.WithoutCancel(ctx), ev.ID); err != nil {
-			s.logger.Warn("sign-in failure audit mark not cleared", "staff_id", acct.ID, "error", err.Error())
+			s.logger.Warn("sign-in failure audit mark not cleared", "event_id", ev.ID, "error", err.Error())
 		}
 	}
-	if wait, err := s.lockedFor(ctx, acct); err == nil && wait > 0 {
-		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_ACCOUNT_LOCKED, ActorID: acct.ID, ActorEmail: acct.Email,
-			TargetType: "staff", TargetID: acct.ID, Detail: fmt.Sprintf("locked for %s", wait.Round(time.Second))})
+	if wait, err := s.lockedFor(ctx, acct, ev.IP); err == nil && wait > 0 {
+		lock := audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_ACCOUNT_LOCKED, ActorEmail: acct.Email,
+			Detail: fmt.Sprintf("locked for %s from %s addresses", wait.Round(time.Second), map[bool]string{true: "its own", false: "other"}[s.ownAddress(ctx, acct, ev.IP)])}
+		if known {
+			lock.ActorID, lock.TargetType, lock.TargetID = acct.ID, "staff", acct.ID
+		}
+		_ = s.audit.Record(ctx, lock)
 	}
 	return errBadCredentials
 }
 
-// lockedFor says how long acct stays locked: failures since its last
-// successful sign-in (within a day) beyond the threshold lock it for a time
-// that doubles with each further failure. The state is in the database, so
-// every server process sees the same lock.
-func (s *Service) lockedFor(ctx context.Context, acct Account) (time.Duration, error) {
+// ownAddress reports whether ip is one acct signed in from in the last 30
+// days.
+func (s *Service) ownAddress(ctx context.Context, acct Account, ip string) bool {
+	own, err := s.sessions.SignInAddresses(ctx, acct.ID, s.now().Add(-30*24*time.Hour))
+	return err == nil && slices.Contains(own, ip)
+}
+
+// lockedFor says how long acct stays locked for a check from ip. Failures
+// since its last successful sign-in (within a day) beyond the threshold
+// lock it for a time that doubles with each further failure. Failures from
+// the addresses the account signed in from in the last 30 days count apart
+// from all others: a stranger's guesses lock out strangers, not the staff
+// at their own desk. The state is in the database, so every server process
+// sees the same lock.
+func (s *Service) lockedFor(ctx context.Context, acct Account, ip string) (time.Duration, error) {
 	since := s.now().Add(-24 * time.Hour)
 	if acct.LastLogin.After(since) {
 		since = acct.LastLogin
@@ -216,15 +267,26 @@ func (s *Service) lockedFor(ctx context.Context, acct Account) (time.Duration, e
 	if err != nil {
 		return 0, err
 	}
-	if len(fails) < s.cfg.LockoutThreshold {
+	own, err := s.sessions.SignInAddresses(ctx, acct.ID, s.now().Add(-30*24*time.Hour))
+	if err != nil {
+		return 0, err
+	}
+	mine := slices.Contains(own, ip)
+	var counted []time.Time
+	for _, f := range fails {
+		if slices.Contains(own, f.IP) == mine {
+			counted = append(counted, f.At)
+		}
+	}
+	if len(counted) < s.cfg.LockoutThreshold {
 		return 0, nil
 	}
-	extra := len(fails) - s.cfg.LockoutThreshold
+	extra := len(counted) - s.cfg.LockoutThreshold
 	lock := s.cfg.LockoutMax
 	if extra < 30 {
 		lock = time.Duration(math.Min(float64(s.cfg.LockoutBase)*math.Pow(2, float64(extra)), float64(s.cfg.LockoutMax)))
 	}
-	until := fails[0].Add(lock)
+	until := counted[0].Add(lock)
 	if wait := until.Sub(s.now()); wait > 0 {
 		return wait, nil
 	}
@@ -440,26 +502,12 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_RATE_LIMITED, ActorEmail: acct.Email, Detail: "password checks from this address"})
 		return &services.Error{Code: services.ResourceExhausted, Message: "too many password checks from this address; try again later", RetryAfter: wait}
 	}
-	// The lock is read once a hashing slot is held, so guesses queued
-	// behind others see the failures those recorded.
-	release, err := s.hashingSlot(ctx)
+	ok, err := s.checkPassword(ctx, acct, current, "password change")
 	if err != nil {
 		return err
-	}
-	wait, err := s.lockedFor(ctx, acct)
-	ok := false
-	if err == nil && wait == 0 {
-		ok, err = VerifyPassword(current, acct.PasswordHash)
-	}
-	release()
-	if err != nil {
-		return err
-	}
-	if wait > 0 {
-		return &services.Error{Code: services.ResourceExhausted, Message: "too many wrong passwords; the account is locked for a while", RetryAfter: wait}
 	}
 	if !ok {
-		if err := s.failed(ctx, acct, "wrong current password when changing it"); services.ErrorCode(err) != services.Unauthenticated {
+		if err := s.failed(ctx, acct, true, "wrong current password when changing it"); services.ErrorCode(err) != services.Unauthenticated {
 			return err
 		}
 		return services.InvalidFields(services.Violation{Field: "current_password", Rule: "auth.current_password.wrong", Message: "the current password is wrong"})

@@ -104,6 +104,9 @@ type SessionStore interface {
 	// ListActive returns the sessions of staffID not ended and not expired at
 	// now, newest first.
 	ListActive(ctx context.Context, staffID string, now time.Time) ([]Session, error)
+	// SignInAddresses returns the distinct addresses of staffID's sessions
+	// begun after since.
+	SignInAddresses(ctx context.Context, staffID string, since time.Time) ([]string, error)
 	// RevokedSince returns the ids of sessions ended at or after since.
 	RevokedSince(ctx context.Context, since time.Time) ([]string, error)
 
@@ -117,16 +120,30 @@ type SessionStore interface {
 	UseToken(ctx context.Context, hash string, at time.Time) error
 }
 
-// FailureStore records failed sign-ins, for lockout.
+// Failure is one failed password check.
+type Failure struct {
+	// Key is whose password was tried: a staff id, or for an email that
+	// belongs to no account, "email:" and the email.
+	Key string
+	At  time.Time
+	// IP is the address the attempt came from.
+	IP string
+}
+
+// FailureStore records failed password checks, for the lockout and the
+// per-address limit that every server process shares.
 type FailureStore interface {
-	// AddFailure records a failed sign-in of staffID in one commit carrying
-	// ev, marked pending until FailureProjected. ev.ID identifies the failure.
-	AddFailure(ctx context.Context, staffID string, at time.Time, ev audit.Event) error
+	// AddFailure records f in one commit carrying ev, marked pending until
+	// FailureProjected. ev.ID identifies the failure.
+	AddFailure(ctx context.Context, f Failure, ev audit.Event) error
 	// FailureProjected clears the pending mark of the failure whose event is
 	// eventID, once the event is in the trail.
 	FailureProjected(ctx context.Context, eventID string) error
-	// Failures returns the times of staffID's failures after since, newest first.
-	Failures(ctx context.Context, staffID string, since time.Time) ([]time.Time, error)
+	// Failures returns the newest 100 failures of key after since, newest
+	// first.
+	Failures(ctx context.Context, key string, since time.Time) ([]Failure, error)
+	// FailuresFrom counts the failures from ip after since, of any key.
+	FailuresFrom(ctx context.Context, ip string, since time.Time) (int, error)
 }
 
 // Changes announces changes to every server process.
