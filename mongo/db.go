@@ -22,6 +22,9 @@ type Config struct {
 	DataDir string
 	// Database is the database name.
 	Database string
+	// Observe, when set, is told of every command the driver sends: its
+	// name (one of Commands, or "other"), how long it took, and its failure.
+	Observe func(ctx context.Context, command string, took time.Duration, err error)
 }
 
 // DB is an open database with the engine behind it.
@@ -50,9 +53,13 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*DB, error) {
 		}
 		uri = emb.URI
 	}
-	client, err := driver.Connect(options.Client().ApplyURI(uri).
+	opts := options.Client().ApplyURI(uri).
 		SetServerSelectionTimeout(5 * time.Second).
-		SetConnectTimeout(5 * time.Second))
+		SetConnectTimeout(5 * time.Second)
+	if cfg.Observe != nil {
+		opts.SetMonitor(commandMonitor(cfg.Observe))
+	}
+	client, err := driver.Connect(opts)
 	if err != nil {
 		if emb != nil {
 			emb.Close()
