@@ -68,6 +68,7 @@ type Service struct {
 	now         func() time.Time
 	newID       func() string
 	logger      *slog.Logger
+	observer    Observer
 	// dummyHash is verified against when the email is unknown, so that the
 	// answer takes as long as for a wrong password.
 	dummyHash string
@@ -89,6 +90,8 @@ type Deps struct {
 	Now         func() time.Time
 	NewID       func() string
 	Logger      *slog.Logger
+	// Observer, if set, is told of failed password checks and lockouts.
+	Observer Observer
 }
 
 // NewService returns a Service.
@@ -100,7 +103,7 @@ func NewService(cfg Config, d Deps) (*Service, error) {
 	return &Service{
 		cfg: cfg, accounts: d.Accounts, sessions: d.Sessions, failures: d.Failures, tokens: d.Tokens,
 		revocations: d.Revocations, changes: d.Changes, audit: d.Audit, limiter: newIPLimiter(cfg.LoginPerMinute, cfg.LoginBurst, d.Now),
-		now: d.Now, newID: d.NewID, logger: d.Logger, dummyHash: dummy,
+		now: d.Now, newID: d.NewID, logger: d.Logger, observer: observerOr(d.Observer), dummyHash: dummy,
 		argon: make(chan struct{}, max(2, runtime.NumCPU())),
 	}, nil
 }
@@ -151,6 +154,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Grant, er
 	peer := services.PeerFrom(ctx)
 	if ok, wait := s.limiter.allow(peer.IP); !ok {
 		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_RATE_LIMITED, ActorEmail: email, Detail: "sign-in attempts from this address"})
+		s.observer.PasswordCheckFailed(FailedRateLimited)
 		return nil, &services.Error{Code: services.ResourceExhausted, Message: "too many sign-in attempts from this address; try again later", RetryAfter: wait}
 	}
 	acct, err := s.accounts.GetByEmail(ctx, email)
@@ -165,13 +169,14 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Grant, er
 		return nil, err
 	}
 	if !ok || !known || acct.Disabled {
-		detail := "wrong password"
+		detail, reason := "wrong password", FailedWrongPassword
 		switch {
 		case !known:
-			detail = "unknown email"
+			detail, reason = "unknown email", FailedUnknownEmail
 		case ok:
-			detail = "account disabled"
+			detail, reason = "account disabled", FailedDisabled
 		}
+		s.observer.PasswordCheckFailed(reason)
 		return nil, s.failed(ctx, acct, known, detail)
 	}
 	return s.startSession(ctx, acct)
@@ -200,6 +205,7 @@ func (s *Service) checkPassword(ctx context.Context, acct Account, pw, what stri
 	if n >= s.cfg.AddressFailures {
 		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_RATE_LIMITED, ActorEmail: acct.Email,
 			Detail: fmt.Sprintf("%d failed password checks from this address", n)})
+		s.observer.PasswordCheckFailed(FailedRateLimited)
 		return false, &services.Error{Code: services.ResourceExhausted, Message: "too many failed attempts from this address; try again later",
 			RetryAfter: s.cfg.AddressWindow / 5}
 	}
@@ -210,6 +216,7 @@ func (s *Service) checkPassword(ctx context.Context, acct Account, pw, what stri
 	if wait > 0 {
 		_, _ = VerifyPassword(pw, s.dummyHash)
 		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_LOGIN_FAILED, ActorEmail: acct.Email, Detail: what + " while locked"})
+		s.observer.PasswordCheckFailed(FailedLocked)
 		return false, &services.Error{Code: services.ResourceExhausted, Message: "too many failed attempts; the account is locked for a while", RetryAfter: wait}
 	}
 	return VerifyPassword(pw, acct.PasswordHash)
@@ -240,6 +247,7 @@ func (s *Service) failed(ctx context.Context, acct Account, known bool, detail s
 			lock.ActorID, lock.TargetType, lock.TargetID = acct.ID, "staff", acct.ID
 		}
 		_ = s.audit.Record(ctx, lock)
+		s.observer.AccountLocked()
 	}
 	return errBadCredentials
 }
@@ -500,6 +508,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	// towards as at sign-in.
 	if ok, wait := s.limiter.allow(services.PeerFrom(ctx).IP); !ok {
 		_ = s.audit.Record(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_RATE_LIMITED, ActorEmail: acct.Email, Detail: "password checks from this address"})
+		s.observer.PasswordCheckFailed(FailedRateLimited)
 		return &services.Error{Code: services.ResourceExhausted, Message: "too many password checks from this address; try again later", RetryAfter: wait}
 	}
 	ok, err := s.checkPassword(ctx, acct, current, "password change")
@@ -507,6 +516,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		return err
 	}
 	if !ok {
+		s.observer.PasswordCheckFailed(FailedWrongPassword)
 		if err := s.failed(ctx, acct, true, "wrong current password when changing it"); services.ErrorCode(err) != services.Unauthenticated {
 			return err
 		}
