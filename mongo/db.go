@@ -167,6 +167,7 @@ func AllIndexes() []Index {
 	all = append(all, ScheduleIndexes()...)
 	all = append(all, JobIndexes()...)
 	all = append(all, ImageIndexes()...)
+	all = append(all, BackupRunIndexes()...)
 	return all
 }
 

@@ -405,6 +405,16 @@ var schema = []string{
 	`ALTER TABLE login_failures ADD COLUMN ip TEXT NOT NULL DEFAULT '';
 	CREATE INDEX IF NOT EXISTS login_failures_ip_at ON login_failures (ip, at);
 	CREATE INDEX IF NOT EXISTS sessions_staff_created ON sessions (staff_id, created);`,
+
+	// 12: the record of backups (mongo/sqlite/backup_runs.go).
+	`CREATE TABLE IF NOT EXISTS backup_runs (
+		id TEXT PRIMARY KEY,
+		start INTEGER NOT NULL,
+		ok INTEGER NOT NULL,
+		doc TEXT NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX IF NOT EXISTS backup_runs_start ON backup_runs (start DESC);
+	CREATE INDEX IF NOT EXISTS backup_runs_ok_start ON backup_runs (ok, start DESC);`,
 }
 
 // steps are what a version needs beyond its SQL, run in the same
