@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -63,7 +64,7 @@ type configVar struct {
 
 // configVars lists the environment the server reads, in README order.
 var configVars = []configVar{
-	{"MOLAR_PROFILE", "dev", "dev, stage or prod. prod refuses wildcard or plain-http origins and demo data."},
+	{"MOLAR_PROFILE", "dev", "dev, stage or prod. stage and prod require the keys; prod also requires MOLAR_ALLOWED_ORIGINS and MOLAR_TRUST_PROXY (TLS ends at nginx), and refuses plain-http origins and demo data."},
 	{"MOLAR_ADDR", ":8080", "Listen address (host:port). HTTP/1.1 and unencrypted HTTP/2 on the same port."},
 	{"MOLAR_DATA_DIR", "./data", "Directory for the embedded database and local state."},
 	{"MONGODB_URI", "(unset)", "MongoDB to use. Unset: the embedded engine in MOLAR_DATA_DIR."},
@@ -123,9 +124,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.MaxRequestBytes = n
 
+	// What a profile requires and is not given is collected, so that one
+	// message names all of it.
+	var missing []string
+	need := func(name, why string) {
+		missing = append(missing, fmt.Sprintf("%s: required in the %s profile (%s)", name, c.Profile, why))
+	}
 	c.JWTKeys = get("MOLAR_JWT_KEYS", "")
 	if c.JWTKeys == "" && c.Profile != "dev" {
-		return c, fmt.Errorf("MOLAR_JWT_KEYS: required in the %s profile (make one with `molar keygen`)", c.Profile)
+		need("MOLAR_JWT_KEYS", "make one with `molar keygen`")
 	}
 	if c.JWTKeys != "" {
 		if _, err := auth.ParseKeySet(c.JWTKeys); err != nil {
@@ -134,7 +141,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.RRNKeys = get("MOLAR_RRN_KEYS", "")
 	if c.RRNKeys == "" && c.Profile != "dev" {
-		return c, fmt.Errorf("MOLAR_RRN_KEYS: required in the %s profile (make one with `molar keygen`)", c.Profile)
+		need("MOLAR_RRN_KEYS", "make one with `molar keygen`")
 	}
 	if c.RRNKeys != "" {
 		if _, err := patient.ParseSealer(c.RRNKeys); err != nil {
@@ -151,7 +158,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.MediaKey = get("MOLAR_MEDIA_KEY", "")
 	if c.MediaKey == "" && c.Profile != "dev" {
-		return c, fmt.Errorf("MOLAR_MEDIA_KEY: required in the %s profile (make one with `molar keygen`)", c.Profile)
+		need("MOLAR_MEDIA_KEY", "make one with `molar keygen`")
 	}
 	if c.MediaKey != "" {
 		if _, err := parseMediaKey(c.MediaKey); err != nil {
@@ -180,6 +187,19 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("MOLAR_ALLOWED_ORIGINS: %v", err)
 		}
 		c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimSuffix(o, "/"))
+	}
+	if c.Profile == "prod" {
+		if len(c.AllowedOrigins) == 0 {
+			need("MOLAR_ALLOWED_ORIGINS", "the clinic's https:// address, as the browsers open it")
+		}
+		// molar speaks plain HTTP: in production TLS ends at a reverse
+		// proxy, whose forwarded client address is believed.
+		if !c.Proxies.Any() {
+			need("MOLAR_TRUST_PROXY", "molar serves plain HTTP: put nginx with TLS in front (deploy/nginx/molar.conf) and name its address, or true")
+		}
+	}
+	if len(missing) > 0 {
+		return c, errors.New(strings.Join(missing, "; "))
 	}
 	return c, nil
 }

@@ -174,6 +174,7 @@ func TestLoadConfigRequiresSecretsOutsideDev(t *testing.T) {
 				vars := maps.Clone(secrets)
 				delete(vars, name)
 				vars["MOLAR_PROFILE"] = profile
+				maps.Copy(vars, prodNeeds)
 				_, err := LoadConfig(env(vars))
 				if err == nil || !strings.HasPrefix(err.Error(), name+":") {
 					t.Errorf("LoadConfig without %s in %s: %v, want an error naming it", name, profile, err)
@@ -193,6 +194,7 @@ func TestLoadConfigRequiresSecretsOutsideDev(t *testing.T) {
 	for _, profile := range []string{"stage", "prod"} {
 		vars := maps.Clone(secrets)
 		vars["MOLAR_PROFILE"] = profile
+		maps.Copy(vars, prodNeeds)
 		if _, err := LoadConfig(env(vars)); err != nil {
 			t.Errorf("LoadConfig in %s with keygen's secrets: %v", profile, err)
 		}
@@ -200,6 +202,73 @@ func TestLoadConfigRequiresSecretsOutsideDev(t *testing.T) {
 	// Each run makes new keys.
 	if again := keygen(t); again["MOLAR_JWT_KEYS"] == secrets["MOLAR_JWT_KEYS"] {
 		t.Error("keygen printed the same signing key twice")
+	}
+}
+
+// prodNeeds is what the prod profile requires besides the secrets.
+var prodNeeds = map[string]string{"MOLAR_ALLOWED_ORIGINS": "https://clinic.example.com", "MOLAR_TRUST_PROXY": "127.0.0.1"}
+
+// TestLoadConfigProdNamesEachMissingThing: prod refuses to start without
+// the keys, an https origin and a trusted proxy (molar has no TLS of its
+// own), in one message that names every one missing; stage needs only the
+// keys; dev none.
+func TestLoadConfigProdNamesEachMissingThing(t *testing.T) {
+	t.Parallel()
+	secrets := keygen(t)
+	all := []string{"MOLAR_JWT_KEYS", "MOLAR_RRN_KEYS", "MOLAR_MEDIA_KEY", "MOLAR_ALLOWED_ORIGINS", "MOLAR_TRUST_PROXY"}
+	given := map[string]string{}
+	maps.Copy(given, secrets)
+	maps.Copy(given, prodNeeds)
+	cases := []struct {
+		name    string
+		profile string
+		leave   []string // variables left unset
+		named   []string // what the error names; none: it starts
+	}{
+		{"prod with nothing", "prod", all, all},
+		{"prod with everything", "prod", nil, nil},
+		{"prod without a proxy", "prod", []string{"MOLAR_TRUST_PROXY"}, []string{"MOLAR_TRUST_PROXY"}},
+		{"prod without origins or media key", "prod", []string{"MOLAR_ALLOWED_ORIGINS", "MOLAR_MEDIA_KEY"}, []string{"MOLAR_MEDIA_KEY", "MOLAR_ALLOWED_ORIGINS"}},
+		{"stage with nothing", "stage", all, all[:3]},
+		{"stage without origins or proxy", "stage", all[3:], nil},
+		{"dev with nothing", "dev", all, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			vars := maps.Clone(given)
+			vars["MOLAR_PROFILE"] = tc.profile
+			for _, k := range tc.leave {
+				delete(vars, k)
+			}
+			_, err := LoadConfig(env(vars))
+			if len(tc.named) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("started without %v", tc.leave)
+			}
+			var named []string
+			for _, part := range strings.Split(err.Error(), "; ") {
+				name, why, _ := strings.Cut(part, ": ")
+				named = append(named, name)
+				if !strings.Contains(why, "required in the "+tc.profile+" profile") {
+					t.Errorf("%s: %q does not say what requires it", name, why)
+				}
+			}
+			if diff := cmp.Diff(tc.named, named); diff != "" {
+				t.Errorf("variables named by %q (-want +got):\n%s", err, diff)
+			}
+		})
+	}
+	// What is given but wrong is still told apart: a plain-http origin.
+	vars := maps.Clone(given)
+	vars["MOLAR_PROFILE"], vars["MOLAR_ALLOWED_ORIGINS"] = "prod", "http://clinic.example.com"
+	if _, err := LoadConfig(env(vars)); err == nil || !strings.HasPrefix(err.Error(), "MOLAR_ALLOWED_ORIGINS:") || !strings.Contains(err.Error(), "plain http") {
+		t.Errorf("prod with a plain-http origin: %v", err)
 	}
 }
 
@@ -227,7 +296,8 @@ func TestLoadConfigOrigins(t *testing.T) {
 		{"https with port in prod", "prod", "https://clinic.example.com:8443", result{true, []string{"https://clinic.example.com:8443"}}},
 		{"several, spaced, trailing slash", "prod", " https://a.example.com/ ,, https://b.example.com ",
 			result{true, []string{"https://a.example.com", "https://b.example.com"}}},
-		{"none in prod", "prod", "", result{true, nil}},
+		{"none in prod", "prod", "", result{}},
+		{"none in stage", "stage", "", result{true, nil}},
 		{"dev default", "dev", "", result{true, []string{"http://localhost:5173", "http://127.0.0.1:5173"}}},
 	}
 	for _, tc := range cases {
@@ -236,6 +306,7 @@ func TestLoadConfigOrigins(t *testing.T) {
 			cfg, err := LoadConfig(env(withSecrets(t, map[string]string{
 				"MOLAR_PROFILE":         tc.profile,
 				"MOLAR_ALLOWED_ORIGINS": tc.origins,
+				"MOLAR_TRUST_PROXY":     "true",
 			})))
 			if !tc.want.ok {
 				if err == nil {

@@ -934,7 +934,7 @@ func TestRun(t *testing.T) {
 		{"no command", nil, nil, 2, "", "usage: molar", false},
 		{"unknown command", []string{"frobnicate"}, nil, 2, "", `unknown command "frobnicate"`, false},
 		{"demo data in prod", []string{"seed", "--demo"},
-			withSecrets(t, map[string]string{"MOLAR_PROFILE": "prod"}), 1, "", "demo data is refused", false},
+			withSecrets(t, map[string]string{"MOLAR_PROFILE": "prod", "MOLAR_ALLOWED_ORIGINS": "https://clinic.example.com", "MOLAR_TRUST_PROXY": "127.0.0.1"}), 1, "", "demo data is refused", false},
 		{"bad configuration", []string{"serve"}, map[string]string{"MOLAR_ADDR": "nowhere"}, 1, "", "MOLAR_ADDR", false},
 		{"help", []string{"help"}, nil, 0, "usage: molar", "", true},
 		{"config lists the variables", []string{"config"}, nil, 0, "MOLAR_MAX_REQUEST_BYTES", "", true},
