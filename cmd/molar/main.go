@@ -54,6 +54,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = seedCmd(ctx, cfg, logger, args[1:], stdout, stderr)
 	case "user":
 		err = userCmd(ctx, cfg, logger, args[1:], stdin, stdout, stderr)
+	case "healthcheck":
+		err = healthcheck(ctx, cfg, stdout)
 	case "keygen":
 		kid := time.Now().UTC().Format("k20060102")
 		fmt.Fprintln(stdout, "MOLAR_JWT_KEYS="+auth.NewKeySpec(kid))
@@ -90,6 +92,8 @@ commands:
                  create a staff account; the password is read from stdin
                  or asked for (never from the command line)
   keygen         print new keys for MOLAR_JWT_KEYS and MOLAR_RRN_KEYS
+  healthcheck    exit 0 if the server on MOLAR_ADDR of this machine answers
+                 /healthz, 1 if not (the container image's HEALTHCHECK)
   config         list the environment variables molar reads
 `)
 }
