@@ -30,9 +30,10 @@ import (
 )
 
 // tusClient speaks the tus 1.0 core protocol to the server, as the browser
-// does, with a bearer token.
+// does, with a bearer token, through hc (http.DefaultClient if nil).
 type tusClient struct {
 	base, token string
+	hc          *http.Client
 }
 
 func (c tusClient) do(t testing.TB, method, url string, body []byte, header map[string]string) *http.Response {
@@ -48,7 +49,11 @@ func (c tusClient) do(t testing.TB, method, url string, body []byte, header map[
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
+	hc := c.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	res, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
