@@ -249,8 +249,8 @@ http {
 	}
 }
 
-// get fetches url with hc and returns the answer with its body read.
-func get(t *testing.T, hc *http.Client, url string, header map[string]string) (*http.Response, []byte) {
+// getThrough fetches url with hc and returns the answer with its body read.
+func getThrough(t *testing.T, hc *http.Client, url string, header map[string]string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -293,7 +293,7 @@ func TestNginxProxy(t *testing.T) {
 	px := startNginx(t, b.ts.Addr())
 
 	t.Run("TLS, HTTP/2 and HSTS", func(t *testing.T) {
-		res, body := get(t, px.client, px.URL+"/healthz", nil)
+		res, body := getThrough(t, px.client, px.URL+"/healthz", nil)
 		if res.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "ok" {
 			t.Fatalf("/healthz through nginx: %d %q", res.StatusCode, body)
 		}
@@ -310,7 +310,7 @@ func TestNginxProxy(t *testing.T) {
 
 	t.Run("plain HTTP is sent to HTTPS", func(t *testing.T) {
 		hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-		res, _ := get(t, hc, px.HTTPURL+"/patients/p1?tab=chart", nil)
+		res, _ := getThrough(t, hc, px.HTTPURL+"/patients/p1?tab=chart", nil)
 		loc, err := url.Parse(res.Header.Get("Location"))
 		if res.StatusCode != http.StatusMovedPermanently || err != nil || loc.Scheme != "https" || loc.RequestURI() != "/patients/p1?tab=chart" {
 			t.Errorf("plain HTTP: %d to %q, want 301 to the same path over https", res.StatusCode, res.Header.Get("Location"))
@@ -318,8 +318,8 @@ func TestNginxProxy(t *testing.T) {
 	})
 
 	t.Run("security headers passed on once", func(t *testing.T) {
-		direct, _ := get(t, http.DefaultClient, b.ts.URL+"/", nil)
-		proxied, _ := get(t, px.client, px.URL+"/", nil)
+		direct, _ := getThrough(t, http.DefaultClient, b.ts.URL+"/", nil)
+		proxied, _ := getThrough(t, px.client, px.URL+"/", nil)
 		for _, k := range []string{"Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy",
 			"Permissions-Policy", "Cross-Origin-Opener-Policy", "Cache-Control"} {
 			want, got := direct.Header.Values(k), proxied.Header.Values(k)
@@ -330,7 +330,7 @@ func TestNginxProxy(t *testing.T) {
 		if csp := proxied.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
 			t.Errorf("Content-Security-Policy %q lacks frame-ancestors", csp)
 		}
-		api, _ := get(t, px.client, px.URL+"/molar.v1.CatalogService/ListProcedures?encoding=json&message=%7B%7D&connect=v1", nil)
+		api, _ := getThrough(t, px.client, px.URL+"/molar.v1.CatalogService/ListProcedures?encoding=json&message=%7B%7D&connect=v1", nil)
 		if got := api.Header.Values("X-Content-Type-Options"); len(got) != 1 || got[0] != "nosniff" {
 			t.Errorf("API answer through nginx: X-Content-Type-Options %q", got)
 		}
@@ -358,13 +358,13 @@ func TestNginxProxy(t *testing.T) {
 		}
 		path := px.URL + "/molar.v1.CatalogService/ListProcedures?encoding=json&message=%7B%7D&connect=v1"
 		auth := map[string]string{"Authorization": "Bearer " + b.desk}
-		first, body := get(t, px.client, path, auth)
+		first, body := getThrough(t, px.client, path, auth)
 		etag := first.Header.Get("ETag")
 		if first.StatusCode != http.StatusOK || etag == "" || len(body) == 0 {
 			t.Fatalf("GET through nginx: %d, ETag %q, %d bytes", first.StatusCode, etag, len(body))
 		}
 		auth["If-None-Match"] = etag
-		again, body := get(t, px.client, path, auth)
+		again, body := getThrough(t, px.client, path, auth)
 		if again.StatusCode != http.StatusNotModified || len(body) != 0 || again.Header.Get("ETag") != etag {
 			t.Errorf("revalidation through nginx: %d, ETag %q, %d bytes; want 304 with %q", again.StatusCode, again.Header.Get("ETag"), len(body), etag)
 		}
