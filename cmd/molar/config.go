@@ -35,6 +35,9 @@ type Config struct {
 	LogLevel slog.Level
 	// MaxRequestBytes bounds the size of one request message.
 	MaxRequestBytes int
+	// BodyTimeout bounds how long a request's body (streams and uploads
+	// apart) may take to arrive; zero means the default.
+	BodyTimeout time.Duration
 	// JWTKeys signs access tokens ("kid:seed,..."); in dev, empty means a
 	// key kept in DataDir.
 	JWTKeys string
@@ -72,6 +75,7 @@ var configVars = []configVar{
 	{"MOLAR_ALLOWED_ORIGINS", "http://localhost:5173,http://127.0.0.1:5173 in dev", "Comma-separated browser origins allowed to call the API (CORS, with credentials)."},
 	{"MOLAR_LOG_LEVEL", "info", "debug, info, warn or error."},
 	{"MOLAR_MAX_REQUEST_BYTES", "8388608", "Largest accepted request message, in bytes."},
+	{"MOLAR_BODY_TIMEOUT", "30s", "How long a request's body may take to arrive before the connection is cut (live views and image uploads are not cut)."},
 	{"MOLAR_JWT_KEYS", "(dev: generated into MOLAR_DATA_DIR/jwt-keys)", "Access-token signing keys, kid:seed,kid:seed (newest first; `molar keygen` makes one). Required outside dev."},
 	{"MOLAR_RRN_KEYS", "(dev: generated into MOLAR_DATA_DIR/rrn-keys)", "AES-256 keys for resident registration numbers, kid:key,kid:key (newest first; `molar keygen` prints one). Required outside dev."},
 	{"MOLAR_CHANGE_RETENTION", "24h", "How long the embedded database keeps its change log; a process that could not read it for longer reloads what it keeps in memory."},
@@ -123,6 +127,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("MOLAR_MAX_REQUEST_BYTES: must be a number of bytes from 1024 to 1073741824")
 	}
 	c.MaxRequestBytes = n
+	c.BodyTimeout, err = time.ParseDuration(get("MOLAR_BODY_TIMEOUT", "30s"))
+	if err != nil || c.BodyTimeout < time.Second {
+		return c, fmt.Errorf("MOLAR_BODY_TIMEOUT: must be a duration of at least 1s, like 30s")
+	}
 
 	// What a profile requires and is not given is collected, so that one
 	// message names all of it.

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/molar-dental/molar/services"
 )
 
 // env returns a getenv over vars.
@@ -61,10 +64,11 @@ func TestLoadConfigDefaults(t *testing.T) {
 		AllowedOrigins:  []string{"http://localhost:5173", "http://127.0.0.1:5173"},
 		LogLevel:        slog.LevelInfo,
 		MaxRequestBytes: 8 << 20,
+		BodyTimeout:     30 * time.Second,
 		ChangeRetention: 24 * time.Hour,
 		MaxUploadBytes:  100 << 20,
 	}
-	if diff := cmp.Diff(want, got); diff != "" {
+	if diff := cmp.Diff(want, got, cmpopts.IgnoreUnexported(services.Proxies{})); diff != "" {
 		t.Errorf("defaults (-want +got):\n%s", diff)
 	}
 }
@@ -137,6 +141,10 @@ func TestLoadConfigErrorsNameTheVariable(t *testing.T) {
 		{"unknown log level", map[string]string{"MOLAR_LOG_LEVEL": "verbose"}, "MOLAR_LOG_LEVEL"},
 		{"request size not a number", map[string]string{"MOLAR_MAX_REQUEST_BYTES": "8MB"}, "MOLAR_MAX_REQUEST_BYTES"},
 		{"request size too small", map[string]string{"MOLAR_MAX_REQUEST_BYTES": "1023"}, "MOLAR_MAX_REQUEST_BYTES"},
+		{"body timeout without unit", map[string]string{"MOLAR_BODY_TIMEOUT": "30"}, "MOLAR_BODY_TIMEOUT"},
+		{"body timeout under a second", map[string]string{"MOLAR_BODY_TIMEOUT": "500ms"}, "MOLAR_BODY_TIMEOUT"},
+		{"trusted proxy not an address", map[string]string{"MOLAR_TRUST_PROXY": "nginx"}, "MOLAR_TRUST_PROXY"},
+		{"trusted proxy prefix too long", map[string]string{"MOLAR_TRUST_PROXY": "10.0.0.0/40"}, "MOLAR_TRUST_PROXY"},
 		{"request size too large", map[string]string{"MOLAR_MAX_REQUEST_BYTES": "1073741825"}, "MOLAR_MAX_REQUEST_BYTES"},
 		{"request size negative", map[string]string{"MOLAR_MAX_REQUEST_BYTES": "-1"}, "MOLAR_MAX_REQUEST_BYTES"},
 		{"malformed signing key", map[string]string{"MOLAR_JWT_KEYS": "just-a-password"}, "MOLAR_JWT_KEYS"},

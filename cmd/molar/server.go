@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -165,6 +166,7 @@ func (s *Server) routes() (http.Handler, error) {
 		connect.WithInterceptors(
 			services.NewRPCInterceptor(s.logger),
 			access,
+			auth.NewLimits(auth.SchemaRules()),
 			validate.NewInterceptor(),
 		),
 		connect.WithReadMaxBytes(s.cfg.MaxRequestBytes),
@@ -232,7 +234,7 @@ func (s *Server) routes() (http.Handler, error) {
 		AllowCredentials: true,
 		MaxAge:           7200,
 	})
-	return services.WithRequestID(nosniff(c.Handler(mux))), nil
+	return services.WithRequestID(nosniff(bodyDeadline(c.Handler(mux), cmp.Or(s.cfg.BodyTimeout, 30*time.Second)))), nil
 }
 
 // serviceNames lists the Molar services this server answers, for reflection.

@@ -9,6 +9,7 @@ import (
 
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
+	"github.com/molar-dental/molar/services"
 )
 
 // BenchmarkAuthorize measures what the interceptor adds to an authenticated
@@ -20,7 +21,7 @@ func BenchmarkAuthorize(b *testing.B) {
 	}
 	tokens := NewTokens(ks, 15*time.Minute, time.Now)
 	tok, _, _ := tokens.Issue(Account{ID: "u1", Email: "a@b.c", Roles: []molarv1.Role{molarv1.Role_ROLE_ADMIN}}, "s1")
-	i := NewInterceptor(SchemaRules(), tokens, NewRevocations(nil, time.Minute, time.Now, nil), nil, false)
+	i := NewInterceptor(SchemaRules(), tokens, NewRevocations(nil, time.Minute, time.Now, nil), nil, services.Proxies{})
 	h := http.Header{"Authorization": {"Bearer " + tok}, "User-Agent": {"bench"}}
 	ctx := context.Background()
 	b.ReportAllocs()

@@ -355,8 +355,8 @@ func (s *Service) Closing(ctx context.Context, from, to string) (*molarv1.GetDai
 	}
 	first, err1 := time.ParseInLocation(time.DateOnly, from, loc)
 	last, err2 := time.ParseInLocation(time.DateOnly, to, loc)
-	if err1 != nil || err2 != nil || last.Before(first) {
-		return nil, services.InvalidFields(services.Violation{Field: "end_date", Rule: "billing.range", Message: "give real dates, the end not before the start"})
+	if err1 != nil || err2 != nil || last.Before(first) || last.After(first.AddDate(1, 0, 0)) {
+		return nil, services.InvalidFields(services.Violation{Field: "end_date", Rule: "billing.range", Message: "give real dates, the end not before the start and at most a year after it"})
 	}
 	owing, err := s.store.Owing(ctx)
 	if err != nil {

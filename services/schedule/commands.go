@@ -193,8 +193,19 @@ func (s *Service) SetStatus(ctx context.Context, id string, to molarv1.Appointme
 
 // CreateBlockout blocks time on a provider or chair.
 func (s *Service) CreateBlockout(ctx context.Context, provider, chair string, start time.Time, minutes int32, reason string) (*molarv1.Blockout, error) {
-	if start.Unix()%(GridMinutes*60) != 0 || minutes%GridMinutes != 0 {
-		return nil, services.InvalidFields(services.Violation{Field: "start_time", Rule: "schedule.grid", Message: "blockouts start and end on the 5-minute grid"})
+	var vs []services.Violation
+	r := s.resources()
+	if _, ok := r.providers[provider]; provider != "" && !ok {
+		vs = append(vs, services.Violation{Field: "provider_id", Rule: "schedule.provider.known", Message: "no such provider"})
+	}
+	if _, ok := r.chairs[chair]; chair != "" && !ok {
+		vs = append(vs, services.Violation{Field: "chair_id", Rule: "schedule.chair.known", Message: "no such chair"})
+	}
+	if !onGrid(start, minutes) {
+		vs = append(vs, services.Violation{Field: "start_time", Rule: "schedule.grid", Message: "blockouts start and end on the 5-minute grid"})
+	}
+	if len(vs) > 0 {
+		return nil, services.InvalidFields(vs...)
 	}
 	b := &molarv1.Blockout{Id: s.newID(), ProviderId: provider, ChairId: chair, StartTime: timestamppb.New(start), Minutes: minutes, Reason: strings.TrimSpace(reason)}
 	rec := s.audit.Stamp(ctx, audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_SCHEDULE_RESOURCES_CHANGED, TargetType: "blockout", TargetID: b.GetId(),

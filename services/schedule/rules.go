@@ -15,6 +15,12 @@ import (
 // The rules of the book. Every refusal a person can meet is a typed
 // Problem; the English message is for logs.
 
+// onGrid reports whether a span starting at start, minutes long, starts
+// and ends on the book's grid, to the nanosecond.
+func onGrid(start time.Time, minutes int32) bool {
+	return start.Nanosecond() == 0 && start.Unix()%(GridMinutes*60) == 0 && minutes%GridMinutes == 0
+}
+
 // checkPlacement applies the rules of where an appointment may go: known,
 // active provider and chair, the 5-minute grid, and, unless the caller may
 // override, opening hours, the provider's hours and days off, and blockouts.
@@ -29,7 +35,7 @@ func (s *Service) checkPlacement(ctx context.Context, provider, chair string, st
 	if !okc || !c.GetActive() {
 		vs = append(vs, services.Violation{Field: "chair_id", Rule: "schedule.chair.known", Message: "no such chair"})
 	}
-	if start.Unix()%(GridMinutes*60) != 0 || minutes%GridMinutes != 0 {
+	if !onGrid(start, minutes) {
 		vs = append(vs, services.Violation{Field: "start_time", Rule: "schedule.grid", Message: "appointments start and end on the 5-minute grid"})
 	}
 	if len(vs) > 0 {

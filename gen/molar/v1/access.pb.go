@@ -239,9 +239,14 @@ type AccessRule struct {
 	//	*AccessRule_Public
 	//	*AccessRule_Authenticated
 	//	*AccessRule_Permission
-	Rule          isAccessRule_Rule `protobuf_oneof:"rule"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Rule isAccessRule_Rule `protobuf_oneof:"rule"`
+	// At most this many calls of the method by one member of staff run at
+	// once; as many again wait for one of them to end, and calls beyond
+	// those are refused with resource_exhausted. Zero: no limit. For
+	// methods whose work grows with the data they read.
+	ConcurrentPerUser uint32 `protobuf:"varint,4,opt,name=concurrent_per_user,json=concurrentPerUser,proto3" json:"concurrent_per_user,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *AccessRule) Reset() {
@@ -306,6 +311,13 @@ func (x *AccessRule) GetPermission() Permission {
 		}
 	}
 	return Permission_PERMISSION_UNSPECIFIED
+}
+
+func (x *AccessRule) GetConcurrentPerUser() uint32 {
+	if x != nil {
+		return x.ConcurrentPerUser
+	}
+	return 0
 }
 
 type isAccessRule_Rule interface {
@@ -375,14 +387,15 @@ const file_molar_v1_access_proto_rawDesc = "" +
 	"\x15molar/v1/access.proto\x12\bmolar.v1\x1a google/protobuf/descriptor.proto\"D\n" +
 	"\n" +
 	"RoleGrants\x126\n" +
-	"\vpermissions\x18\x01 \x03(\x0e2\x14.molar.v1.PermissionR\vpermissions\"\x8e\x01\n" +
+	"\vpermissions\x18\x01 \x03(\x0e2\x14.molar.v1.PermissionR\vpermissions\"\xbe\x01\n" +
 	"\n" +
 	"AccessRule\x12\x18\n" +
 	"\x06public\x18\x01 \x01(\bH\x00R\x06public\x12&\n" +
 	"\rauthenticated\x18\x02 \x01(\bH\x00R\rauthenticated\x126\n" +
 	"\n" +
 	"permission\x18\x03 \x01(\x0e2\x14.molar.v1.PermissionH\x00R\n" +
-	"permissionB\x06\n" +
+	"permission\x12.\n" +
+	"\x13concurrent_per_user\x18\x04 \x01(\rR\x11concurrentPerUserB\x06\n" +
 	"\x04rule*\xb4\x03\n" +
 	"\n" +
 	"Permission\x12\x1a\n" +

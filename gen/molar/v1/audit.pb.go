@@ -588,9 +588,9 @@ const file_molar_v1_audit_proto_rawDesc = "" +
 	"\x19AUDIT_ACTION_IMAGE_VIEWED\x10&\x12\x1e\n" +
 	"\x1aAUDIT_ACTION_IMAGE_CHANGED\x10'\x12\x1e\n" +
 	"\x1aAUDIT_ACTION_IMAGE_REMOVED\x10(\x12\x1c\n" +
-	"\x18AUDIT_ACTION_JOB_RETRIED\x10)2q\n" +
-	"\fAuditService\x12a\n" +
-	"\x0fListAuditEvents\x12 .molar.v1.ListAuditEventsRequest\x1a!.molar.v1.ListAuditEventsResponse\"\t\xc2\xf3\x18\x02\x18\x03\x90\x02\x01B4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
+	"\x18AUDIT_ACTION_JOB_RETRIED\x10)2s\n" +
+	"\fAuditService\x12c\n" +
+	"\x0fListAuditEvents\x12 .molar.v1.ListAuditEventsRequest\x1a!.molar.v1.ListAuditEventsResponse\"\v\xc2\xf3\x18\x04 \x02\x18\x03\x90\x02\x01B4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
 
 var (
 	file_molar_v1_audit_proto_rawDescOnce sync.Once

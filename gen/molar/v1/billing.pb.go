@@ -2046,9 +2046,9 @@ func (x *GetLedgerResponse) GetInvoices() []*Invoice {
 // GetDailyClosingRequest names a range of days.
 type GetDailyClosingRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// First day, YYYY-MM-DD.
+	// First day, YYYY-MM-DD, from 2000 to 2099.
 	StartDate string `protobuf:"bytes,1,opt,name=start_date,json=startDate,proto3" json:"start_date,omitempty"`
-	// Last day, inclusive.
+	// Last day, inclusive, at most a year after the first.
 	EndDate       string `protobuf:"bytes,2,opt,name=end_date,json=endDate,proto3" json:"end_date,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2751,11 +2751,12 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\x11GetLedgerResponse\x12/\n" +
 	"\aentries\x18\x01 \x03(\v2\x15.molar.v1.LedgerEntryR\aentries\x12\x18\n" +
 	"\abalance\x18\x02 \x01(\x03R\abalance\x12-\n" +
-	"\binvoices\x18\x03 \x03(\v2\x11.molar.v1.InvoiceR\binvoices\"\x9c\x01\n" +
-	"\x16GetDailyClosingRequest\x12B\n" +
+	"\binvoices\x18\x03 \x03(\v2\x11.molar.v1.InvoiceR\binvoices\"\xaa\x02\n" +
+	"\x16GetDailyClosingRequest\x12[\n" +
 	"\n" +
-	"start_date\x18\x01 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\tstartDate\x12>\n" +
-	"\bend_date\x18\x02 \x01(\tB#\xbaH r\x1e2\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$R\aendDate\"l\n" +
+	"start_date\x18\x01 \x01(\tB<\xbaH9r725^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\tstartDate\x12W\n" +
+	"\bend_date\x18\x02 \x01(\tB<\xbaH9r725^20[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$R\aendDate:Z\xbaHW\x1aU\n" +
+	"\vdates.order\x12$the last day is not before the first\x1a this.end_date >= this.start_date\"l\n" +
 	"\vMethodTotal\x12/\n" +
 	"\x06method\x18\x01 \x01(\x0e2\x17.molar.v1.PaymentMethodR\x06method\x12\x16\n" +
 	"\x06amount\x18\x02 \x01(\x03R\x06amount\x12\x14\n" +
@@ -2811,7 +2812,7 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\x12CashReceiptPurpose\x12$\n" +
 	" CASH_RECEIPT_PURPOSE_UNSPECIFIED\x10\x00\x12)\n" +
 	"%CASH_RECEIPT_PURPOSE_INCOME_DEDUCTION\x10\x01\x12&\n" +
-	"\"CASH_RECEIPT_PURPOSE_EXPENSE_PROOF\x10\x022\x8e\a\n" +
+	"\"CASH_RECEIPT_PURPOSE_EXPENSE_PROOF\x10\x022\x90\a\n" +
 	"\x0eBillingService\x12X\n" +
 	"\rCreateInvoice\x12\x1e.molar.v1.CreateInvoiceRequest\x1a\x1f.molar.v1.CreateInvoiceResponse\"\x06\xc2\xf3\x18\x02\x18\t\x12R\n" +
 	"\n" +
@@ -2821,8 +2822,8 @@ const file_molar_v1_billing_proto_rawDesc = "" +
 	"\vVoidInvoice\x12\x1c.molar.v1.VoidInvoiceRequest\x1a\x1d.molar.v1.VoidInvoiceResponse\"\x06\xc2\xf3\x18\x02\x18\t\x12X\n" +
 	"\rRecordPayment\x12\x1e.molar.v1.RecordPaymentRequest\x1a\x1f.molar.v1.RecordPaymentResponse\"\x06\xc2\xf3\x18\x02\x18\t\x12X\n" +
 	"\rRefundPayment\x12\x1e.molar.v1.RefundPaymentRequest\x1a\x1f.molar.v1.RefundPaymentResponse\"\x06\xc2\xf3\x18\x02\x18\t\x12O\n" +
-	"\tGetLedger\x12\x1a.molar.v1.GetLedgerRequest\x1a\x1b.molar.v1.GetLedgerResponse\"\t\xc2\xf3\x18\x02\x18\x04\x90\x02\x01\x12a\n" +
-	"\x0fGetDailyClosing\x12 .molar.v1.GetDailyClosingRequest\x1a!.molar.v1.GetDailyClosingResponse\"\t\xc2\xf3\x18\x02\x18\t\x90\x02\x01\x12a\n" +
+	"\tGetLedger\x12\x1a.molar.v1.GetLedgerRequest\x1a\x1b.molar.v1.GetLedgerResponse\"\t\xc2\xf3\x18\x02\x18\x04\x90\x02\x01\x12c\n" +
+	"\x0fGetDailyClosing\x12 .molar.v1.GetDailyClosingRequest\x1a!.molar.v1.GetDailyClosingResponse\"\v\xc2\xf3\x18\x04 \x02\x18\t\x90\x02\x01\x12a\n" +
 	"\x0fListOutstanding\x12 .molar.v1.ListOutstandingRequest\x1a!.molar.v1.ListOutstandingResponse\"\t\xc2\xf3\x18\x02\x18\t\x90\x02\x01B4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
 
 var (

@@ -1432,12 +1432,12 @@ const file_molar_v1_patient_proto_rawDesc = "" +
 	"\x1aINSURANCE_TYPE_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eINSURANCE_TYPE_NATIONAL_HEALTH\x10\x01\x12\x1e\n" +
 	"\x1aINSURANCE_TYPE_MEDICAL_AID\x10\x02\x12\x17\n" +
-	"\x13INSURANCE_TYPE_NONE\x10\x032\x89\x05\n" +
+	"\x13INSURANCE_TYPE_NONE\x10\x032\x8b\x05\n" +
 	"\x0ePatientService\x12^\n" +
 	"\x0eSearchPatients\x12\x1f.molar.v1.SearchPatientsRequest\x1a .molar.v1.SearchPatientsResponse\"\t\xc2\xf3\x18\x02\x18\x04\x90\x02\x01\x12R\n" +
 	"\n" +
-	"GetPatient\x12\x1b.molar.v1.GetPatientRequest\x1a\x1c.molar.v1.GetPatientResponse\"\t\xc2\xf3\x18\x02\x18\x04\x90\x02\x01\x12^\n" +
-	"\x0eFindDuplicates\x12\x1f.molar.v1.FindDuplicatesRequest\x1a .molar.v1.FindDuplicatesResponse\"\t\xc2\xf3\x18\x02\x18\x04\x90\x02\x01\x12X\n" +
+	"GetPatient\x12\x1b.molar.v1.GetPatientRequest\x1a\x1c.molar.v1.GetPatientResponse\"\t\xc2\xf3\x18\x02\x18\x04\x90\x02\x01\x12`\n" +
+	"\x0eFindDuplicates\x12\x1f.molar.v1.FindDuplicatesRequest\x1a .molar.v1.FindDuplicatesResponse\"\v\xc2\xf3\x18\x04 \x02\x18\x04\x90\x02\x01\x12X\n" +
 	"\rCreatePatient\x12\x1e.molar.v1.CreatePatientRequest\x1a\x1f.molar.v1.CreatePatientResponse\"\x06\xc2\xf3\x18\x02\x18\x05\x12X\n" +
 	"\rUpdatePatient\x12\x1e.molar.v1.UpdatePatientRequest\x1a\x1f.molar.v1.UpdatePatientResponse\"\x06\xc2\xf3\x18\x02\x18\x05\x12a\n" +
 	"\x10SetPatientActive\x12!.molar.v1.SetPatientActiveRequest\x1a\".molar.v1.SetPatientActiveResponse\"\x06\xc2\xf3\x18\x02\x18\x05\x12L\n" +

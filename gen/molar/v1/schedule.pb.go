@@ -2552,29 +2552,31 @@ const file_molar_v1_schedule_proto_rawDesc = "" +
 	"\x14ListScheduleResponse\x129\n" +
 	"\fappointments\x18\x01 \x03(\v2\x15.molar.v1.AppointmentR\fappointments\x120\n" +
 	"\tblockouts\x18\x02 \x03(\v2\x12.molar.v1.BlockoutR\tblockouts\x12\x1a\n" +
-	"\brevision\x18\x03 \x01(\x03R\brevision\"\xe7\x02\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\"\x82\x04\n" +
 	"\x16BookAppointmentRequest\x12&\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\tpatientId\x12(\n" +
 	"\vprovider_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\n" +
 	"providerId\x12\"\n" +
-	"\bchair_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\achairId\x12A\n" +
+	"\bchair_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\achairId\x12\xdb\x01\n" +
 	"\n" +
-	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\tstartTime\x12$\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x9f\x01\xbaH\x9b\x01\xba\x01\x81\x01\n" +
+	"\rschedule.grid\x12\x1bstarts on the 5-minute grid\x1aSthis.getSeconds() == 0 && this.getMilliseconds() == 0 && this.getMinutes() % 5 == 0\xc8\x01\x01\xb2\x01\x10\x1a\x06\b\x80\xae\x99\xa4\x0f2\x06\b\x80\x87\xb5\xc3\x03R\tstartTime\x12$\n" +
 	"\aminutes\x18\x05 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe0\x03(\x05R\aminutes\x12\x17\n" +
 	"\atype_id\x18\x06 \x01(\tR\x06typeId\x124\n" +
 	"\x11planned_entry_ids\x18\a \x03(\tB\b\xbaH\x05\x92\x01\x02\x102R\x0fplannedEntryIds\x12\x1f\n" +
 	"\x04note\x18\b \x01(\tB\v\xbaH\x05r\x03\x18\xf4\x03\x80\x01\x01R\x04note\"R\n" +
 	"\x17BookAppointmentResponse\x127\n" +
-	"\vappointment\x18\x01 \x01(\v2\x15.molar.v1.AppointmentR\vappointment\"\x8b\x02\n" +
+	"\vappointment\x18\x01 \x01(\v2\x15.molar.v1.AppointmentR\vappointment\"\xa6\x03\n" +
 	"\x16MoveAppointmentRequest\x12\x17\n" +
 	"\x02id\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x02id\x12(\n" +
 	"\vprovider_id\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\n" +
 	"providerId\x12\"\n" +
-	"\bchair_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\achairId\x12A\n" +
+	"\bchair_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\achairId\x12\xdb\x01\n" +
 	"\n" +
-	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\tstartTime\x12$\n" +
+	"start_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampB\x9f\x01\xbaH\x9b\x01\xba\x01\x81\x01\n" +
+	"\rschedule.grid\x12\x1bstarts on the 5-minute grid\x1aSthis.getSeconds() == 0 && this.getMilliseconds() == 0 && this.getMinutes() % 5 == 0\xc8\x01\x01\xb2\x01\x10\x1a\x06\b\x80\xae\x99\xa4\x0f2\x06\b\x80\x87\xb5\xc3\x03R\tstartTime\x12$\n" +
 	"\aminutes\x18\x05 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xe0\x03(\x05R\aminutes\x12!\n" +
 	"\aversion\x18\x06 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"R\n" +
@@ -2587,13 +2589,14 @@ const file_molar_v1_schedule_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x06reason\x12!\n" +
 	"\aversion\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02 \x00R\aversion\"W\n" +
 	"\x1cSetAppointmentStatusResponse\x127\n" +
-	"\vappointment\x18\x01 \x01(\v2\x15.molar.v1.AppointmentR\vappointment\"\xc1\x02\n" +
+	"\vappointment\x18\x01 \x01(\v2\x15.molar.v1.AppointmentR\vappointment\"\xdc\x03\n" +
 	"\x15CreateBlockoutRequest\x12\x1f\n" +
 	"\vprovider_id\x18\x01 \x01(\tR\n" +
 	"providerId\x12\x19\n" +
-	"\bchair_id\x18\x02 \x01(\tR\achairId\x12A\n" +
+	"\bchair_id\x18\x02 \x01(\tR\achairId\x12\xdb\x01\n" +
 	"\n" +
-	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x06\xbaH\x03\xc8\x01\x01R\tstartTime\x12$\n" +
+	"start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x9f\x01\xbaH\x9b\x01\xba\x01\x81\x01\n" +
+	"\rschedule.grid\x12\x1bstarts on the 5-minute grid\x1aSthis.getSeconds() == 0 && this.getMilliseconds() == 0 && this.getMinutes() % 5 == 0\xc8\x01\x01\xb2\x01\x10\x1a\x06\b\x80\xae\x99\xa4\x0f2\x06\b\x80\x87\xb5\xc3\x03R\tstartTime\x12$\n" +
 	"\aminutes\x18\x04 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xa0\v(\x05R\aminutes\x12\x1f\n" +
 	"\x06reason\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18dR\x06reason:b\xbaH_\x1a]\n" +
@@ -2647,7 +2650,7 @@ const file_molar_v1_schedule_proto_rawDesc = "" +
 	"\x1bAPPOINTMENT_STATUS_IN_CHAIR\x10\x04\x12 \n" +
 	"\x1cAPPOINTMENT_STATUS_COMPLETED\x10\x05\x12 \n" +
 	"\x1cAPPOINTMENT_STATUS_CANCELLED\x10\x06\x12\x1e\n" +
-	"\x1aAPPOINTMENT_STATUS_NO_SHOW\x10\a2\xf6\t\n" +
+	"\x1aAPPOINTMENT_STATUS_NO_SHOW\x10\a2\xf8\t\n" +
 	"\x0fScheduleService\x12[\n" +
 	"\rListResources\x12\x1e.molar.v1.ListResourcesRequest\x1a\x1f.molar.v1.ListResourcesResponse\"\t\xc2\xf3\x18\x02\x10\x01\x90\x02\x01\x12U\n" +
 	"\fSaveProvider\x12\x1d.molar.v1.SaveProviderRequest\x1a\x1e.molar.v1.SaveProviderResponse\"\x06\xc2\xf3\x18\x02\x18\r\x12L\n" +
@@ -2659,8 +2662,8 @@ const file_molar_v1_schedule_proto_rawDesc = "" +
 	"\x14SetAppointmentStatus\x12%.molar.v1.SetAppointmentStatusRequest\x1a&.molar.v1.SetAppointmentStatusResponse\"\x06\xc2\xf3\x18\x02\x18\b\x12[\n" +
 	"\x0eCreateBlockout\x12\x1f.molar.v1.CreateBlockoutRequest\x1a .molar.v1.CreateBlockoutResponse\"\x06\xc2\xf3\x18\x02\x18\b\x12[\n" +
 	"\x0eDeleteBlockout\x12\x1f.molar.v1.DeleteBlockoutRequest\x1a .molar.v1.DeleteBlockoutResponse\"\x06\xc2\xf3\x18\x02\x18\b\x12y\n" +
-	"\x17ListPatientAppointments\x12(.molar.v1.ListPatientAppointmentsRequest\x1a).molar.v1.ListPatientAppointmentsResponse\"\t\xc2\xf3\x18\x02\x18\x04\x90\x02\x01\x12[\n" +
-	"\rFindFreeSlots\x12\x1e.molar.v1.FindFreeSlotsRequest\x1a\x1f.molar.v1.FindFreeSlotsResponse\"\t\xc2\xf3\x18\x02\x18\x04\x90\x02\x01\x12Z\n" +
+	"\x17ListPatientAppointments\x12(.molar.v1.ListPatientAppointmentsRequest\x1a).molar.v1.ListPatientAppointmentsResponse\"\t\xc2\xf3\x18\x02\x18\x04\x90\x02\x01\x12]\n" +
+	"\rFindFreeSlots\x12\x1e.molar.v1.FindFreeSlotsRequest\x1a\x1f.molar.v1.FindFreeSlotsResponse\"\v\xc2\xf3\x18\x04 \x02\x18\x04\x90\x02\x01\x12Z\n" +
 	"\rWatchSchedule\x12\x1e.molar.v1.WatchScheduleRequest\x1a\x1f.molar.v1.WatchScheduleResponse\"\x06\xc2\xf3\x18\x02\x18\x040\x01B4Z2github.com/molar-dental/molar/gen/molar/v1;molarv1b\x06proto3"
 
 var (

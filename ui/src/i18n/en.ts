@@ -316,6 +316,13 @@ const en: typeof ko = {
     int64_lte: "Too large",
     int32_gte_lte: "Out of the allowed range",
     provider_hours_order: "The start must be before the end",
+    schedule_grid: "Choose a time on the 5-minute grid",
+    schedule_provider_known: "No such provider",
+    schedule_chair_known: "No such chair",
+    schedule_range: "Choose real dates, the end not before the start",
+    billing_range: "Choose real dates, the end not before the start and within a year of it",
+    dates_order: "The last day can't be before the first",
+    timestamp_gte_lt: "Choose a date from 2000 to 2099",
     schedule_minutes_grid: "Use a multiple of 5 minutes",
   },
 };

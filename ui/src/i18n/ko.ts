@@ -318,6 +318,13 @@ export default {
     int64_lte: "값이 너무 큽니다",
     int32_gte_lte: "허용 범위를 벗어났습니다",
     provider_hours_order: "시작 시간이 종료 시간보다 앞서야 합니다",
+    schedule_grid: "5분 단위 시각으로 정해 주세요",
+    schedule_provider_known: "없는 담당자입니다",
+    schedule_chair_known: "없는 체어입니다",
+    schedule_range: "올바른 날짜를 고르세요 (끝이 시작보다 앞설 수 없습니다)",
+    billing_range: "올바른 날짜를 고르세요 (끝이 시작보다 앞설 수 없고, 1년 이내여야 합니다)",
+    dates_order: "끝 날짜가 시작 날짜보다 앞설 수 없습니다",
+    timestamp_gte_lt: "2000년부터 2099년 사이로 정해 주세요",
     schedule_minutes_grid: "5분 단위로 입력해 주세요",
   },
 };
