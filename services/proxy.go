@@ -14,13 +14,13 @@ type Proxies struct {
 	nets []netip.Prefix
 }
 
-// defaultProxies are what "true" trusts: the same host and the private
-// networks a proxy in front of Molar sits on (a LAN, a container network).
-var defaultProxies = []string{"127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"}
+// defaultProxies are what "true" trusts: a proxy on the same host. Not
+// the private networks: on a clinic's LAN every front-desk PC is on one,
+// and trusting it would let it write its own address.
+var defaultProxies = []string{"127.0.0.0/8", "::1/128"}
 
-// ParseProxies reads MOLAR_TRUST_PROXY: false (none), true (loopback and
-// private networks), or a comma-separated list of addresses and CIDR
-// prefixes.
+// ParseProxies reads MOLAR_TRUST_PROXY: false (none), true (a proxy on the
+// same host), or a comma-separated list of addresses and CIDR prefixes.
 func ParseProxies(s string) (Proxies, error) {
 	var list []string
 	switch v := strings.ToLower(strings.TrimSpace(s)); v {

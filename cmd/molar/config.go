@@ -79,7 +79,7 @@ var configVars = []configVar{
 	{"MOLAR_JWT_KEYS", "(dev: generated into MOLAR_DATA_DIR/jwt-keys)", "Access-token signing keys, kid:seed,kid:seed (newest first; `molar keygen` makes one). Required outside dev."},
 	{"MOLAR_RRN_KEYS", "(dev: generated into MOLAR_DATA_DIR/rrn-keys)", "AES-256 keys for resident registration numbers, kid:key,kid:key (newest first; `molar keygen` prints one). Required outside dev."},
 	{"MOLAR_CHANGE_RETENTION", "24h", "How long the embedded database keeps its change log; a process that could not read it for longer reloads what it keeps in memory."},
-	{"MOLAR_TRUST_PROXY", "false", "Behind a reverse proxy (nginx) that appends to X-Forwarded-For: true trusts proxies on loopback and private networks, or give their addresses and CIDR prefixes, comma-separated. The client is the right-most address that is not a trusted proxy."},
+	{"MOLAR_TRUST_PROXY", "false", "Behind a reverse proxy (nginx) that appends to X-Forwarded-For: true trusts a proxy on the same host (loopback); elsewhere give the proxies' addresses or CIDR prefixes, comma-separated. The client is the right-most address that is not a trusted proxy."},
 	{"MOLAR_MAX_UPLOAD_BYTES", "104857600", "Largest image file accepted, in bytes (100 MiB)."},
 	{"MOLAR_BLOB_URL", "(unset)", "Where image files are kept: s3://bucket?endpoint=host:port&region=...&secure=false (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). Unset: files under MOLAR_DATA_DIR/blobs."},
 	{"MOLAR_MEDIA_KEY", "(dev: generated into MOLAR_DATA_DIR/media-key)", "Base64 key (32 bytes or more) signing the short-lived links to image files; the same on every replica (`molar keygen` prints one). Required outside dev."},
