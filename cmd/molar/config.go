@@ -58,6 +58,9 @@ type Config struct {
 	// MediaKey signs the short-lived links to image bytes (base64 of 32 or
 	// more bytes); in dev, empty means a key kept in DataDir.
 	MediaKey string
+	// Backup is the server's backup schedule; zero (no directory) when
+	// MOLAR_BACKUP_DIR is unset.
+	Backup BackupConfig
 }
 
 // configVar documents one environment variable for the README and errors.
@@ -83,6 +86,10 @@ var configVars = []configVar{
 	{"MOLAR_MAX_UPLOAD_BYTES", "104857600", "Largest image file accepted, in bytes (100 MiB)."},
 	{"MOLAR_BLOB_URL", "(unset)", "Where image files are kept: s3://bucket?endpoint=host:port&region=...&secure=false (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). Unset: files under MOLAR_DATA_DIR/blobs."},
 	{"MOLAR_MEDIA_KEY", "(dev: generated into MOLAR_DATA_DIR/media-key)", "Base64 key (32 bytes or more) signing the short-lived links to image files; the same on every replica (`molar keygen` prints one). Required outside dev."},
+	{"MOLAR_BACKUP_DIR", "(unset)", "Directory the server writes scheduled backups to (another disk than MOLAR_DATA_DIR; the same on every replica). Unset: no scheduled backups."},
+	{"MOLAR_BACKUP_EVERY", "24h", "How often the server backs up, from 5m to 744h; windows start at midnight in the clinic's time zone."},
+	{"MOLAR_BACKUP_KEEP", "14", "How many archives MOLAR_BACKUP_DIR keeps (1 to 10000); older ones are deleted after each backup."},
+	{"MOLAR_BACKUP_RECIPIENT", "(unset)", "age public keys (age1..., comma-separated) backups are encrypted to; required with MOLAR_BACKUP_DIR (`molar keygen --backup FILE` makes a key)."},
 }
 
 // LoadConfig reads and checks the configuration. An error names the variable
@@ -182,6 +189,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("MOLAR_TRUST_PROXY: %v", err)
 	}
 	c.TrustProxy = c.Proxies.Any()
+
+	if c.Backup, err = loadBackupConfig(get); err != nil {
+		return c, err
+	}
 
 	defOrigins := ""
 	if c.Profile == "dev" {

@@ -14,6 +14,7 @@ import (
 	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/mongo/sqlite"
 	"github.com/molar-dental/molar/services/audit"
+	"github.com/molar-dental/molar/services/backup"
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/billing"
 	"github.com/molar-dental/molar/services/chart"
@@ -130,6 +131,11 @@ type database struct {
 	// index to do it (refresh tokens, their uses, old failed sign-ins); it
 	// runs every sweep and returns how many rows went.
 	prune func(ctx context.Context, now time.Time) (int64, error)
+
+	// backup copies the database for a backup, and runs records how each
+	// backup ended.
+	backup backup.Source
+	runs   backup.Store
 }
 
 // openDatabase opens the configured engine: MongoDB at MONGODB_URI, or the
@@ -145,10 +151,17 @@ func openDatabase(ctx context.Context, cfg Config, logger *slog.Logger) (*databa
 			db.Close(context.Background())
 			return nil, err
 		}
+		if unfinished, err := mongo.RestoreUnfinished(ctx, db); err != nil || unfinished {
+			db.Close(context.Background())
+			return nil, cmp.Or(err, fmt.Errorf("MOLAR_DATABASE: a restore into database %s did not finish: drop it and run molar restore again", cfg.Database))
+		}
 		return mongoDatabase(db, logger), nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("MOLAR_DATA_DIR: %w", err)
+	}
+	if sqlite.RestoreUnfinished(cfg.DataDir) {
+		return nil, fmt.Errorf("MOLAR_DATA_DIR: a restore into %s did not finish: empty it and run molar restore again", cfg.DataDir)
 	}
 	path := filepath.Join(cfg.DataDir, sqliteFile)
 	if hasEmbeddedMongo(cfg.DataDir) {
@@ -181,6 +194,7 @@ func mongoDatabase(db *mongo.DB, logger *slog.Logger) *database {
 		changes:  mongoChanges{changes},
 		patients: patients, clinical: clinical, clinic: clinicRepo, schedule: book, billing: invoices,
 		images: imageRepo, jobs: mongo.NewJobRepo(db),
+		backup: mongo.NewBackupSource(db), runs: mongo.NewBackupRunRepo(db),
 		recover: []reprojector{patients, clinical, clinicRepo, staff, sessions, book, imageRepo},
 		ping:    db.Ping, close: db.Close, mongo: db,
 		commits: func(context.Context) (commits, error) { return mongoCommits(db, logger), nil },
@@ -295,6 +309,7 @@ func sqliteDatabase(db *sqlite.DB, retention time.Duration) *database {
 		changes:  sqliteChanges{log, cmp.Or(retention, defaultChangeRetention)},
 		patients: patients, clinical: clinical, clinic: clinicStore, schedule: sqlite.NewScheduleStore(db), billing: sqlite.NewBillingStore(db),
 		images: sqlite.NewImageStore(db), jobs: sqlite.NewJobStore(db),
+		backup: sqlite.NewBackupSource(db), runs: sqlite.NewBackupRunStore(db),
 		ping:    db.Ping,
 		close:   func(context.Context) { _ = db.Close() },
 		prepare: func(context.Context, *app) error { return nil },

@@ -56,7 +56,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		err = userCmd(ctx, cfg, logger, args[1:], stdin, stdout, stderr)
 	case "healthcheck":
 		err = healthcheck(ctx, cfg, stdout)
+	case "backup":
+		err = backupCmd(ctx, cfg, logger, args[1:], stdout, stderr)
+	case "restore":
+		err = restoreCmd(ctx, cfg, logger, args[1:], stdout, stderr)
 	case "keygen":
+		if len(args) > 1 {
+			err = backupKeygen(args[1:], stdout, stderr)
+			break
+		}
 		kid := time.Now().UTC().Format("k20060102")
 		fmt.Fprintln(stdout, "MOLAR_JWT_KEYS="+auth.NewKeySpec(kid))
 		fmt.Fprintln(stdout, "MOLAR_RRN_KEYS="+patient.NewSealerSpec(kid))
@@ -92,6 +100,17 @@ commands:
                  create a staff account; the password is read from stdin
                  or asked for (never from the command line)
   keygen         print new keys for MOLAR_JWT_KEYS and MOLAR_RRN_KEYS
+  keygen --backup FILE
+                 write a new backup key (age identity) to FILE and print its
+                 public key for MOLAR_BACKUP_RECIPIENT
+  backup [--out FILE|-] [--recipient age1...]
+                 write one encrypted backup of the clinic (database and image
+                 files) while the server runs; default into MOLAR_BACKUP_DIR
+  backup --verify FILE --identity KEYFILE
+                 check a backup (every hash, the manifest) without restoring
+  restore --identity KEYFILE FILE
+                 restore a backup into an empty MOLAR_DATA_DIR (or an empty
+                 MongoDB database) and check every hash
   healthcheck    exit 0 if the server on MOLAR_ADDR of this machine answers
                  /healthz, 1 if not (the container image's HEALTHCHECK)
   config         list the environment variables molar reads

@@ -22,11 +22,13 @@ import (
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
+	"github.com/molar-dental/molar/services/backup"
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/billing"
 	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
 	"github.com/molar-dental/molar/services/images"
+	"github.com/molar-dental/molar/services/jobs"
 	"github.com/molar-dental/molar/services/patient"
 	"github.com/molar-dental/molar/services/schedule"
 	"github.com/molar-dental/molar/ui"
@@ -47,6 +49,10 @@ type Server struct {
 	wg   sync.WaitGroup
 	// uploads serves the resumable uploads of images.
 	uploads *images.Uploads
+	// backups answers the owner's backup screen; backupJobs, when
+	// MOLAR_BACKUP_DIR is set, takes the scheduled backups.
+	backups    *backup.Service
+	backupJobs *jobs.Runner
 }
 
 // start brings the in-memory state up from the database and starts the
@@ -102,6 +108,7 @@ func (s *Server) start(ctx context.Context) error {
 		s.logger.Warn("thumbnail jobs not all queued; the sweep tries again", "error", err.Error())
 	}
 	a.jobs.Start()
+	s.startBackups(ctx)
 	return nil
 }
 
@@ -190,6 +197,7 @@ func (s *Server) routes() (http.Handler, error) {
 	catalogPath, catalogHandler := molarv1connect.NewCatalogServiceHandler(chartHandler, opts...)
 	handle(catalogPath, s.notModified(molarv1connect.CatalogServiceListProceduresProcedure, s.app.chart.CatalogETag, catalogHandler))
 
+	handle(molarv1connect.NewBackupServiceHandler(backup.NewHandler(s.backups), opts...))
 	handle(molarv1connect.NewImageServiceHandler(images.NewHandler(s.app.images, s.db.jobs), opts...))
 	// Uploads are checked as UpdateImage is: the same sign-in and permission.
 	uploads, err := images.NewUploads(s.app.images, func(r *http.Request) (context.Context, error) {
@@ -250,6 +258,7 @@ func serviceNames() []string {
 		molarv1connect.ScheduleServiceName,
 		molarv1connect.BillingServiceName,
 		molarv1connect.ImageServiceName,
+		molarv1connect.BackupServiceName,
 	}
 }
 
@@ -276,6 +285,7 @@ func (s *Server) Serve() error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
 	err := s.http.Shutdown(ctx)
+	s.stopBackups()
 	if cerr := s.app.jobs.Close(); cerr != nil {
 		s.logger.Warn("background jobs not stopped cleanly", "error", cerr.Error())
 	}

@@ -210,6 +210,9 @@ func Read(src io.Reader, identities []age.Identity, v Visitor) (Manifest, error)
 
 	var h Header
 	hdr, err := tr.Next()
+	if errors.Is(err, zstd.ErrMagicMismatch) {
+		return Manifest{}, fmt.Errorf("%w: it does not decompress", ErrNotBackup)
+	}
 	if err != nil {
 		return Manifest{}, damaged("no header: %v", err)
 	}
@@ -253,7 +256,7 @@ func Read(src io.Reader, identities []age.Identity, v Visitor) (Manifest, error)
 			return m, nil
 		}
 		sum := sha256.New()
-		body := io.TeeReader(tr, sum)
+		body := damageReader{io.TeeReader(tr, sum)}
 		if v.File != nil {
 			if err := v.File(hdr.Name, hdr.Size, body); err != nil {
 				return Manifest{}, err
@@ -268,6 +271,19 @@ func Read(src io.Reader, identities []age.Identity, v Visitor) (Manifest, error)
 
 func sameHeader(a, b Header) bool {
 	return a.Format == b.Format && a.Engine == b.Engine && a.Started.Equal(b.Started) && a.Consistency == b.Consistency
+}
+
+// damageReader marks the errors of reading an archive's file (a chunk
+// that fails to decrypt and authenticate, a stream cut short) as damage,
+// whoever reads it.
+type damageReader struct{ r io.Reader }
+
+func (d damageReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %v", ErrDamaged, err)
+	}
+	return n, err
 }
 
 // diffFiles says how the manifest's list differs from the files read.

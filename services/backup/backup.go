@@ -276,8 +276,10 @@ func Verify(ctx context.Context, src io.Reader, identities []age.Identity, tempD
 
 // RestoreOptions is what Restore needs.
 type RestoreOptions struct {
-	Target     Target
-	Blobs      Blobs
+	Target Target
+	// OpenBlobs opens the store image files go to, once the target is
+	// begun (a store inside the data directory is made there).
+	OpenBlobs  func(context.Context) (Blobs, error)
 	Identities []age.Identity
 	// KeyDir receives the archive's key files (the data directory).
 	KeyDir string
@@ -290,7 +292,9 @@ type RestoreOptions struct {
 // mark removed. On any failure, what was written is removed again.
 func Restore(ctx context.Context, src io.Reader, o RestoreOptions) (m Manifest, err error) {
 	var put []string
+	stored := map[string]string{} // the hash each blob store Put reports
 	var keys []string
+	var blobs Blobs
 	begun := false
 	defer func() {
 		if err == nil {
@@ -298,7 +302,7 @@ func Restore(ctx context.Context, src io.Reader, o RestoreOptions) (m Manifest, 
 		}
 		ctx := context.WithoutCancel(ctx)
 		for _, k := range put {
-			_ = o.Blobs.Delete(ctx, k)
+			_ = blobs.Delete(ctx, k)
 		}
 		for _, k := range keys {
 			_ = os.Remove(k)
@@ -318,14 +322,17 @@ func Restore(ctx context.Context, src io.Reader, o RestoreOptions) (m Manifest, 
 				return err
 			}
 			begun = true
-			return nil
+			var err error
+			blobs, err = o.OpenBlobs(ctx)
+			return err
 		},
 		File: func(name string, _ int64, r io.Reader) error {
 			switch {
 			case strings.HasPrefix(name, blobPrefix):
 				key := strings.TrimPrefix(name, blobPrefix)
 				put = append(put, key)
-				_, err := o.Blobs.Put(ctx, key, r)
+				b, err := blobs.Put(ctx, key, r)
+				stored[name] = b.SHA256
 				return err
 			case strings.HasPrefix(name, keyPrefix):
 				base := path.Base(name)
@@ -342,6 +349,11 @@ func Restore(ctx context.Context, src io.Reader, o RestoreOptions) (m Manifest, 
 	})
 	if err != nil {
 		return m, err
+	}
+	for _, f := range m.Files {
+		if h, ok := stored[f.Name]; ok && h != f.SHA256 {
+			return m, fmt.Errorf("the image store holds %s with sha256 %s, not %s as written", f.Name, h, f.SHA256)
+		}
 	}
 	if err := m.Check(ctx, o.Target.Images); err != nil {
 		return m, err

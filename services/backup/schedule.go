@@ -171,7 +171,8 @@ func (s *Service) BackupTo(ctx context.Context, trigger molarv1.BackupTrigger, d
 	if err == nil {
 		r.Size, r.Images, r.Engine = fileSize(filepath.Join(dir, name)), m.Images, m.Engine
 	}
-	return r, s.finish(ctx, r, m, err)
+	err = s.finish(ctx, &r, m, err)
+	return r, err
 }
 
 // BackupStream writes a backup to w (a pipe, another machine) and records
@@ -181,11 +182,12 @@ func (s *Service) BackupStream(ctx context.Context, trigger molarv1.BackupTrigge
 	cw := &countingWriter{w: w}
 	m, err := s.d.Write(ctx, cw)
 	r.Size, r.Images, r.Engine = cw.n, m.Images, m.Engine
-	return r, s.finish(ctx, r, m, err)
+	err = s.finish(ctx, &r, m, err)
+	return r, err
 }
 
 // finish records a run that ended with the manifest m or err.
-func (s *Service) finish(ctx context.Context, r Run, m Manifest, err error) error {
+func (s *Service) finish(ctx context.Context, r *Run, m Manifest, err error) error {
 	if err != nil && ctx.Err() != nil {
 		return err
 	}
@@ -197,7 +199,7 @@ func (s *Service) finish(ctx context.Context, r Run, m Manifest, err error) erro
 	if err != nil {
 		r.Failure, r.Error = ReasonOf(err), err.Error()
 	}
-	if rerr := s.d.Store.Add(context.WithoutCancel(ctx), r); rerr != nil {
+	if rerr := s.d.Store.Add(context.WithoutCancel(ctx), *r); rerr != nil {
 		s.d.Logger.Error("backup outcome not recorded", "run_id", r.ID, "file", r.File, "error", rerr.Error())
 	}
 	level, msg := slog.LevelInfo, "backup written"
