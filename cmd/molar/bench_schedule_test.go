@@ -73,7 +73,7 @@ func BenchmarkWatchFanout(b *testing.B) {
 	ln.Close()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestMolarChild$")
 	// A second process on the same data directory, as a second `molar serve`.
-	cmd.Env = append(os.Environ(), "MOLAR_CHILD_ARGS=serve", "MOLAR_ADDR="+addr, "MOLAR_DATA_DIR="+seed.cfg.DataDir,
+	cmd.Env = append(os.Environ(), "MOLAR_CHILD_ARGS=serve", "MOLAR_ADDR="+addr, "MOLAR_ADMIN_ADDR=127.0.0.1:0", "MOLAR_DATA_DIR="+seed.cfg.DataDir,
 		"MOLAR_JWT_KEYS="+testKeySpec, "MOLAR_LOG_LEVEL=error")
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -23,6 +23,9 @@ type Config struct {
 	Profile string
 	// Addr is the listen address, host:port.
 	Addr string
+	// AdminAddr is where /metrics is served, host:port; empty serves no
+	// metrics and keeps none.
+	AdminAddr string
 	// DataDir holds the embedded engine's files and other local state.
 	DataDir string
 	// MongoURI is a MongoDB deployment; empty runs the embedded engine.
@@ -72,6 +75,7 @@ type configVar struct {
 var configVars = []configVar{
 	{"MOLAR_PROFILE", "dev", "dev, stage or prod. stage and prod require the keys; prod also requires MOLAR_ALLOWED_ORIGINS and MOLAR_TRUST_PROXY (TLS ends at nginx), and refuses plain-http origins and demo data."},
 	{"MOLAR_ADDR", ":8080", "Listen address (host:port). HTTP/1.1 and unencrypted HTTP/2 on the same port."},
+	{"MOLAR_ADMIN_ADDR", defaultAdminAddr, "Admin listener (host:port) serving Prometheus /metrics, /healthz and /readyz, never on MOLAR_ADDR; off turns metrics off. Keep it on loopback or a private network."},
 	{"MOLAR_DATA_DIR", "./data", "Directory for the embedded database and local state."},
 	{"MONGODB_URI", "(unset)", "MongoDB to use. Unset: the embedded engine in MOLAR_DATA_DIR."},
 	{"MOLAR_DATABASE", "molar", "Database name."},
@@ -118,6 +122,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return c, fmt.Errorf("MOLAR_ADDR: port %q is not a number from 0 to 65535", port)
 	}
+	admin, err := parseAdminAddr(get("MOLAR_ADMIN_ADDR", defaultAdminAddr), c.Addr)
+	if err != nil {
+		return c, fmt.Errorf("MOLAR_ADMIN_ADDR: %v", err)
+	}
+	c.AdminAddr = admin
 	if c.MongoURI != "" {
 		if u, err := url.Parse(c.MongoURI); err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
 			return c, fmt.Errorf("MONGODB_URI: must be a mongodb:// or mongodb+srv:// URI")

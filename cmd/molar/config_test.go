@@ -59,6 +59,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	want := Config{
 		Profile:         "dev",
 		Addr:            ":8080",
+		AdminAddr:       defaultAdminAddr,
 		DataDir:         "./data",
 		Database:        "molar",
 		AllowedOrigins:  []string{"http://localhost:5173", "http://127.0.0.1:5173"},

@@ -56,7 +56,10 @@ func (c *child) env(args string) []string {
 			env = append(env, kv)
 		}
 	}
-	env = append(env, "MOLAR_CHILD_ARGS="+args, "MOLAR_DATA_DIR="+c.dir, "MOLAR_ADDR="+c.addr, "MOLAR_JWT_KEYS="+testKeySpec, "MOLAR_LOG_LEVEL=warn")
+	// Each child's metrics on a port of its own, as several test processes
+	// run at once.
+	env = append(env, "MOLAR_CHILD_ARGS="+args, "MOLAR_DATA_DIR="+c.dir, "MOLAR_ADDR="+c.addr, "MOLAR_ADMIN_ADDR=127.0.0.1:0",
+		"MOLAR_JWT_KEYS="+testKeySpec, "MOLAR_LOG_LEVEL=warn")
 	return append(env, c.extraEnv...)
 }
 

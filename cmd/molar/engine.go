@@ -21,6 +21,7 @@ import (
 	"github.com/molar-dental/molar/services/clinic"
 	"github.com/molar-dental/molar/services/images"
 	"github.com/molar-dental/molar/services/jobs"
+	"github.com/molar-dental/molar/services/metrics"
 	"github.com/molar-dental/molar/services/patient"
 	"github.com/molar-dental/molar/services/schedule"
 )
@@ -142,8 +143,15 @@ type database struct {
 // embedded SQLite database in the data directory, moving the data of an
 // older embedded engine into it on first start.
 func openDatabase(ctx context.Context, cfg Config, logger *slog.Logger) (*database, error) {
+	return openObservedDatabase(ctx, cfg, logger, nil)
+}
+
+// openObservedDatabase is openDatabase with every call to the database
+// timed into m (none when m is nil).
+func openObservedDatabase(ctx context.Context, cfg Config, logger *slog.Logger, m *metrics.Metrics) (*database, error) {
 	if cfg.MongoURI != "" {
-		db, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, Database: cfg.Database}, logger)
+		db, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, Database: cfg.Database,
+			Observe: m.DBCall("mongodb", mongo.Commands)}, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -169,7 +177,7 @@ func openDatabase(ctx context.Context, cfg Config, logger *slog.Logger) (*databa
 			return nil, fmt.Errorf("moving the data of the earlier embedded engine: %w", err)
 		}
 	}
-	db, err := sqlite.Open(ctx, path)
+	db, err := sqlite.Open(ctx, path, sqlite.WithObserver(m.DBCall("sqlite", sqlite.Operations)))
 	if err != nil {
 		return nil, err
 	}

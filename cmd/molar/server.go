@@ -29,6 +29,7 @@ import (
 	"github.com/molar-dental/molar/services/clinic"
 	"github.com/molar-dental/molar/services/images"
 	"github.com/molar-dental/molar/services/jobs"
+	"github.com/molar-dental/molar/services/metrics"
 	"github.com/molar-dental/molar/services/patient"
 	"github.com/molar-dental/molar/services/schedule"
 	"github.com/molar-dental/molar/ui"
@@ -53,6 +54,10 @@ type Server struct {
 	// MOLAR_BACKUP_DIR is set, takes the scheduled backups.
 	backups    *backup.Service
 	backupJobs *jobs.Runner
+	// metrics are served by admin on MOLAR_ADMIN_ADDR; both nil when it
+	// is off.
+	metrics *metrics.Metrics
+	admin   *adminServer
 }
 
 // start brings the in-memory state up from the database and starts the
@@ -115,7 +120,11 @@ func (s *Server) start(ctx context.Context) error {
 // NewServer opens the database, ensures its indexes and listens on cfg.Addr.
 // Serve starts answering.
 func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, error) {
-	db, err := openDatabase(ctx, cfg, logger)
+	m, err := newMetrics(cfg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := openObservedDatabase(ctx, cfg, logger, m)
 	if err != nil {
 		return nil, err
 	}
@@ -124,13 +133,13 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		db.close(context.Background())
 		return nil, fmt.Errorf("MOLAR_ADDR: %w", err)
 	}
-	a, err := newApp(cfg, db, logger, time.Now)
+	a, err := newObservedApp(cfg, db, logger, time.Now, m)
 	if err != nil {
 		ln.Close()
 		db.close(context.Background())
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, db: db, app: a, ln: ln}
+	s := &Server{cfg: cfg, logger: logger, db: db, app: a, ln: ln, metrics: m}
 	if err := s.start(ctx); err != nil {
 		ln.Close()
 		db.close(context.Background())
@@ -138,6 +147,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	}
 	base := s.base
 	handler, err := s.routes()
+	if err == nil {
+		err = s.listenAdmin()
+	}
 	if err != nil {
 		s.stop()
 		s.wg.Wait()
@@ -171,6 +183,9 @@ func (s *Server) routes() (http.Handler, error) {
 	access := auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.Proxies)
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(
+			// Outermost first. Metrics see the code the caller gets (after
+			// the next one maps errors); tracing goes before them.
+			s.metrics.Interceptor(),
 			services.NewRPCInterceptor(s.logger),
 			access,
 			auth.NewLimits(auth.SchemaRules()),
@@ -216,20 +231,11 @@ func (s *Server) routes() (http.Handler, error) {
 	handle(grpcreflect.NewHandlerV1Alpha(reflector))
 	handle(grpchealth.NewHandler(&dbChecker{db: s.db}))
 
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Header().Set("Cache-Control", "no-store")
-		if err := s.ping(r.Context()); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "database unreachable")
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	// Metrics are served on the admin listener only; here the path is not
+	// found rather than the web app's page.
+	mux.Handle("/metrics", http.NotFoundHandler())
 	mux.Handle("/", ui.Handler())
 
 	c := cors.New(cors.Options{
@@ -273,6 +279,7 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Serve answers requests until Shutdown.
 func (s *Server) Serve() error {
+	go s.serveAdmin()
 	err := s.http.Serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -284,7 +291,7 @@ func (s *Server) Serve() error {
 // ctx) and for the background loops, then closes the database.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stop()
-	err := s.http.Shutdown(ctx)
+	err := errors.Join(s.http.Shutdown(ctx), s.shutdownAdmin(ctx))
 	s.stopBackups()
 	if cerr := s.app.jobs.Close(); cerr != nil {
 		s.logger.Warn("background jobs not stopped cleanly", "error", cerr.Error())

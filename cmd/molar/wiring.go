@@ -20,6 +20,7 @@ import (
 	"github.com/molar-dental/molar/services/clinic"
 	"github.com/molar-dental/molar/services/images"
 	"github.com/molar-dental/molar/services/jobs"
+	"github.com/molar-dental/molar/services/metrics"
 	"github.com/molar-dental/molar/services/patient"
 	"github.com/molar-dental/molar/services/schedule"
 )
@@ -44,6 +45,8 @@ type app struct {
 
 	db     *database
 	logger *slog.Logger
+	// metrics counts what the services do; nil keeps no metrics.
+	metrics *metrics.Metrics
 	// now is the clock of the services, and of the sweep's pruning.
 	now func() time.Time
 	// wake asks the background loop to read the logs now.
@@ -54,6 +57,12 @@ func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // newApp builds the services.
 func newApp(cfg Config, db *database, logger *slog.Logger, now func() time.Time) (*app, error) {
+	return newObservedApp(cfg, db, logger, now, nil)
+}
+
+// newObservedApp builds the services, telling m what they do (nothing when
+// m is nil).
+func newObservedApp(cfg Config, db *database, logger *slog.Logger, now func() time.Time, m *metrics.Metrics) (*app, error) {
 	var keys *auth.KeySet
 	var err error
 	if cfg.JWTKeys != "" {
@@ -64,13 +73,13 @@ func newApp(cfg Config, db *database, logger *slog.Logger, now func() time.Time)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{sessions: db.sessions, changes: db.changes, db: db, logger: logger, now: now, wake: make(chan struct{}, 1)}
+	a := &app{sessions: db.sessions, changes: db.changes, db: db, logger: logger, metrics: m, now: now, wake: make(chan struct{}, 1)}
 	a.audit = audit.NewRecorder(db.audit, now, newID, logger)
 	a.tokens = auth.NewTokens(keys, auth.DefaultConfig.AccessTTL, now)
 	a.revocations = auth.NewRevocations(a.sessions, auth.DefaultConfig.AccessTTL+time.Minute, now, logger)
 	a.auth, err = auth.NewService(auth.DefaultConfig, auth.Deps{
 		Accounts: db.accounts, Sessions: a.sessions, Failures: a.sessions, Tokens: a.tokens,
-		Revocations: a.revocations, Changes: db.changes, Audit: a.audit, Now: now, NewID: newID, Logger: logger,
+		Revocations: a.revocations, Changes: db.changes, Audit: a.audit, Now: now, NewID: newID, Logger: logger, Observer: m,
 	})
 	if err != nil {
 		return nil, err
@@ -135,8 +144,10 @@ func (a *app) startImages(cfg Config, db *database, logger *slog.Logger, now fun
 		}
 	}
 	a.jobs = jobs.NewRunner(db.jobs, jobs.Config{Logger: logger, Observe: func(o jobs.Outcome) {
-		// Each attempt of a background job, with its duration; the queue's
-		// depth is on the owner's screen (ListJobs).
+		// Each attempt of a background job is counted and logged with its
+		// duration; the queue's depth is on the owner's screen (ListJobs)
+		// and in the metrics.
+		a.metrics.JobEnded(o)
 		level := slog.LevelInfo
 		if o.Result != jobs.Succeeded {
 			level = slog.LevelWarn

@@ -29,7 +29,7 @@ export async function startServer({ seed = false, dataDir: shared } = {}) {
   const dataDir = shared ?? (await mkdtemp(join(tmpdir(), "molar-e2e-")));
   if (seed) await molar(dataDir, "seed", "--demo");
   const child = spawn(bin, ["serve"], {
-    env: { ...process.env, MOLAR_DATA_DIR: dataDir, MOLAR_ADDR: "127.0.0.1:0", MOLAR_PROFILE: "dev" },
+    env: { ...process.env, MOLAR_DATA_DIR: dataDir, MOLAR_ADDR: "127.0.0.1:0", MOLAR_ADMIN_ADDR: "127.0.0.1:0", MOLAR_PROFILE: "dev" },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const logs = [];
