@@ -689,9 +689,17 @@ func TestLockoutNeitherRevealsNorLocksOutStaff(t *testing.T) {
 		}
 		return fmt.Sprintf("%v: %s (retry hint %t)", ce.Code(), ce.Message(), ce.Meta().Get("Retry-After") != "")
 	}
+	var took [2][2]time.Duration // [locked][unknown email]
+	timed := func(locked bool, unknown int, f func() error) error {
+		start := time.Now()
+		err := f()
+		took[map[bool]int{false: 0, true: 1}[locked]][unknown] += time.Since(start)
+		return err
+	}
 	for i := range auth.DefaultConfig.LockoutThreshold + 1 {
-		real := answer(signInFrom(t, ts, stranger, "", "owner@clinic.test", "guess-one-more"))
-		none := answer(signInFrom(t, ts, other, "", "nobody@clinic.test", "guess-one-more"))
+		locked := i == auth.DefaultConfig.LockoutThreshold
+		real := answer(timed(locked, 0, func() error { return signInFrom(t, ts, stranger, "", "owner@clinic.test", "guess-one-more") }))
+		none := answer(timed(locked, 1, func() error { return signInFrom(t, ts, other, "", "nobody@clinic.test", "guess-one-more") }))
 		if real != none {
 			t.Errorf("guess %d: a real account answers %q, an unknown email %q", i+1, real, none)
 		}
@@ -699,6 +707,9 @@ func TestLockoutNeitherRevealsNorLocksOutStaff(t *testing.T) {
 			t.Errorf("guess %d: %s, want the lock", i+1, real)
 		}
 	}
+	n := time.Duration(auth.DefaultConfig.LockoutThreshold)
+	t.Logf("mean answer before the lock: account %v, unknown email %v; once locked: account %v, unknown email %v",
+		took[0][0]/n, took[0][1]/n, took[1][0], took[1][1])
 	if err := signInFrom(t, ts, stranger, "", "owner@clinic.test", adminPassword); codeOf(err) != connect.CodeResourceExhausted {
 		t.Errorf("the right password from the stranger's address while locked: %v", err)
 	}
