@@ -22,14 +22,15 @@ export async function molar(dataDir, ...args) {
 }
 
 /**
- * Starts `molar serve` on a free loopback port and waits until it is ready.
- * Returns its base URL and a stop function that also removes the data.
+ * Starts `molar serve` on a free loopback port and waits until it is ready,
+ * with env added to its environment. Returns its base URL and a stop
+ * function that also removes the data.
  */
-export async function startServer({ seed = false, dataDir: shared } = {}) {
+export async function startServer({ seed = false, dataDir: shared, env = {} } = {}) {
   const dataDir = shared ?? (await mkdtemp(join(tmpdir(), "molar-e2e-")));
   if (seed) await molar(dataDir, "seed", "--demo");
   const child = spawn(bin, ["serve"], {
-    env: { ...process.env, MOLAR_DATA_DIR: dataDir, MOLAR_ADDR: "127.0.0.1:0", MOLAR_ADMIN_ADDR: "127.0.0.1:0", MOLAR_PROFILE: "dev" },
+    env: { ...process.env, MOLAR_DATA_DIR: dataDir, MOLAR_ADDR: "127.0.0.1:0", MOLAR_ADMIN_ADDR: "127.0.0.1:0", MOLAR_PROFILE: "dev", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
   const logs = [];

@@ -40,6 +40,7 @@ const en: typeof ko = {
     staff: "Staff",
     audit: "Audit log",
     jobs: "Background jobs",
+    backups: "Backups",
   },
   clinic: {
     profile: "Profile",

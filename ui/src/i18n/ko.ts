@@ -42,6 +42,7 @@ export default {
     staff: "직원 관리",
     audit: "감사 기록",
     jobs: "백그라운드 작업",
+    backups: "백업",
   },
   clinic: {
     profile: "기본 정보",

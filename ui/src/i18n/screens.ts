@@ -3,6 +3,7 @@ import { billingEn, billingKo } from "./billing";
 import { scheduleEn, scheduleKo } from "./schedule";
 import { setupEn, setupKo } from "./setup";
 import { imagesEn, imagesKo } from "./images";
+import { backupEn, backupKo } from "./backup";
 
 /** The messages of the screens behind the sign-in, fetched once signed in. */
 export const screensKo = {
@@ -11,6 +12,7 @@ export const screensKo = {
   schedule: scheduleKo,
   setup: setupKo,
   images: imagesKo,
+  backup: backupKo,
 };
 
 /** English; the type keeps its keys in step with Korean. */
@@ -20,4 +22,5 @@ export const screensEn: typeof screensKo = {
   schedule: scheduleEn,
   setup: setupEn,
   images: imagesEn,
+  backup: backupEn,
 };

@@ -32,6 +32,7 @@ export const settingsPages = [
   { name: "settings-staff", path: "/settings/staff", key: "staff", icon: "mdi-account-multiple-outline", permission: Permission.STAFF_MANAGE },
   { name: "settings-audit", path: "/settings/audit", key: "audit", icon: "mdi-text-box-search-outline", permission: Permission.AUDIT_READ },
   { name: "settings-jobs", path: "/settings/jobs", key: "jobs", icon: "mdi-cog-outline", permission: Permission.CLINIC_MANAGE },
+  { name: "settings-backups", path: "/settings/backups", key: "backups", icon: "mdi-backup-restore", permission: Permission.CLINIC_MANAGE },
 ] as const;
 
 /** Every screen of the app; the server answers any of these paths with the app. */
@@ -84,6 +85,12 @@ export const routes: RouteRecordRaw[] = [
         path: "jobs",
         name: "settings-jobs",
         component: () => import("../views/settings/JobsView.vue"),
+        meta: { permission: Permission.CLINIC_MANAGE },
+      },
+      {
+        path: "backups",
+        name: "settings-backups",
+        component: () => import("../views/settings/BackupsView.vue"),
         meta: { permission: Permission.CLINIC_MANAGE },
       },
     ],
