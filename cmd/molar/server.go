@@ -233,6 +233,12 @@ func (s *Server) routes() (http.Handler, error) {
 
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	// The API's OpenAPI document, which the web app's /docs shows.
+	doc, err := apiDocument()
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("GET "+apiDocumentPath, doc)
 	// Metrics are served on the admin listener only; here the path is not
 	// found rather than the web app's page.
 	mux.Handle("/metrics", http.NotFoundHandler())
