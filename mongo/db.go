@@ -25,6 +25,9 @@ type Config struct {
 	// Observe, when set, is told of every command the driver sends: its
 	// name (one of Commands, or "other"), how long it took, and its failure.
 	Observe func(ctx context.Context, command string, took time.Duration, err error)
+	// Trace, when set, is told of every command as Observe is, with the
+	// collection it names ("" for a command on none), for tracing.
+	Trace func(ctx context.Context, command, collection string, took time.Duration, err error)
 }
 
 // DB is an open database with the engine behind it.
@@ -56,8 +59,8 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*DB, error) {
 	opts := options.Client().ApplyURI(uri).
 		SetServerSelectionTimeout(5 * time.Second).
 		SetConnectTimeout(5 * time.Second)
-	if cfg.Observe != nil {
-		opts.SetMonitor(commandMonitor(cfg.Observe))
+	if cfg.Observe != nil || cfg.Trace != nil {
+		opts.SetMonitor(commandMonitor(cfg.Observe, cfg.Trace))
 	}
 	client, err := driver.Connect(opts)
 	if err != nil {

@@ -2,6 +2,7 @@ package services
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -14,11 +15,28 @@ import (
 // final outcome, including validation failures.
 type RPCInterceptor struct {
 	logger *slog.Logger
+	report func(ctx context.Context, procedure string, err error, request any)
+}
+
+// RPCOption changes what an RPCInterceptor does.
+type RPCOption func(*RPCInterceptor)
+
+// ReportInternal has report told of every call whose error becomes internal
+// here (a handler's failure, or its panic as a *Panic), besides the log
+// line: the error before it became internal, and the request message of a
+// unary call (nil for a stream), whose debug_redact fields a report must
+// leave out.
+func ReportInternal(report func(ctx context.Context, procedure string, err error, request any)) RPCOption {
+	return func(i *RPCInterceptor) { i.report = report }
 }
 
 // NewRPCInterceptor returns an RPCInterceptor that logs to logger.
-func NewRPCInterceptor(logger *slog.Logger) *RPCInterceptor {
-	return &RPCInterceptor{logger: logger}
+func NewRPCInterceptor(logger *slog.Logger, opts ...RPCOption) *RPCInterceptor {
+	i := &RPCInterceptor{logger: logger}
+	for _, o := range opts {
+		o(i)
+	}
+	return i
 }
 
 var _ connect.Interceptor = (*RPCInterceptor)(nil)
@@ -31,9 +49,10 @@ func (i *RPCInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
 		}
 		start := time.Now()
 		res, err := next(ctx, req)
-		err = ToConnect(ctx, i.logger, req.Spec().Procedure, err)
-		i.log(ctx, req.Spec().Procedure, req.Peer().Protocol, start, err)
-		return res, err
+		out := ToConnect(ctx, i.logger, req.Spec().Procedure, err)
+		i.reportInternal(ctx, req.Spec().Procedure, err, out, req.Any())
+		i.log(ctx, req.Spec().Procedure, req.Peer().Protocol, start, out)
+		return res, out
 	}
 }
 
@@ -46,10 +65,24 @@ func (i *RPCInterceptor) WrapStreamingClient(next connect.StreamingClientFunc) c
 func (i *RPCInterceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
 	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
 		start := time.Now()
-		err := ToConnect(ctx, i.logger, conn.Spec().Procedure, next(ctx, conn))
-		i.log(ctx, conn.Spec().Procedure, conn.Peer().Protocol, start, err)
-		return err
+		err := next(ctx, conn)
+		out := ToConnect(ctx, i.logger, conn.Spec().Procedure, err)
+		i.reportInternal(ctx, conn.Spec().Procedure, err, out, nil)
+		i.log(ctx, conn.Spec().Procedure, conn.Peer().Protocol, start, out)
+		return out
 	}
+}
+
+// reportInternal tells the reporter of err when ToConnect made it internal
+// (out): errors that were Connect errors already were meant for the caller.
+func (i *RPCInterceptor) reportInternal(ctx context.Context, procedure string, err, out error, request any) {
+	if i.report == nil || err == nil || connect.CodeOf(out) != connect.CodeInternal {
+		return
+	}
+	if ce := new(connect.Error); errors.As(err, &ce) {
+		return
+	}
+	i.report(ctx, procedure, err, request)
 }
 
 func (i *RPCInterceptor) log(ctx context.Context, procedure, protocol string, start time.Time, err error) {
