@@ -23,26 +23,32 @@ var dist embed.FS
 // the page (and the answer for a missing file) carries DocumentHeaders.
 // Files do not: a policy there would guard no document, and on the
 // sign-in page's 28 files it would add 16 KiB.
-func Handler() http.Handler {
+func Handler(opts ...Option) http.Handler {
 	app, err := fs.Sub(dist, "dist/app")
 	if err != nil {
 		panic(err)
 	}
-	return handler(app)
+	return handler(app, opts...)
 }
 
 // handler serves the built app in app.
-func handler(app fs.FS) http.Handler {
+func handler(app fs.FS, opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	index, err := fs.ReadFile(app, "index.html")
 	if err != nil {
 		index = []byte("<!doctype html><meta charset=utf-8><title>Molar</title>" +
 			"<p>The web app is not built. Run <code>go tool task build</code>.</p>")
 	}
+	index = o.page(index)
+	setDocumentHeaders := o.documentHeaders()
 	files := http.FileServerFS(app)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			documentHeaders(w)
+			setDocumentHeaders(w)
 			http.Error(w, "not found", http.StatusNotFound)
 			return
 		}
@@ -59,12 +65,12 @@ func handler(app fs.FS) http.Handler {
 				return
 			}
 			if path.Ext(name) != "" {
-				documentHeaders(w)
+				setDocumentHeaders(w)
 				http.NotFound(w, r)
 				return
 			}
 		}
-		documentHeaders(w)
+		setDocumentHeaders(w)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
 		_, _ = w.Write(index)

@@ -5,6 +5,7 @@ import App from "./App.vue";
 import { createAppI18n, loadMessages, type Locale } from "./i18n";
 import { createAppRouter, installGuards, loginLocation } from "./router";
 import { createAppVuetify } from "./plugins/vuetify";
+import { createErrorReports } from "./plugins/errorReports";
 import { transportKey } from "./api/transport";
 import { createAuthInterceptor } from "./api/auth-interceptor";
 import { useAuthStore } from "./stores/auth";
@@ -53,5 +54,11 @@ export function createMolar(opts: MolarOptions) {
     .use(i18n)
     .use(router)
     .use(createAppVuetify(i18n.global.locale.value));
+  // Error reports, when the server configured them, start behind the
+  // sign-in: the sign-in page never loads their code.
+  const startErrorReports = createErrorReports(app);
+  router.afterEach((to) => {
+    if (!to.meta.public) void startErrorReports();
+  });
   return { app, pinia, router, i18n, transport };
 }

@@ -1,6 +1,7 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import type { InjectionKey } from "vue";
+import { createTraceInterceptor } from "./trace";
 
 /** The one transport of the app, provided at the root and injected by stores. */
 export const transportKey: InjectionKey<Transport> = Symbol("transport");
@@ -13,13 +14,14 @@ export function apiBaseUrl(): string {
 /**
  * Creates the app's transport. Reads marked NO_SIDE_EFFECTS in the schema go
  * out as HTTP GET so the browser and proxies can cache them; cookies are sent
- * so that the session survives a reload.
+ * so that the session survives a reload; every call carries the trace of the
+ * user action that caused it (createTraceInterceptor).
  */
 export function createTransport(baseUrl: string, interceptors: Interceptor[] = []): Transport {
   return createConnectTransport({
     baseUrl,
     useHttpGet: true,
-    interceptors,
+    interceptors: [createTraceInterceptor(), ...interceptors],
     fetch: (input, init) => globalThis.fetch(input, { ...init, credentials: "include" }),
   });
 }
