@@ -68,6 +68,6 @@ func (s *Server) stopBackups() {
 }
 
 // backupSucceeded is told the end of every backup that succeeds, and of
-// the last one recorded when the process starts: the hook for the gauge
+// the last one recorded when the process starts: it sets
 // molar_backup_last_success_timestamp_seconds.
-func (s *Server) backupSucceeded(time.Time) {}
+func (s *Server) backupSucceeded(at time.Time) { s.metrics.BackupSucceeded(at) }

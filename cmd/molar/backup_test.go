@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
 	"github.com/molar-dental/molar/services/backup"
+	"github.com/molar-dental/molar/services/jobs"
 )
 
 // backupKey makes an age identity file in dir and returns its path and
@@ -517,3 +519,116 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+
+// TestScheduledBackupOncePerWindow starts two servers on one clinic (one
+// data directory, or one MongoDB database), both keeping the schedule
+// into one backup directory: the window's backup is taken once, by one of
+// them, recorded once, and shown by both.
+func TestScheduledBackupOncePerWindow(t *testing.T) {
+	t.Parallel()
+	for name, engine := range map[string][]func(*Config){"sqlite": nil, "mongodb": {onMongo(t)}} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			work := t.TempDir()
+			keyFile, recipient := backupKey(t, work)
+			dir := filepath.Join(work, "backups")
+			schedule := func(c *Config) {
+				c.Backup = BackupConfig{Dir: dir, Every: 24 * time.Hour, Keep: 3, Recipients: []string{recipient}}
+			}
+			first := startServer(t, append(engine, schedule)...)
+			second := startServer(t, first.same(), schedule)
+			for _, ts := range []*testServer{first, second} {
+				ts.addStaff(t, fmt.Sprintf("owner-%p@clinic.test", ts), "staff-password-99", molarv1.Role_ROLE_ADMIN)
+			}
+			window := backup.Window(time.Now(), 24*time.Hour, first.app.schedule.Location())
+			jobID := backup.JobKind + ":" + window.UTC().Format(time.RFC3339)
+			waitUntil(t, "the window's backup job done", func() bool {
+				done, err := first.db.jobs.List(ctx, jobs.Done, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, j := range done {
+					if j.ID == jobID {
+						return true
+					}
+				}
+				return false
+			})
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 {
+				t.Fatalf("backup directory holds %v, want one archive", entries)
+			}
+			for _, ts := range []*testServer{first, second} {
+				c := signIn(t, ts.URL, fmt.Sprintf("owner-%p@clinic.test", ts), "staff-password-99")
+				st, err := c.backups.GetBackupStatus(ctx, connect.NewRequest(&molarv1.GetBackupStatusRequest{}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(st.Msg.GetRecent()) != 1 || st.Msg.GetLastSuccess().GetFile() != entries[0].Name() || !st.Msg.GetSchedule().GetEnabled() ||
+					st.Msg.GetLastSuccess().GetTrigger() != molarv1.BackupTrigger_BACKUP_TRIGGER_SCHEDULED {
+					t.Fatalf("status on %s: %v", ts.URL, st.Msg)
+				}
+				if next := st.Msg.GetSchedule().GetNextTime().AsTime(); !next.Equal(window.Add(24 * time.Hour)) {
+					t.Fatalf("next backup %v, want %v", next, window.Add(24*time.Hour))
+				}
+			}
+			out, _ := molarCLI(t, nil, "backup", "--verify", filepath.Join(dir, entries[0].Name()), "--identity", keyFile)
+			if !strings.Contains(out, ": ok:") {
+				t.Fatalf("verify: %s", out)
+			}
+		})
+	}
+}
+
+// TestBackupGaugeFollowsTheLastSuccess scrapes
+// molar_backup_last_success_timestamp_seconds: 0 before any backup, the
+// end of the scheduled backup once it is taken, and, on a process started
+// afterwards that keeps no schedule, the same from the record.
+func TestBackupGaugeFollowsTheLastSuccess(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	work := t.TempDir()
+	_, recipient := backupKey(t, work)
+	plain := startServer(t, withAdmin)
+	if v := backupGauge(t, plain); v != 0 {
+		t.Fatalf("gauge %v before any backup", v)
+	}
+	ts := startServer(t, withAdmin, func(c *Config) {
+		c.Backup = BackupConfig{Dir: filepath.Join(work, "backups"), Every: 24 * time.Hour, Keep: 3, Recipients: []string{recipient}}
+	})
+	var last backup.Run
+	waitUntil(t, "the scheduled backup recorded", func() bool {
+		r, err := ts.db.runs.LastSuccess(ctx)
+		last = r
+		return err == nil
+	})
+	want := float64(last.End.UnixMilli()) / 1000
+	// The record keeps milliseconds; the process that took it knows more.
+	near := func(v float64) bool { return v > want-0.002 && v < want+0.002 }
+	waitUntil(t, "the gauge set", func() bool { return near(backupGauge(t, ts)) })
+	later := startServer(t, ts.same(), withAdmin)
+	if v := backupGauge(t, later); !near(v) {
+		t.Fatalf("a process started later: gauge %v, want %v", v, want)
+	}
+}
+
+// backupGauge scrapes a server's molar_backup_last_success_timestamp_seconds.
+func backupGauge(t *testing.T, ts *testServer) float64 {
+	t.Helper()
+	body := string(fetch(t, "http://"+ts.AdminAddr()+"/metrics", http.StatusOK))
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, "molar_backup_last_success_timestamp_seconds "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("no molar_backup_last_success_timestamp_seconds in\n%s", body)
+	return 0
+}
