@@ -109,7 +109,8 @@ type Options struct {
 // the caller reports it as a failure.
 func Write(ctx context.Context, dst io.Writer, o Options) (Manifest, error) {
 	started := o.Now()
-	tmp, err := os.MkdirTemp(o.TempDir, ".backup-")
+	sweepCopies(o.TempDir, started)
+	tmp, err := os.MkdirTemp(o.TempDir, copyPrefix)
 	if err != nil {
 		return Manifest{}, &Failure{Reason: molarv1.BackupFailure_BACKUP_FAILURE_STORAGE, Err: err}
 	}
@@ -146,6 +147,24 @@ func Write(ctx context.Context, dst io.Writer, o Options) (Manifest, error) {
 		}
 	}
 	return w.Close(m)
+}
+
+// copyPrefix starts the name of the directory a database copy is kept in
+// while it is written.
+const copyPrefix = ".backup-"
+
+// sweepCopies removes the database copies of backups that a stopped
+// process left in dir, once they are a day old (no backup takes that long).
+func sweepCopies(dir string, now time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), copyPrefix) && now.Sub(info.ModTime()) > 24*time.Hour {
+			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // addFile adds the file at p as name.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -296,5 +297,33 @@ func TestNoScheduleWithoutDirectory(t *testing.T) {
 	st, err := svc.Status(context.Background())
 	if err != nil || st.GetSchedule().GetEnabled() || st.GetLastSuccess() != nil {
 		t.Fatalf("status %v %v", st, err)
+	}
+}
+
+// TestCopiesLeftByAStoppedBackupAreSwept: a database copy a stopped
+// process left is removed by the next backup once it is a day old, and
+// a newer one (perhaps another process's, under way) is left alone.
+func TestCopiesLeftByAStoppedBackupAreSwept(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 2, 15, 0, 0, 0, time.UTC)
+	old, fresh := filepath.Join(dir, copyPrefix+"old"), filepath.Join(dir, copyPrefix+"fresh")
+	for _, p := range []string{old, fresh} {
+		if err := os.MkdirAll(filepath.Join(p, "db"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(old, now.Add(-25*time.Hour), now.Add(-25*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(fresh, now.Add(-time.Hour), now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sweepCopies(dir, now)
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatalf("a day-old copy is still there: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Fatalf("a copy of an hour ago went: %v", err)
 	}
 }
