@@ -116,8 +116,8 @@ describe("the app shell", () => {
     server.session = true;
     const { router } = await start(server, "/settings");
     await until(() => router.currentRoute.value.path === "/settings/clinic", "first settings page");
-    await until(() => document.querySelectorAll(".v-tab").length === 6, "tabs");
-    expect([...document.querySelectorAll(".v-tab")].map((e) => e.textContent?.trim())).toEqual(["의원 정보", "예약 설정", "수가표", "직원 관리", "감사 기록", "백그라운드 작업"]);
+    await until(() => document.querySelectorAll(".v-tab").length === 7, "tabs");
+    expect([...document.querySelectorAll(".v-tab")].map((e) => e.textContent?.trim())).toEqual(["의원 정보", "예약 설정", "수가표", "직원 관리", "감사 기록", "백그라운드 작업", "백업"]);
     expect(navTitles()).toEqual(["Molar", "예약", "환자", "수납", "설정"]);
     await router.push("/settings/staff");
     await until(() => text().includes("admin@molar.test"), "staff list");
