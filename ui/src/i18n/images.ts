@@ -188,6 +188,7 @@ export const imagesKo = {
     emptyText: "모든 백그라운드 작업이 정상적으로 끝났습니다.",
     loadFailed: "작업 목록을 불러오지 못했습니다",
     thumbnail: "미리보기 만들기",
+    backup: "예약 백업",
   },
 };
 
@@ -377,5 +378,6 @@ export const imagesEn: typeof imagesKo = {
     emptyText: "Every background job has finished.",
     loadFailed: "The jobs could not be loaded",
     thumbnail: "Make previews",
+    backup: "Scheduled backup",
   },
 };
