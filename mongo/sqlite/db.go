@@ -399,12 +399,11 @@ var schema = []string{
 	CREATE INDEX IF NOT EXISTS image_thumbnails_status ON image_thumbnails (status);`,
 
 	// 11: a failed password check keeps the address it came from (the
-	// per-address limit and the lockout read it), its key may be an email
-	// that belongs to no account, and the addresses staff signed in from
-	// are read by account and time.
-	`ALTER TABLE login_failures ADD COLUMN ip TEXT NOT NULL DEFAULT '';
-	CREATE INDEX IF NOT EXISTS login_failures_ip_at ON login_failures (ip, at);
-	CREATE INDEX IF NOT EXISTS sessions_staff_created ON sessions (staff_id, created);`,
+	// per-address limit and the lockout read it; the column is added by
+	// addFailureAddress), its key may be an email that belongs to no
+	// account, and the addresses staff signed in from are read by account
+	// and time.
+	`CREATE INDEX IF NOT EXISTS sessions_staff_created ON sessions (staff_id, created);`,
 
 	// 12: the record of backups (mongo/sqlite/backup_runs.go).
 	`CREATE TABLE IF NOT EXISTS backup_runs (
@@ -420,8 +419,25 @@ var schema = []string{
 // steps are what a version needs beyond its SQL, run in the same
 // transaction: steps[n] after schema[n-1].
 var steps = map[int]func(context.Context, *sql.Tx) error{
-	6: fillInvoiceTimes,
-	7: compactClinical,
+	6:  fillInvoiceTimes,
+	7:  compactClinical,
+	11: addFailureAddress,
+}
+
+// addFailureAddress adds login_failures.ip and its index, unless a
+// database brought back to an earlier version by hand has them already.
+func addFailureAddress(ctx context.Context, tx *sql.Tx) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('login_failures') WHERE name = 'ip'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE login_failures ADD COLUMN ip TEXT NOT NULL DEFAULT ''`); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `CREATE INDEX IF NOT EXISTS login_failures_ip_at ON login_failures (ip, at)`)
+	return err
 }
 
 // migrate brings the schema to the newest version, one transaction per
