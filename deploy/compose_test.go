@@ -27,6 +27,8 @@ var composeEnv = map[string]string{
 	"MOLAR_JWT_KEYS":  "k20261206:B9EtmQAUSQWSDJQXA4V32je9lJOJ1cEFFf1-cOXqrQM",
 	"MOLAR_RRN_KEYS":  "k20261206:HLkeQkgt9iPUoK5zkpe1Fw0MZHQfKbeSf-w3pKGDFSM",
 	"MOLAR_MEDIA_KEY": "B+I7uYz7LaIAzrr6FNHEHW4kty2GOxs7v/KMg+aq9g0=",
+	// `molar keygen --backup`'s public half; the key itself is not needed.
+	"MOLAR_BACKUP_RECIPIENT": "age1c2ycvtp0gpm7uj23p30lnf76jlc94gfjdg5mgxv4mgdpqvdrw3ds3kwec6",
 }
 
 // loadCompose reads compose.yaml as `docker compose config` does (the same
@@ -125,9 +127,15 @@ func TestComposeFile(t *testing.T) {
 	if got := env(molar, "MOLAR_ALLOWED_ORIGINS"); got != composeEnv["MOLAR_ORIGIN"] {
 		t.Errorf("MOLAR_ALLOWED_ORIGINS %q, want the operator's MOLAR_ORIGIN", got)
 	}
-	// The replicas share the data volume (image files, partial uploads).
-	if len(molar.Volumes) != 1 || molar.Volumes[0].Type != types.VolumeTypeVolume || molar.Volumes[0].Target != "/var/lib/molar" {
-		t.Errorf("molar's volumes: %+v, want the shared data volume at /var/lib/molar", molar.Volumes)
+	// The replicas share the data volume (image files, partial uploads)
+	// and write backups to a volume of their own, where MOLAR_BACKUP_DIR
+	// says.
+	targets := map[string]bool{}
+	for _, v := range molar.Volumes {
+		targets[v.Target] = v.Type == types.VolumeTypeVolume
+	}
+	if len(molar.Volumes) != 2 || !targets["/var/lib/molar"] || !targets[env(molar, "MOLAR_BACKUP_DIR")] {
+		t.Errorf("molar's volumes: %+v, want the shared data volume at /var/lib/molar and one at MOLAR_BACKUP_DIR", molar.Volumes)
 	}
 
 	// molar believes X-Forwarded-For from nginx, and from nothing else.
