@@ -193,11 +193,14 @@ func (s *Server) routes() (http.Handler, error) {
 		),
 		connect.WithReadMaxBytes(s.cfg.MaxRequestBytes),
 		connect.WithCompressMinBytes(1024),
+		// Answers over 1 KiB go out in zstd to callers that accept it, else gzip.
+		zstdCompression(),
 	}
 	mux := http.NewServeMux()
 	// handle adds an API route: its answers are not stored by any cache
-	// unless the handler says otherwise.
-	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, noStore(h)) }
+	// unless the handler says otherwise, and are compressed with zstd for
+	// callers that accept it among others.
+	handle := func(pattern string, h http.Handler) { mux.Handle(pattern, noStore(preferZstd(h))) }
 	handle(molarv1connect.NewClinicServiceHandler(
 		clinic.NewHandler(s.app.clinic, s.app.audit), opts...))
 	handle(molarv1connect.NewScheduleServiceHandler(schedule.NewHandler(s.app.schedule), opts...))
