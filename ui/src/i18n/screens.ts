@@ -4,6 +4,7 @@ import { scheduleEn, scheduleKo } from "./schedule";
 import { setupEn, setupKo } from "./setup";
 import { imagesEn, imagesKo } from "./images";
 import { backupEn, backupKo } from "./backup";
+import { apiDocsEn, apiDocsKo } from "./apidocs";
 
 /** The messages of the screens behind the sign-in, fetched once signed in. */
 export const screensKo = {
@@ -13,6 +14,7 @@ export const screensKo = {
   setup: setupKo,
   images: imagesKo,
   backup: backupKo,
+  apiDocs: apiDocsKo,
 };
 
 /** English; the type keeps its keys in step with Korean. */
@@ -23,4 +25,5 @@ export const screensEn: typeof screensKo = {
   setup: setupEn,
   images: imagesEn,
   backup: backupEn,
+  apiDocs: apiDocsEn,
 };

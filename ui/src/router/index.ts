@@ -95,6 +95,9 @@ export const routes: RouteRecordRaw[] = [
       },
     ],
   },
+  // The API reference, for any signed-in member of staff: its "Test Request"
+  // calls the API as them.
+  { path: "/docs", name: "docs", component: () => import("../views/ApiDocsView.vue") },
   { path: "/forbidden", name: "forbidden", component: () => import("../views/ForbiddenView.vue") },
   { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("../views/NotFoundView.vue") },
 ];
