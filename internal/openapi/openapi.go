@@ -12,6 +12,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -63,6 +64,8 @@ func Build(files []protoreflect.FileDescriptor) (*openapi3.T, error) {
 			}
 		}
 	}
+	// By name: the files come in the order of their imports.
+	slices.SortFunc(doc.Tags, func(a, b *openapi3.Tag) int { return strings.Compare(a.Name, b.Name) })
 	if err := b.addConnectSchemas(files); err != nil {
 		return nil, err
 	}
@@ -105,20 +108,11 @@ func packages(files []protoreflect.FileDescriptor) string {
 	var names []string
 	for _, f := range files {
 		p := string(f.Package())
-		if !contains(names, p) {
+		if !slices.Contains(names, p) {
 			names = append(names, p)
 		}
 	}
 	return strings.Join(names, ", ")
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // intro is the document's description: how any method is called.
