@@ -5,34 +5,44 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
+	"sync"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/gofrs/flock"
 )
 
 // Embedded is the embedded engine of one data directory. Exactly one process
 // owns a data directory's SQLite files: the first to take the directory's
-// lock starts the engine on a loopback port and writes its address next to
-// the lock. Any other process on the same directory (a second server, or an
-// admin command while the server runs) connects to that owner instead of
-// opening the files itself, so the engine's caches never disagree.
+// lock starts the engine on a Unix socket that only its OS user can reach
+// (see privateListener) and writes its address next to the lock. Any other
+// process on the same directory (a second server, or an admin command while
+// the server runs) connects to that owner instead of opening the files
+// itself, so the engine's caches never disagree. The engine has no
+// authentication, so it never listens on TCP.
 type Embedded struct {
 	// URI is the mongodb:// address to connect to.
 	URI string
 	// Owner reports whether this process runs the engine.
 	Owner bool
 
-	lock   *os.File
-	cancel context.CancelFunc
-	done   chan struct{}
+	dir     string
+	lock    *flock.Flock
+	cleanup func()
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
+
+// startMu keeps engines of different data directories in one process (in
+// tests) from starting at once: ferretdb.New sets a variable of FerretDB's
+// own package.
+var startMu sync.Mutex
 
 const (
 	lockName = "engine.lock"
@@ -49,32 +59,40 @@ func StartEmbedded(dir string, wait time.Duration, logger *slog.Logger) (*Embedd
 	if err := os.MkdirAll(filepath.Join(dir, "db"), 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
+	lock := flock.New(filepath.Join(dir, lockName), flock.SetPermissions(0o600))
+	owner, err := lock.TryLock()
 	if err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
-	}
-	err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	if errors.Is(err, syscall.EWOULDBLOCK) {
-		lock.Close()
-		return findOwner(dir, wait)
-	}
-	if err != nil {
-		lock.Close()
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
+	if !owner {
+		return findOwner(dir, wait)
+	}
 
+	l, err := privateListener(dir)
+	if err != nil {
+		_ = lock.Unlock()
+		return nil, err
+	}
+	startMu.Lock()
 	fdb, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener:  ferretdb.ListenerConfig{Unix: l.socket},
 		Handler:   "sqlite",
 		SQLiteURL: "file:" + filepath.Join(dir, "db") + "/",
 		Logger:    slog.New(minLevel{logger.Handler(), slog.LevelError}).With("component", "engine"),
 	})
+	startMu.Unlock()
+	if err == nil {
+		// The directory already keeps everyone else out; the socket's own
+		// mode says the same to anyone who looks.
+		err = os.Chmod(l.socket, 0o600)
+	}
 	if err != nil {
-		lock.Close()
+		l.cleanup()
+		_ = lock.Unlock()
 		return nil, fmt.Errorf("start embedded engine: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	e := &Embedded{URI: fdb.MongoDBURI(), Owner: true, lock: lock, cancel: cancel, done: make(chan struct{})}
+	e := &Embedded{URI: socketURI(l.socket), Owner: true, dir: dir, lock: lock, cleanup: l.cleanup, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		_ = fdb.Run(ctx)
@@ -108,8 +126,15 @@ func (e *Embedded) Close() {
 	}
 	e.cancel()
 	<-e.done
-	_ = os.Remove(filepath.Join(filepath.Dir(e.lock.Name()), uriName))
-	_ = e.lock.Close()
+	_ = os.Remove(filepath.Join(e.dir, uriName))
+	e.cleanup()
+	_ = e.lock.Unlock()
+}
+
+// socketURI is the driver's address of a Unix socket: its path, escaped, as
+// the host.
+func socketURI(path string) string {
+	return "mongodb://" + url.PathEscape(path) + "/"
 }
 
 func writeFileAtomic(path string, data []byte) error {

@@ -8,9 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"time"
 
+	"github.com/gofrs/flock"
 	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/mongo"
 	"github.com/molar-dental/molar/mongo/sqlite"
@@ -34,15 +34,11 @@ func hasEmbeddedMongo(dir string) bool {
 // path unless that exists already. Processes starting together on one data
 // directory take turns, so only the first moves anything.
 func migrateOnce(ctx context.Context, cfg Config, logger *slog.Logger, path string) error {
-	lock, err := os.OpenFile(filepath.Join(cfg.DataDir, "migrate.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
+	lock := flock.New(filepath.Join(cfg.DataDir, "migrate.lock"), flock.SetPermissions(0o600))
+	if err := lock.Lock(); err != nil {
 		return err
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return err
-	}
-	defer func() { _ = syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) }()
+	defer func() { _ = lock.Unlock() }()
 	if _, err := os.Stat(path); err == nil || !hasEmbeddedMongo(cfg.DataDir) {
 		return nil
 	}

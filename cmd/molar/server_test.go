@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -395,7 +396,11 @@ func (p *tcpProxy) serve(ln net.Listener) {
 			if err != nil {
 				return
 			}
-			out, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+			network := "tcp"
+			if strings.HasPrefix(p.target, "/") {
+				network = "unix"
+			}
+			out, err := net.DialTimeout(network, p.target, 5*time.Second)
 			if err != nil {
 				in.Close()
 				continue
@@ -491,7 +496,9 @@ func waitFor(t *testing.T, what string, within time.Duration, check func() (bool
 func TestReadinessFollowsTheDatabase(t *testing.T) {
 	t.Parallel()
 	engine := strings.TrimSuffix(strings.TrimPrefix(mongotest.URI(t), "mongodb://"), "/")
-	if strings.ContainsAny(engine, "/@,?") {
+	if sock, err := url.PathUnescape(engine); err == nil && strings.HasPrefix(sock, "/") && strings.HasSuffix(sock, ".sock") {
+		engine = sock // the embedded engine's Unix socket
+	} else if strings.ContainsAny(engine, "/@,?") {
 		t.Skipf("the engine address %q is not a single host:port to proxy", engine)
 	}
 	proxy := newTCPProxy(t, engine)
