@@ -29,6 +29,8 @@ const (
 type builder struct {
 	access  *accessReader
 	schemas openapi3.Schemas
+	// tags names each service in tags and operation ids (serviceTags).
+	tags map[protoreflect.FullName]string
 }
 
 // addMethod adds m's POST form, and its GET form when it has no side
@@ -55,9 +57,9 @@ func (b *builder) addMethod(paths *openapi3.Paths, m protoreflect.MethodDescript
 	}
 
 	post := &openapi3.Operation{
-		Tags:        []string{string(s.Name())},
+		Tags:        []string{b.tags[s.FullName()]},
 		Summary:     string(m.Name()),
-		OperationID: string(s.Name()) + "_" + string(m.Name()),
+		OperationID: strings.ReplaceAll(b.tags[s.FullName()], ".", "_") + "_" + string(m.Name()),
 		Responses:   openapi3.NewResponses(),
 		Extensions:  map[string]any{},
 	}

@@ -30,7 +30,7 @@ func Build(files []protoreflect.FileDescriptor) (*openapi3.T, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{access: access, schemas: openapi3.Schemas{}}
+	b := &builder{access: access, schemas: openapi3.Schemas{}, tags: serviceTags(files)}
 	doc := &openapi3.T{
 		OpenAPI: Version,
 		Info: &openapi3.Info{
@@ -56,7 +56,7 @@ func Build(files []protoreflect.FileDescriptor) (*openapi3.T, error) {
 	for _, f := range files {
 		for i := range f.Services().Len() {
 			s := f.Services().Get(i)
-			doc.Tags = append(doc.Tags, &openapi3.Tag{Name: string(s.Name()), Description: comment(s)})
+			doc.Tags = append(doc.Tags, &openapi3.Tag{Name: b.tags[s.FullName()], Description: comment(s)})
 			for j := range s.Methods().Len() {
 				if err := b.addMethod(doc.Paths, s.Methods().Get(j)); err != nil {
 					return nil, err
@@ -100,6 +100,29 @@ func Load(data []byte) (*openapi3.T, error) {
 		return nil, fmt.Errorf("invalid OpenAPI document: %w", err)
 	}
 	return doc, nil
+}
+
+// serviceTags names each service of files for the document's tags and
+// operation ids: by its own name, or by its full name where two packages
+// (molar.v1 and molar.v2) have a service of that name.
+func serviceTags(files []protoreflect.FileDescriptor) map[protoreflect.FullName]string {
+	count := map[protoreflect.Name]int{}
+	for _, f := range files {
+		for i := range f.Services().Len() {
+			count[f.Services().Get(i).Name()]++
+		}
+	}
+	tags := map[protoreflect.FullName]string{}
+	for _, f := range files {
+		for i := range f.Services().Len() {
+			s := f.Services().Get(i)
+			tags[s.FullName()] = string(s.Name())
+			if count[s.Name()] > 1 {
+				tags[s.FullName()] = string(s.FullName())
+			}
+		}
+	}
+	return tags
 }
 
 // packages names the protobuf packages of files, "molar.v1", as the

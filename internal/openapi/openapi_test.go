@@ -9,11 +9,13 @@ import (
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
-	_ "github.com/molar-dental/molar/gen/molar/v1"
+	molarv1 "github.com/molar-dental/molar/gen/molar/v1"
 	"github.com/molar-dental/molar/internal/openapi"
 )
 
@@ -231,5 +233,64 @@ func TestDeterministic(t *testing.T) {
 	}
 	if outs[0] != outs[1] {
 		t.Error("two builds of one schema differ")
+	}
+}
+
+// TestTwoVersions: a molar.v2 beside molar.v1, as the README says one would
+// be added, is described in the same document: both packages' methods at
+// their own paths, services of the same name told apart by package in
+// tags and operation ids, each method with its access rule.
+func TestTwoVersions(t *testing.T) {
+	t.Parallel()
+	opts := &descriptorpb.MethodOptions{IdempotencyLevel: descriptorpb.MethodOptions_NO_SIDE_EFFECTS.Enum()}
+	proto.SetExtension(opts, molarv1.E_Access, &molarv1.AccessRule{Rule: &molarv1.AccessRule_Permission{Permission: molarv1.Permission_PERMISSION_PATIENTS_READ}})
+	v2, err := protodesc.NewFile(&descriptorpb.FileDescriptorProto{
+		Name:       proto.String("molar/v2/patient.proto"),
+		Package:    proto.String("molar.v2"),
+		Syntax:     proto.String("proto3"),
+		Dependency: []string{"molar/v1/access.proto", "molar/v1/patient.proto"},
+		Service: []*descriptorpb.ServiceDescriptorProto{{
+			Name: proto.String("PatientService"),
+			Method: []*descriptorpb.MethodDescriptorProto{{
+				Name:       proto.String("GetPatient"),
+				InputType:  proto.String(".molar.v1.GetPatientRequest"),
+				OutputType: proto.String(".molar.v1.GetPatientResponse"),
+				Options:    opts,
+			}},
+		}},
+	}, protoregistry.GlobalFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := openapi.Build(append(schemaFiles(t), v2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := openapi.Marshal(doc) // validates: operation ids are unique
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc, err = openapi.Load(data); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Info.Version != "molar.v1, molar.v2" {
+		t.Errorf("version %q", doc.Info.Version)
+	}
+	for path, tag := range map[string]string{
+		"/molar.v1.PatientService/GetPatient": "molar.v1.PatientService",
+		"/molar.v2.PatientService/GetPatient": "molar.v2.PatientService",
+		"/molar.v1.AuthService/GetMe":         "AuthService",
+	} {
+		item := doc.Paths.Value(path)
+		if item == nil || item.Post == nil || item.Get == nil {
+			t.Errorf("%s: not described with POST and GET", path)
+			continue
+		}
+		if got := item.Post.Tags; len(got) != 1 || got[0] != tag {
+			t.Errorf("%s: tags %v, want %s", path, got, tag)
+		}
+	}
+	if d := doc.Paths.Value("/molar.v2.PatientService/GetPatient").Post.Description; !strings.Contains(d, "`patients.read`") {
+		t.Errorf("v2 access not described: %q", d)
 	}
 }
