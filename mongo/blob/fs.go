@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 
 	"github.com/molar-dental/molar/services"
@@ -99,13 +100,15 @@ func (s *FS) Put(ctx context.Context, key string, r io.Reader) (images.Blob, err
 	return images.Blob{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// Open opens the blob's file and reports its size and hash.
+// Open opens the blob's file and reports its size and hash. The file stays
+// readable as it was while a Delete removes it (on Windows too, see
+// openShared) or, on Unix, a Put replaces it.
 func (s *FS) Open(ctx context.Context, key string) (io.ReadSeekCloser, images.Blob, error) {
 	p, err := s.path(key)
 	if err != nil {
 		return nil, images.Blob{}, err
 	}
-	f, err := os.Open(p)
+	f, err := openShared(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, images.Blob{}, services.Errorf(services.NotFound, "no blob %s", key)
 	}
@@ -155,7 +158,13 @@ func (s *FS) Sweep() (int, error) {
 	return n, err
 }
 
+// syncDir makes a rename in dir durable. Windows cannot flush a directory
+// (FlushFileBuffers on one is refused) and needs not: NTFS journals the
+// rename itself.
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("blob: %w", err)
