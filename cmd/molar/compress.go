@@ -11,9 +11,9 @@ import (
 
 // zstdCompression lets the API answer in zstd, beside Connect's own gzip,
 // to callers that accept it: Connect and gRPC clients that ask for it, and
-// browsers, whose fetch offers zstd in Accept-Encoding (Chromium and
-// Firefox; others are answered with gzip). It reads zstd requests too,
-// within the same size limit as any request.
+// browsers whose fetch offers zstd in Accept-Encoding (Chromium does;
+// others are answered with gzip). It reads zstd requests too, within the
+// same size limit as any request.
 func zstdCompression() connect.HandlerOption {
 	return connect.WithCompression("zstd",
 		func() connect.Decompressor { return newZstdDecoder() },
