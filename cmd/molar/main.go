@@ -3,6 +3,7 @@
 //	molar serve          run the server (API, health, web app) on MOLAR_ADDR
 //	molar seed --demo    load demo data (dev and stage only; idempotent)
 //	molar config         print the configuration variables
+//	molar version        print which build this is
 //
 // Admin commands work whether or not a server runs on the same data
 // directory: they share its embedded engine.
@@ -40,6 +41,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
+	}
+	if args[0] == "version" {
+		// Before the configuration: it says which build this is even
+		// where the environment is wrong.
+		currentBuild().write(stdout)
+		return 0
 	}
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
@@ -114,7 +121,9 @@ commands:
   healthcheck    exit 0 if the server on MOLAR_ADDR of this machine answers
                  /healthz, 1 if not (the container image's HEALTHCHECK)
   config         list the environment variables molar reads
+  version        print the version, commit, build date, Go version and platform
 `)
+	fmt.Fprintln(w, "\n"+currentBuild().Short())
 }
 
 // newLogger writes JSON lines and masks sensitive protobuf fields.
@@ -129,7 +138,8 @@ func serve(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	logger.Info("molar serving", "addr", s.Addr(), "profile", cfg.Profile,
+	build := currentBuild()
+	logger.Info("molar serving", "addr", s.Addr(), "profile", cfg.Profile, "version", build.Version, "commit", build.Commit,
 		"embedded_engine", cfg.MongoURI == "", "startup_ms", time.Since(start).Milliseconds())
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve() }()
