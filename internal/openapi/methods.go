@@ -162,7 +162,8 @@ func getParameters(in *openapi3.SchemaRef, needsVersion bool) openapi3.Parameter
 		{Value: &openapi3.Parameter{
 			Name: "message", In: openapi3.ParameterInQuery, Required: true,
 			Description: "The request message, as JSON (URL-encoded).",
-			Content:     openapi3.Content{"application/json": {Schema: in}},
+			// An empty message asks for the defaults: what "try it" starts from.
+			Content: openapi3.Content{"application/json": {Schema: in, Example: map[string]any{}}},
 		}},
 		{Value: &openapi3.Parameter{
 			Name: "connect", In: openapi3.ParameterInQuery, Required: needsVersion,

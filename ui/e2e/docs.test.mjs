@@ -78,6 +78,26 @@ test("the API reference calls the server as the signed-in user and shows the ans
   await page.close();
 });
 
+test("the GET form of a read is tried from the reference too, its message in the query", async () => {
+  const page = await it.browser.newPage({ baseURL: it.server.baseURL });
+  const noise = watch(page);
+  await signIn(page, demo.frontDesk, "/docs");
+  await page.getByRole("heading", { name: "Molar API" }).waitFor();
+  await page.getByText("CatalogService", { exact: true }).first().click();
+  await page.getByText("ListProcedures (GET)", { exact: true }).first().click();
+  const op = page.locator("section").filter({ has: page.getByRole("heading", { name: "ListProcedures (GET)", exact: true }) });
+  await op.getByRole("button", { name: "Test Request" }).click();
+  const answer = page.waitForResponse((r) => new URL(r.url()).pathname === "/molar.v1.CatalogService/ListProcedures");
+  await page.getByRole("button", { name: /^Send/ }).first().click();
+  const res = await answer;
+  assert.equal(res.request().method(), "GET");
+  assert.equal(new URL(res.url()).searchParams.get("message"), "{}");
+  assert.equal(res.status(), 200);
+  await page.getByText('"DX-EXAM"').waitFor();
+  assert.deepEqual(noise, []);
+  await page.close();
+});
+
 test("the reference's page chrome speaks English too, and /openapi.json is offered", async () => {
   const page = await it.browser.newPage({ baseURL: it.server.baseURL });
   await signIn(page, demo.dentist, "/docs");
