@@ -15,6 +15,7 @@ import (
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/patient"
+	"github.com/molar-dental/molar/services/reports"
 )
 
 // Config is everything the server reads from its environment.
@@ -64,6 +65,11 @@ type Config struct {
 	// Backup is the server's backup schedule; zero (no directory) when
 	// MOLAR_BACKUP_DIR is unset.
 	Backup BackupConfig
+	// SentryDSN is where the server's error reports go; empty sends none.
+	SentryDSN string
+	// SentryBrowserDSN is where the web app's error reports go; empty sends
+	// none.
+	SentryBrowserDSN string
 }
 
 // configVar documents one environment variable for the README and errors.
@@ -94,6 +100,8 @@ var configVars = []configVar{
 	{"MOLAR_BACKUP_EVERY", "24h", "How often the server backs up, from 5m to 744h; windows start at midnight in the clinic's time zone."},
 	{"MOLAR_BACKUP_KEEP", "14", "How many archives MOLAR_BACKUP_DIR keeps (1 to 10000); older ones are deleted after each backup."},
 	{"MOLAR_BACKUP_RECIPIENT", "(unset)", "age public keys (age1..., comma-separated) backups are encrypted to; required with MOLAR_BACKUP_DIR (`molar keygen --backup FILE` makes a key)."},
+	{"MOLAR_SENTRY_DSN", "(unset)", "Sentry DSN the server reports panics and internal errors to (no request, header, cookie or personal data; see Error reports). Unset: no reports."},
+	{"MOLAR_SENTRY_BROWSER_DSN", "(unset)", "Sentry DSN the web app reports its errors to, given to the page (a DSN's key is public); the page's Content-Security-Policy then allows its host. Unset: the web app sends none and loads no reporting code."},
 }
 
 // LoadConfig reads and checks the configuration. An error names the variable
@@ -201,6 +209,16 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 	if c.Backup, err = loadBackupConfig(get); err != nil {
 		return c, err
+	}
+
+	for _, v := range []struct {
+		name string
+		dsn  *string
+	}{{"MOLAR_SENTRY_DSN", &c.SentryDSN}, {"MOLAR_SENTRY_BROWSER_DSN", &c.SentryBrowserDSN}} {
+		*v.dsn = get(v.name, "")
+		if err := reports.CheckDSN(*v.dsn, c.Profile); err != nil {
+			return c, fmt.Errorf("%s: %v", v.name, err)
+		}
 	}
 
 	defOrigins := ""

@@ -24,6 +24,7 @@ import (
 	"github.com/molar-dental/molar/services/metrics"
 	"github.com/molar-dental/molar/services/patient"
 	"github.com/molar-dental/molar/services/schedule"
+	"github.com/molar-dental/molar/services/tracing"
 )
 
 // The stores the services use, as each engine provides them, with the bulk
@@ -143,15 +144,15 @@ type database struct {
 // embedded SQLite database in the data directory, moving the data of an
 // older embedded engine into it on first start.
 func openDatabase(ctx context.Context, cfg Config, logger *slog.Logger) (*database, error) {
-	return openObservedDatabase(ctx, cfg, logger, nil)
+	return openObservedDatabase(ctx, cfg, logger, nil, nil)
 }
 
 // openObservedDatabase is openDatabase with every call to the database
-// timed into m (none when m is nil).
-func openObservedDatabase(ctx context.Context, cfg Config, logger *slog.Logger, m *metrics.Metrics) (*database, error) {
+// timed into m (none when m is nil) and traced by tr.
+func openObservedDatabase(ctx context.Context, cfg Config, logger *slog.Logger, m *metrics.Metrics, tr *tracing.Tracing) (*database, error) {
 	if cfg.MongoURI != "" {
 		db, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, DataDir: cfg.DataDir, Database: cfg.Database,
-			Observe: m.DBCall("mongodb", mongo.Commands)}, logger)
+			Observe: m.DBCall("mongodb", mongo.Commands), Trace: tr.DBCall("mongodb")}, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -177,7 +178,7 @@ func openObservedDatabase(ctx context.Context, cfg Config, logger *slog.Logger, 
 			return nil, fmt.Errorf("moving the data of the earlier embedded engine: %w", err)
 		}
 	}
-	db, err := sqlite.Open(ctx, path, sqlite.WithObserver(m.DBCall("sqlite", sqlite.Operations)))
+	db, err := sqlite.Open(ctx, path, sqlite.WithObserver(sqliteObserver(m.DBCall("sqlite", sqlite.Operations), sqliteSpans(tr))))
 	if err != nil {
 		return nil, err
 	}

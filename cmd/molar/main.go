@@ -126,9 +126,10 @@ commands:
 	fmt.Fprintln(w, "\n"+currentBuild().Short())
 }
 
-// newLogger writes JSON lines and masks sensitive protobuf fields.
+// newLogger writes JSON lines, masks sensitive protobuf fields, and names
+// the trace of every line logged inside one.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	return slog.New(services.NewMaskingHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})))
+	return slog.New(services.NewTraceHandler(services.NewMaskingHandler(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))))
 }
 
 // serve runs the server until ctx ends, then shuts down gracefully.

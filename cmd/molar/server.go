@@ -16,7 +16,6 @@ import (
 	connectcors "connectrpc.com/cors"
 	"connectrpc.com/grpchealth"
 	"connectrpc.com/grpcreflect"
-	"connectrpc.com/validate"
 	"github.com/rs/cors"
 
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
@@ -31,7 +30,9 @@ import (
 	"github.com/molar-dental/molar/services/jobs"
 	"github.com/molar-dental/molar/services/metrics"
 	"github.com/molar-dental/molar/services/patient"
+	"github.com/molar-dental/molar/services/reports"
 	"github.com/molar-dental/molar/services/schedule"
+	"github.com/molar-dental/molar/services/tracing"
 	"github.com/molar-dental/molar/ui"
 )
 
@@ -58,6 +59,11 @@ type Server struct {
 	// is off.
 	metrics *metrics.Metrics
 	admin   *adminServer
+	// tracing exports traces when the OpenTelemetry environment asks for
+	// them; reports sends error reports when MOLAR_SENTRY_DSN is set (nil
+	// when not).
+	tracing *tracing.Tracing
+	reports *reports.Reporter
 }
 
 // start brings the in-memory state up from the database and starts the
@@ -124,7 +130,17 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 	if err != nil {
 		return nil, err
 	}
-	db, err := openObservedDatabase(ctx, cfg, logger, m)
+	tr, rep, err := startTelemetry(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			stopTelemetry(context.Background(), tr, rep)
+		}
+	}()
+	db, err := openObservedDatabase(ctx, cfg, logger, m, tr)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +155,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		db.close(context.Background())
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, db: db, app: a, ln: ln, metrics: m}
+	s := &Server{cfg: cfg, logger: logger, db: db, app: a, ln: ln, metrics: m, tracing: tr, reports: rep}
 	if err := s.start(ctx); err != nil {
 		ln.Close()
 		db.close(context.Background())
@@ -172,6 +188,7 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 		BaseContext:    func(net.Listener) context.Context { return base },
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	started = true
 	return s, nil
 }
 
@@ -181,20 +198,9 @@ func NewServer(ctx context.Context, cfg Config, logger *slog.Logger) (*Server, e
 // and the web app's carry its security headers (ui.SecurityHeaders).
 func (s *Server) routes() (http.Handler, error) {
 	access := auth.NewInterceptor(auth.SchemaRules(), s.app.tokens, s.app.revocations, s.app.audit, s.cfg.Proxies)
-	opts := []connect.HandlerOption{
-		connect.WithInterceptors(
-			// Outermost first. Metrics see the code the caller gets (after
-			// the next one maps errors); tracing goes before them.
-			s.metrics.Interceptor(),
-			services.NewRPCInterceptor(s.logger),
-			access,
-			auth.NewLimits(auth.SchemaRules()),
-			validate.NewInterceptor(),
-		),
-		connect.WithReadMaxBytes(s.cfg.MaxRequestBytes),
-		connect.WithCompressMinBytes(1024),
-		// Answers over 1 KiB go out in zstd to callers that accept it, else gzip.
-		zstdCompression(),
+	opts, err := s.handlerOptions(access)
+	if err != nil {
+		return nil, err
 	}
 	mux := http.NewServeMux()
 	// handle adds an API route: its answers are not stored by any cache
@@ -245,12 +251,12 @@ func (s *Server) routes() (http.Handler, error) {
 	// Metrics are served on the admin listener only; here the path is not
 	// found rather than the web app's page.
 	mux.Handle("/metrics", http.NotFoundHandler())
-	mux.Handle("/", ui.Handler())
+	mux.Handle("/", ui.Handler(s.uiOptions()...))
 
 	c := cors.New(cors.Options{
 		AllowedOrigins: s.cfg.AllowedOrigins,
 		AllowedMethods: append(connectcors.AllowedMethods(), http.MethodPatch, http.MethodHead, http.MethodDelete),
-		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization", services.RequestIDHeader,
+		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization", services.RequestIDHeader, "Traceparent", "Tracestate",
 			"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata", "Upload-Defer-Length", "Upload-Concat"),
 		ExposedHeaders: append(connectcors.ExposedHeaders(), services.RequestIDHeader,
 			"Location", "Tus-Resumable", "Tus-Version", "Tus-Max-Size", "Tus-Extension", "Upload-Offset", "Upload-Length", "Molar-Image-Id"),
@@ -307,6 +313,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.wg.Wait()
 	s.db.close(ctx)
+	stopTelemetry(ctx, s.tracing, s.reports)
 	return err
 }
 
