@@ -29,7 +29,10 @@ test("the API reference calls the server as the signed-in user and shows the ans
   page.on("request", (r) => {
     if (new URL(r.url()).pathname === "/molar.v1.AuthService/GetMe") calls.push(r);
   });
-  await signIn(page, demo.frontDesk, "/docs");
+  // Reached from the user menu, as staff find it.
+  await signIn(page, demo.frontDesk, "/");
+  await page.getByTestId("user-menu").click();
+  await page.getByRole("menuitem", { name: "API 참조" }).click();
   await page.getByRole("heading", { name: "API 참조" }).waitFor();
   await page.getByRole("heading", { name: "Molar API" }).waitFor();
 

@@ -8,6 +8,7 @@ const en: typeof ko = {
     nav: { schedule: "Schedule", patients: "Patients", billing: "Billing", settings: "Settings" },
     userMenu: "User menu",
     account: "My account",
+    apiDocs: "API reference",
     signOut: "Sign out",
     starting: "Starting…",
     offline: "The connection is lost. Work resumes by itself when it is back.",

@@ -10,6 +10,7 @@ export default {
     nav: { schedule: "예약", patients: "환자", billing: "수납", settings: "설정" },
     userMenu: "사용자 메뉴",
     account: "내 계정",
+    apiDocs: "API 참조",
     signOut: "로그아웃",
     starting: "시작하는 중…",
     offline: "인터넷 연결이 끊겼습니다. 다시 연결되면 자동으로 이어서 진행합니다.",
