@@ -38,8 +38,8 @@ func TestVersionCommand(t *testing.T) {
 }
 
 // TestVersionStampedByRelease builds molar with the -ldflags that
-// `task release` passes (CGO off, as check:platforms builds it, to share
-// its build cache) and runs `molar version`: a renamed variable would
+// `task release` passes (CGO off and -trimpath, as check:platforms builds
+// it, to share its build cache) and runs `molar version`: a renamed variable would
 // otherwise make the release stamp nothing, silently.
 func TestVersionStampedByRelease(t *testing.T) {
 	if testing.Short() {
@@ -52,7 +52,7 @@ func TestVersionStampedByRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "molar")
-	build := exec.Command(gobin, "build", "-o", bin,
+	build := exec.Command(gobin, "build", "-trimpath", "-o", bin,
 		"-ldflags", "-X main.version=v9.8.7 -X main.commit=0123456789abcdef0123456789abcdef01234567 -X main.buildDate=2031-02-03T04:05:06Z",
 		".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
