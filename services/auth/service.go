@@ -164,20 +164,19 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Grant, er
 	} else if err != nil {
 		return nil, err
 	}
-	ok, err := s.checkPassword(ctx, acct, password, "sign-in")
-	if err != nil {
-		return nil, err
-	}
-	if !ok || !known || acct.Disabled {
-		detail, reason := "wrong password", FailedWrongPassword
+	_, err = s.checkPassword(ctx, acct, password, "sign-in", func(ok bool) (string, FailureReason) {
 		switch {
 		case !known:
-			detail, reason = "unknown email", FailedUnknownEmail
-		case ok:
-			detail, reason = "account disabled", FailedDisabled
+			return "unknown email", FailedUnknownEmail
+		case !ok:
+			return "wrong password", FailedWrongPassword
+		case acct.Disabled:
+			return "account disabled", FailedDisabled
 		}
-		s.observer.PasswordCheckFailed(reason)
-		return nil, s.failed(ctx, acct, known, detail)
+		return "", ""
+	})
+	if err != nil {
+		return nil, err
 	}
 	return s.startSession(ctx, acct)
 }
@@ -190,8 +189,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (*Grant, er
 //   - the account's lockout (see lockedFor).
 //
 // A paused or locked check hashes as a real one does, so that its answer
-// takes as long. what names the check in the answer.
-func (s *Service) checkPassword(ctx context.Context, acct Account, pw, what string) (bool, error) {
+// takes as long. what names the check in the answer. refused says, from
+// whether the password matched, why the check fails (empty: it passes);
+// a failure is recorded (see failed) before the slot is released, so the
+// next check sees it, and its error returned.
+func (s *Service) checkPassword(ctx context.Context, acct Account, pw, what string, refused func(ok bool) (string, FailureReason)) (bool, error) {
 	release, err := s.hashingSlot(ctx)
 	if err != nil {
 		return false, err
@@ -219,7 +221,15 @@ func (s *Service) checkPassword(ctx context.Context, acct Account, pw, what stri
 		s.observer.PasswordCheckFailed(FailedLocked)
 		return false, &services.Error{Code: services.ResourceExhausted, Message: "too many failed attempts; the account is locked for a while", RetryAfter: wait}
 	}
-	return VerifyPassword(pw, acct.PasswordHash)
+	ok, err := VerifyPassword(pw, acct.PasswordHash)
+	if err != nil {
+		return false, err
+	}
+	if detail, reason := refused(ok); detail != "" {
+		s.observer.PasswordCheckFailed(reason)
+		return false, s.failed(ctx, acct, reason != FailedUnknownEmail, detail)
+	}
+	return true, nil
 }
 
 // failed records a failed password check of acct (known says whether it is
@@ -511,16 +521,17 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		s.observer.PasswordCheckFailed(FailedRateLimited)
 		return &services.Error{Code: services.ResourceExhausted, Message: "too many password checks from this address; try again later", RetryAfter: wait}
 	}
-	ok, err := s.checkPassword(ctx, acct, current, "password change")
+	_, err = s.checkPassword(ctx, acct, current, "password change", func(ok bool) (string, FailureReason) {
+		if !ok {
+			return "wrong current password when changing it", FailedWrongPassword
+		}
+		return "", ""
+	})
+	if err == errBadCredentials {
+		return services.InvalidFields(services.Violation{Field: "current_password", Rule: "auth.current_password.wrong", Message: "the current password is wrong"})
+	}
 	if err != nil {
 		return err
-	}
-	if !ok {
-		s.observer.PasswordCheckFailed(FailedWrongPassword)
-		if err := s.failed(ctx, acct, true, "wrong current password when changing it"); services.ErrorCode(err) != services.Unauthenticated {
-			return err
-		}
-		return services.InvalidFields(services.Violation{Field: "current_password", Rule: "auth.current_password.wrong", Message: "the current password is wrong"})
 	}
 	if err := checkNewPassword("new_password", next, acct); err != nil {
 		return err
