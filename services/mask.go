@@ -15,7 +15,9 @@ const Redacted = "[REDACTED]"
 
 // MaskingHandler is a slog.Handler that masks sensitive protobuf fields
 // wherever a message is logged: any attribute whose value is a proto.Message
-// is written as JSON with every `debug_redact` field replaced.
+// is written as JSON with every `debug_redact` field replaced. An "error"
+// attribute's text is written without what is shaped like personal data
+// (see ScrubText).
 type MaskingHandler struct {
 	next slog.Handler
 }
@@ -67,6 +69,15 @@ func maskAttr(a slog.Attr) slog.Attr {
 	case slog.KindAny:
 		if m, ok := a.Value.Any().(proto.Message); ok {
 			return slog.Any(a.Key, maskedJSON(m))
+		}
+		if err, ok := a.Value.Any().(error); ok && a.Key == "error" {
+			return slog.String(a.Key, ScrubText(err.Error()))
+		}
+	case slog.KindString:
+		// An error's text may quote what it was given (a duplicate key,
+		// a value that did not parse).
+		if a.Key == "error" {
+			return slog.String(a.Key, ScrubText(a.Value.String()))
 		}
 	}
 	return a

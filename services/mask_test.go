@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -392,5 +393,29 @@ func TestMaskSchemaFields(t *testing.T) {
 	})
 	if checked == 0 {
 		t.Fatal("no debug_redact string field found in molar.v1; is the generated package linked in?")
+	}
+}
+
+// TestMaskingHandlerScrubsErrorText logs errors that quote what they were
+// given, as a driver's duplicate-key complaint does: the registration
+// number, phone, e-mail and Korean name are not written; the rest of the
+// text and other attributes are.
+func TestMaskingHandlerScrubsErrorText(t *testing.T) {
+	t.Parallel()
+	buf := newSyncBuffer()
+	logger := slog.New(services.NewMaskingHandler(slog.NewJSONHandler(buf, nil)))
+	quoted := `E11000 duplicate key: { rrn: "800101-1234567", phone: "010-1234-5678", email: "kim@clinic.kr", name: "김민수" }`
+	logger.Error("internal error", "error", quoted, "procedure", "/molar.v1.PatientService/CreatePatient")
+	logger.Error("internal error", "error", errors.New(quoted))
+	out := buf.String()
+	for _, secret := range []string{"800101", "1234567", "010-1234-5678", "kim@clinic.kr", "김민수"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log holds %q:\n%s", secret, out)
+		}
+	}
+	for _, kept := range []string{"E11000 duplicate key", "[rrn]", "[phone]", "[email]", "[text]", "/molar.v1.PatientService/CreatePatient"} {
+		if strings.Count(out, kept) < 1 {
+			t.Errorf("the log lost %q:\n%s", kept, out)
+		}
 	}
 }

@@ -2,29 +2,15 @@ package reports
 
 import (
 	"cmp"
-	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/molar-dental/molar/services"
 )
 
 // Scrubber removes personal data from the text of a report.
 type Scrubber struct {
 	exact *strings.Replacer
-}
-
-// The shapes of personal data an error's text might quote, with what each
-// becomes: a resident registration number (with or without its hyphen),
-// a Korean telephone number (mobile or landline, with or without
-// separators), an e-mail address, and any Korean text (Molar's own
-// messages are English: Korean in one came from a person).
-var shapes = []struct {
-	re   *regexp.Regexp
-	with string
-}{
-	{regexp.MustCompile(`\b\d{6}\s*-?\s*\d{7}\b`), "[rrn]"},
-	{regexp.MustCompile(`\b0\d{1,2}[-. )]?\d{3,4}[-. ]?\d{4}\b|\+82[-. ]?\d{1,2}[-. ]?\d{3,4}[-. ]?\d{4}\b`), "[phone]"},
-	{regexp.MustCompile(`[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+`), "[email]"},
-	{regexp.MustCompile(`[\p{Hangul}]+(\s+[\p{Hangul}]+)*`), "[text]"},
 }
 
 // NewScrubber returns a Scrubber that also removes each of values, the
@@ -52,8 +38,5 @@ func (s *Scrubber) Scrub(text string) string {
 	if s.exact != nil {
 		text = s.exact.Replace(text)
 	}
-	for _, sh := range shapes {
-		text = sh.re.ReplaceAllString(text, sh.with)
-	}
-	return text
+	return services.ScrubText(text)
 }
