@@ -21,8 +21,8 @@ import (
 	"github.com/molar-dental/molar/gen/molar/v1/molarv1connect"
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/audit"
-	"github.com/molar-dental/molar/services/backup"
 	"github.com/molar-dental/molar/services/auth"
+	"github.com/molar-dental/molar/services/backup"
 	"github.com/molar-dental/molar/services/billing"
 	"github.com/molar-dental/molar/services/chart"
 	"github.com/molar-dental/molar/services/clinic"
@@ -230,10 +230,13 @@ func (s *Server) routes() (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	handle(images.UploadPath, uploads)
+	// Uploads and image links are served outside Connect: a panic in them
+	// is recovered, logged and reported as an RPC's is.
+	report := s.reports.Internal
+	handle(images.UploadPath, services.RecoverHTTP(uploads, "uploads", s.logger, report))
 	s.uploads = uploads
 	s.wg.Go(func() { s.finishUploads(uploads) })
-	handle(images.MediaPath, images.MediaHandler(s.app.images))
+	handle(images.MediaPath, services.RecoverHTTP(images.MediaHandler(s.app.images), "media", s.logger, report))
 
 	reflector := grpcreflect.NewStaticReflector(append(serviceNames(), grpchealth.HealthV1ServiceName)...)
 	handle(grpcreflect.NewHandlerV1(reflector))
