@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+
 	"github.com/molar-dental/molar/services"
 	"github.com/molar-dental/molar/services/auth"
 	"github.com/molar-dental/molar/services/patient"
@@ -136,7 +138,20 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	c.AdminAddr = admin
 	if c.MongoURI != "" {
-		if u, err := url.Parse(c.MongoURI); err != nil || (u.Scheme != "mongodb" && u.Scheme != "mongodb+srv") {
+		// mongodb:// is read by the driver's own parser, which knows what
+		// url.Parse does not, such as a Unix socket's path escaped as the
+		// host (mongodb://%2Ftmp%2Fm.sock); the driver's parser of
+		// mongodb+srv:// would look the name up, so that is read as a URL.
+		var err error
+		switch {
+		case strings.HasPrefix(c.MongoURI, "mongodb://"):
+			_, err = connstring.Parse(c.MongoURI)
+		case strings.HasPrefix(c.MongoURI, "mongodb+srv://"):
+			_, err = url.Parse(c.MongoURI)
+		default:
+			err = errors.New("scheme")
+		}
+		if err != nil {
 			return c, fmt.Errorf("MONGODB_URI: must be a mongodb:// or mongodb+srv:// URI")
 		}
 	}

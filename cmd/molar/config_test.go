@@ -353,3 +353,20 @@ func TestConfigVarsDocumentEveryVariable(t *testing.T) {
 		t.Errorf("variables read vs listed (-read +listed):\n%s", diff)
 	}
 }
+
+// TestLoadConfigTakesMongoSocket: a MongoDB on a Unix socket, its path
+// escaped as the host as the driver expects, is taken; a URI that is not
+// MongoDB's still is not.
+func TestLoadConfigTakesMongoSocket(t *testing.T) {
+	t.Parallel()
+	const sock = "mongodb://%2Fvar%2Frun%2Fmongodb%2Fmongod.sock/?directConnection=true"
+	c, err := LoadConfig(env(map[string]string{"MONGODB_URI": sock}))
+	if err != nil || c.MongoURI != sock {
+		t.Fatalf("socket URI: %q, %v", c.MongoURI, err)
+	}
+	for _, bad := range []string{"mongodb://%zz/", "postgres://%2Fvar%2Frun%2Fpg.sock/"} {
+		if _, err := LoadConfig(env(map[string]string{"MONGODB_URI": bad})); err == nil || !strings.HasPrefix(err.Error(), "MONGODB_URI: ") {
+			t.Errorf("%s: %v, want a MONGODB_URI error", bad, err)
+		}
+	}
+}
