@@ -152,8 +152,8 @@ type mongoSnapshot struct {
 	files       []backup.SnapshotFile
 }
 
-func (s *mongoSnapshot) Engine() string                { return "mongodb" }
-func (s *mongoSnapshot) Consistency() string           { return s.consistency }
+func (s *mongoSnapshot) Engine() string               { return "mongodb" }
+func (s *mongoSnapshot) Consistency() string          { return s.consistency }
 func (s *mongoSnapshot) Files() []backup.SnapshotFile { return s.files }
 
 // Images implements backup.Snapshot from the copy's image_versions (the

@@ -3,10 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"

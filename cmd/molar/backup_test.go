@@ -519,7 +519,6 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-
 // TestScheduledBackupOncePerWindow starts two servers on one clinic (one
 // data directory, or one MongoDB database), both keeping the schedule
 // into one backup directory: the window's backup is taken once, by one of

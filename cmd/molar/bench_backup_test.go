@@ -137,4 +137,3 @@ func BenchmarkBackup(b *testing.B) {
 	b.ReportMetric(float64(imageBytes)/1e6, "images-MB")
 	b.ReportMetric(float64(size)/1e6, "archive-MB")
 }
-
