@@ -211,7 +211,7 @@ func (s *Service) checkPassword(ctx context.Context, acct Account, pw, what stri
 		return false, &services.Error{Code: services.ResourceExhausted, Message: "too many failed attempts from this address; try again later",
 			RetryAfter: s.cfg.AddressWindow / 5}
 	}
-	wait, err := s.lockedFor(ctx, acct, ip)
+	wait, _, err := s.lockedFor(ctx, acct, ip)
 	if err != nil {
 		return false, err
 	}
@@ -250,9 +250,13 @@ func (s *Service) failed(ctx context.Context, acct Account, known bool, detail s
 			s.logger.Warn("sign-in failure audit mark not cleared", "event_id", ev.ID, "error", err.Error())
 		}
 	}
-	if wait, err := s.lockedFor(ctx, acct, ev.IP); err == nil && wait > 0 {
+	if wait, own, err := s.lockedFor(ctx, acct, ev.IP); err == nil && wait > 0 {
+		from := "other"
+		if own {
+			from = "its own"
+		}
 		lock := audit.Event{Action: molarv1.AuditAction_AUDIT_ACTION_ACCOUNT_LOCKED, ActorEmail: acct.Email,
-			Detail: fmt.Sprintf("locked for %s from %s addresses", wait.Round(time.Second), map[bool]string{true: "its own", false: "other"}[s.ownAddress(ctx, acct, ev.IP)])}
+			Detail: fmt.Sprintf("locked for %s from %s addresses", wait.Round(time.Second), from)}
 		if known {
 			lock.ActorID, lock.TargetType, lock.TargetID = acct.ID, "staff", acct.ID
 		}
@@ -262,42 +266,36 @@ func (s *Service) failed(ctx context.Context, acct Account, known bool, detail s
 	return errBadCredentials
 }
 
-// ownAddress reports whether ip is one acct signed in from in the last 30
-// days.
-func (s *Service) ownAddress(ctx context.Context, acct Account, ip string) bool {
-	own, err := s.sessions.SignInAddresses(ctx, acct.ID, s.now().Add(-30*24*time.Hour))
-	return err == nil && slices.Contains(own, ip)
-}
-
-// lockedFor says how long acct stays locked for a check from ip. Failures
+// lockedFor says how long acct stays locked for a check from ip, and
+// whether ip is one of the account's own addresses. Failures
 // since its last successful sign-in (within a day) beyond the threshold
 // lock it for a time that doubles with each further failure. Failures from
 // the addresses the account signed in from in the last 30 days count apart
 // from all others: a stranger's guesses lock out strangers, not the staff
 // at their own desk. The state is in the database, so every server process
 // sees the same lock.
-func (s *Service) lockedFor(ctx context.Context, acct Account, ip string) (time.Duration, error) {
+func (s *Service) lockedFor(ctx context.Context, acct Account, ip string) (wait time.Duration, own bool, err error) {
 	since := s.now().Add(-24 * time.Hour)
 	if acct.LastLogin.After(since) {
 		since = acct.LastLogin
 	}
 	fails, err := s.failures.Failures(ctx, acct.ID, since)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	own, err := s.sessions.SignInAddresses(ctx, acct.ID, s.now().Add(-30*24*time.Hour))
+	addrs, err := s.sessions.SignInAddresses(ctx, acct.ID, s.now().Add(-30*24*time.Hour))
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	mine := slices.Contains(own, ip)
+	own = slices.Contains(addrs, ip)
 	var counted []time.Time
 	for _, f := range fails {
-		if slices.Contains(own, f.IP) == mine {
+		if slices.Contains(addrs, f.IP) == own {
 			counted = append(counted, f.At)
 		}
 	}
 	if len(counted) < s.cfg.LockoutThreshold {
-		return 0, nil
+		return 0, own, nil
 	}
 	extra := len(counted) - s.cfg.LockoutThreshold
 	lock := s.cfg.LockoutMax
@@ -305,10 +303,7 @@ func (s *Service) lockedFor(ctx context.Context, acct Account, ip string) (time.
 		lock = time.Duration(math.Min(float64(s.cfg.LockoutBase)*math.Pow(2, float64(extra)), float64(s.cfg.LockoutMax)))
 	}
 	until := counted[0].Add(lock)
-	if wait := until.Sub(s.now()); wait > 0 {
-		return wait, nil
-	}
-	return 0, nil
+	return max(0, until.Sub(s.now())), own, nil
 }
 
 // startSession commits a new session with its first refresh token, the
