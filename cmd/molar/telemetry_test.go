@@ -535,7 +535,12 @@ func TestPanicsAndInternalErrorsReported(t *testing.T) {
 		t.Fatal("reports not sent")
 	}
 
+	// Flush can return while the transport's last batch is still on its
+	// way to the receiver: wait for it there.
 	events := recv.events(t)
+	for limit := time.Now().Add(30 * time.Second); len(events) < 3 && time.Now().Before(limit); events = recv.events(t) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if len(events) != 3 {
 		t.Fatalf("%d events; want 2 panics and 1 internal error", len(events))
 	}
